@@ -1,0 +1,251 @@
+/**
+ * Configuration: every environment variable the ingestor reads, its schema, its default and its
+ * meaning, in one table. `loadConfig` validates all of them and reports every problem at once;
+ * it does no I/O. Secrets are never echoed back, not even when they are wrong.
+ */
+import { availableParallelism } from 'node:os';
+import Type, { type TSchema } from 'typebox';
+import Value from 'typebox/value';
+import { ConfigError } from './errors.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface VarSpec {
+  /** Schema of the converted value. */
+  readonly schema: TSchema;
+  /** Said in the error message: "expected <expected>". */
+  readonly expected: string;
+  /** One line for --help and the README table. */
+  readonly doc: string;
+  /** Default when unset or empty; absent = required (unless `optional`). */
+  readonly default?: (env: Env) => string;
+  readonly optional?: boolean;
+  readonly secret?: boolean;
+}
+
+const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
+const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
+
+/** The table. Order is the order of --help and of the README. */
+export const VARIABLES = {
+  HA_URL: {
+    schema: Type.String({ pattern: '^(https?|wss?)://[^\\s/]+' }),
+    expected: 'an http(s):// or ws(s):// URL such as http://homeassistant.local:8123',
+    doc: 'Home Assistant base URL, or its ws(s)://…/api/websocket URL',
+  },
+  HA_TOKEN: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a long-lived access token (HA profile → Security)',
+    doc: 'Home Assistant long-lived access token',
+    secret: true,
+  },
+  HA_EVENT_TYPES: {
+    schema: Type.String({ pattern: '^(\\*|[^,\\s]+(,[^,\\s]+)*)$' }),
+    expected: 'a comma-separated list of event types without spaces, or *',
+    doc: 'event types to subscribe to; * = all events',
+    default: () => 'state_changed',
+  },
+  INFLUX_URL: {
+    schema: httpUrl,
+    expected: 'an http(s):// URL such as http://localhost:8086',
+    doc: 'InfluxDB (or VictoriaMetrics) base URL',
+  },
+  INFLUX_API: {
+    schema: Type.Union([Type.Literal('v2'), Type.Literal('v1')]),
+    expected: 'v2 or v1',
+    doc: 'write API: v2 (/api/v2/write, token) or v1 (/write, database)',
+    default: () => 'v2',
+  },
+  INFLUX_TOKEN: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'an InfluxDB API token',
+    doc: 'v2: API token with write access to the bucket',
+    optional: true,
+    secret: true,
+  },
+  INFLUX_ORG: { schema: Type.String({ minLength: 1 }), expected: 'an organization name', doc: 'v2: organization', optional: true },
+  INFLUX_BUCKET: { schema: Type.String({ minLength: 1 }), expected: 'a bucket name', doc: 'v2: bucket', optional: true },
+  INFLUX_DB: { schema: Type.String({ minLength: 1 }), expected: 'a database name', doc: 'v1: database', optional: true },
+  INFLUX_RP: { schema: Type.String({ minLength: 1 }), expected: 'a retention policy name', doc: 'v1: retention policy (default: the database default)', optional: true },
+  INFLUX_USERNAME: { schema: Type.String({ minLength: 1 }), expected: 'a user name', doc: 'v1: user (Basic auth)', optional: true },
+  INFLUX_PASSWORD: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a password',
+    doc: 'v1: password (Basic auth)',
+    optional: true,
+    secret: true,
+  },
+  POOL_SIZE: {
+    schema: int(0, 64),
+    expected: 'an integer from 0 to 64',
+    doc: 'encoder worker threads; 0 = encode on the main thread (single-core hosts)',
+    default: () => String(Math.max(1, availableParallelism() - 1)),
+  },
+  BATCH_MAX_LINES: {
+    schema: int(1, 1_000_000),
+    expected: 'an integer from 1 to 1000000',
+    doc: 'most points in one write request',
+    default: () => '5000',
+  },
+  BATCH_MAX_BYTES: {
+    schema: int(1024, 64 * 1024 * 1024),
+    expected: 'an integer from 1024 to 67108864',
+    doc: 'most uncompressed bytes of line protocol in one write request',
+    default: () => String(4 * 1024 * 1024),
+  },
+  FLUSH_INTERVAL_MS: {
+    schema: int(10, 600_000),
+    expected: 'an integer from 10 to 600000',
+    doc: 'longest a point waits before its batch is sent',
+    default: () => '1000',
+  },
+  GZIP_LEVEL: {
+    schema: int(0, 9),
+    expected: 'an integer from 0 (no gzip) to 9',
+    doc: 'gzip level of write bodies; 0 sends them uncompressed',
+    default: () => '1',
+  },
+  HTTP_PORT: {
+    schema: int(0, 65535),
+    expected: 'an integer from 0 to 65535',
+    doc: 'port of /health and /metrics; 0 = no HTTP server',
+    default: () => '8099',
+  },
+  DATA_DIR: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a folder path',
+    doc: 'folder for the spool, dead letters and saved state',
+    default: () => './data',
+  },
+  LOG_LEVEL: {
+    schema: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    expected: 'one of fatal, error, warn, info, debug, trace, silent',
+    doc: 'log level (pino JSON lines on stdout)',
+    default: () => 'info',
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    schema: int(0, 600_000),
+    expected: 'an integer from 0 to 600000',
+    doc: 'on SIGTERM, how long to keep writing what is buffered before exiting',
+    default: () => '10000',
+  },
+} as const satisfies Record<string, VarSpec>;
+
+export type VariableName = keyof typeof VARIABLES;
+
+export interface Config {
+  readonly ha: { readonly url: string; readonly token: string; readonly eventTypes: readonly string[] | 'all' };
+  readonly influx:
+    | { readonly api: 'v2'; readonly url: string; readonly token: string; readonly org: string; readonly bucket: string }
+    | {
+        readonly api: 'v1';
+        readonly url: string;
+        readonly db: string;
+        readonly rp: string | undefined;
+        readonly username: string | undefined;
+        readonly password: string | undefined;
+      };
+  readonly poolSize: number;
+  readonly batchMaxLines: number;
+  readonly batchMaxBytes: number;
+  readonly flushIntervalMs: number;
+  readonly gzipLevel: number;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** `http://ha:8123/` → `ws://ha:8123/api/websocket`; a ws(s) URL is taken as given. */
+export function haWebSocketUrl(haUrl: string): string {
+  if (/^wss?:\/\//.test(haUrl)) return haUrl;
+  const base = haUrl.replace(/^http/, 'ws').replace(/\/+$/, '');
+  return `${base}/api/websocket`;
+}
+
+function describeGiven(spec: VarSpec, raw: string): string {
+  return spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw);
+}
+
+/** Validates the environment; throws one ConfigError naming every problem. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(VARIABLES) as [string, VarSpec][]) {
+    const given = env[name];
+    const raw = given === undefined || given === '' ? spec.default?.(env) : given;
+    if (raw === undefined) {
+      if (!spec.optional) problems.push(`${name}: required (${spec.expected}), not set`);
+      continue;
+    }
+    const value = Value.Convert(spec.schema, raw);
+    if (!Value.Check(spec.schema, value)) {
+      problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}`);
+      continue;
+    }
+    values[name] = value;
+  }
+
+  const str = (name: VariableName): string | undefined => values[name] as string | undefined;
+  const num = (name: VariableName): number => values[name] as number;
+  const requireFor = (names: VariableName[], why: string): void => {
+    // A variable that is set but invalid was reported above already.
+    for (const name of names) {
+      if (str(name) === undefined && !env[name]) problems.push(`${name}: required when ${why}, not set`);
+    }
+  };
+
+  const api = str('INFLUX_API');
+  if (api === 'v2') requireFor(['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'], 'INFLUX_API=v2');
+  if (api === 'v1') {
+    requireFor(['INFLUX_DB'], 'INFLUX_API=v1');
+    if ((str('INFLUX_USERNAME') === undefined) !== (str('INFLUX_PASSWORD') === undefined)) {
+      problems.push('INFLUX_USERNAME, INFLUX_PASSWORD: set both or neither');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const eventTypes = str('HA_EVENT_TYPES') as string;
+  return {
+    ha: {
+      url: haWebSocketUrl(str('HA_URL') as string),
+      token: str('HA_TOKEN') as string,
+      eventTypes: eventTypes === '*' ? 'all' : eventTypes.split(','),
+    },
+    influx:
+      api === 'v2'
+        ? {
+            api,
+            url: str('INFLUX_URL') as string,
+            token: str('INFLUX_TOKEN') as string,
+            org: str('INFLUX_ORG') as string,
+            bucket: str('INFLUX_BUCKET') as string,
+          }
+        : {
+            api: 'v1',
+            url: str('INFLUX_URL') as string,
+            db: str('INFLUX_DB') as string,
+            rp: str('INFLUX_RP'),
+            username: str('INFLUX_USERNAME'),
+            password: str('INFLUX_PASSWORD'),
+          },
+    poolSize: num('POOL_SIZE'),
+    batchMaxLines: num('BATCH_MAX_LINES'),
+    batchMaxBytes: num('BATCH_MAX_BYTES'),
+    flushIntervalMs: num('FLUSH_INTERVAL_MS'),
+    gzipLevel: num('GZIP_LEVEL'),
+    httpPort: num('HTTP_PORT'),
+    dataDir: str('DATA_DIR') as string,
+    logLevel: str('LOG_LEVEL') as string,
+    shutdownTimeoutMs: num('SHUTDOWN_TIMEOUT_MS'),
+  };
+}
+
+/** The table as text, for --help and the README. */
+export function describeVariables(): string {
+  const rows = Object.entries(VARIABLES as Record<string, VarSpec>).map(([name, spec]) => {
+    const def = spec.default ? spec.default({}) : spec.optional ? '(optional)' : '(required)';
+    return `  ${name.padEnd(20)} ${def.padEnd(16)} ${spec.doc}`;
+  });
+  return rows.join('\n');
+}

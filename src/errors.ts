@@ -1,0 +1,59 @@
+/**
+ * Every error the ingestor raises on purpose: a stable `code` that logs and tests can match, and
+ * whether trying the same thing again later can succeed.
+ */
+export class IngestorError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** One or more environment variables are missing or invalid. Exit code 2. */
+export class ConfigError extends IngestorError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, false);
+    this.problems = problems;
+  }
+}
+
+/** Home Assistant answered auth_invalid: the token is wrong or revoked. Exit code 3. */
+export class HaAuthRejectedError extends IngestorError {
+  constructor(haMessage: string) {
+    super('HA_AUTH_REJECTED', `Home Assistant rejected the access token (HA_TOKEN): ${haMessage}`, false);
+  }
+}
+
+/** The HA connection failed or dropped; the connection reconnects on its own. */
+export class HaConnectionError extends IngestorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('HA_CONNECTION', message, true, options);
+  }
+}
+
+/** Home Assistant answered a command with success:false. */
+export class HaCommandError extends IngestorError {
+  readonly haCode: string;
+
+  constructor(command: string, haCode: string, haMessage: string) {
+    super('HA_COMMAND_FAILED', `Home Assistant refused ${command}: ${haCode}: ${haMessage}`, false);
+    this.haCode = haCode;
+  }
+}
+
+/** A write to the database did not end in 2xx. */
+export class WriteError extends IngestorError {
+  readonly status: number | undefined;
+
+  constructor(message: string, status: number | undefined, retryable: boolean, options?: { cause?: unknown }) {
+    super(status === undefined ? 'WRITE_NETWORK' : `WRITE_HTTP_${status}`, message, retryable, options);
+    this.status = status;
+  }
+}

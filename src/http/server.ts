@@ -1,0 +1,41 @@
+/**
+ * GET /health (200 healthy, 503 not, JSON either way) and GET /metrics (Prometheus text).
+ */
+import { createServer, type Server } from 'node:http';
+
+export interface HealthReport {
+  readonly healthy: boolean;
+  readonly body: Record<string, unknown>;
+}
+
+export interface HttpSources {
+  health(): HealthReport;
+  metrics(): string;
+}
+
+export function startHttpServer(port: number, sources: HttpSources): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/health') {
+      const report = sources.health();
+      res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: report.healthy ? 'ok' : 'unhealthy', ...report.body }));
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(sources.metrics());
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /health or /metrics\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+/**
+ * Entry point: validates the configuration, builds every part and wires them in the order of the
+ * data flow (HA connection → frame batcher → encoder pool → writer → database), serves /health and
+ * /metrics, and shuts down in the same order on SIGTERM/SIGINT.
+ *
+ * Exit codes: 0 clean shutdown, 1 unexpected failure, 2 invalid configuration, 3 HA rejected the
+ * token.
+ */
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { describeVariables, loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { HaConnection } from './ha/connection.js';
+import { startHttpServer } from './http/server.js';
+import { createMetrics } from './metrics.js';
+import { EncoderPool } from './pipeline/encoder-pool.js';
+import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
+import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
+import { checkDatabase } from './sinks/startup-check.js';
+import { Writer } from './writer/writer.js';
+
+export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
+
+/** Raw frame bytes that may wait for the encoders before frames are refused (and counted). */
+const DISPATCH_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+/** Gzipped bodies the writer keeps in memory while the database is away. */
+const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+const WRITE_CONCURRENCY = 2;
+const WRITE_TIMEOUT_MS = 30_000;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  return `ha-influx-ingestor ${version()}: Home Assistant events → InfluxDB line protocol, nothing lost.
+
+Usage: ha-influx-ingestor [--help | --version]
+Configuration comes from environment variables:
+
+  VARIABLE             DEFAULT          MEANING
+${describeVariables()}
+`;
+}
+
+export async function run(config: Config): Promise<number> {
+  const log = pino({ level: config.logLevel, base: undefined });
+  const metrics = createMetrics();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  metrics.eventLoopLag.collect(() => {
+    const p99 = lag.percentile(99) / 1e9;
+    lag.reset();
+    return p99;
+  });
+
+  const target = influxWriteTarget(config.influx);
+  const writer = new Writer({
+    client: createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+    maxLines: config.batchMaxLines,
+    maxBytes: config.batchMaxBytes,
+    flushIntervalMs: config.flushIntervalMs,
+    gzipLevel: config.gzipLevel,
+    concurrency: WRITE_CONCURRENCY,
+    maxQueueBytes: WRITER_MAX_QUEUE_BYTES,
+    retryBaseMs: 500,
+    retryMaxMs: 30_000,
+    log,
+    metrics,
+  });
+
+  const pool = new EncoderPool({
+    poolSize: config.poolSize,
+    maxQueueBytes: DISPATCH_MAX_QUEUE_BYTES,
+    onResult: (r) => {
+      metrics.events.inc(r.events);
+      metrics.eventsRemoved.inc(r.removed);
+      metrics.eventsInvalid.inc(r.invalid);
+      if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
+      writer.accept(r.lp, r.lines);
+    },
+    onError: (err) => {
+      metrics.encodeErrors.inc();
+      log.error({ err: { message: err.message, stack: err.stack } }, 'an encoder batch failed');
+    },
+  });
+  metrics.dispatchQueueBytes.collect(() => pool.queuedBytes);
+  metrics.batchesInFlight.collect(() => pool.inFlight);
+
+  const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, (job) => {
+    if (pool.submitFrames(job)) return;
+    metrics.dispatchDropped.inc(job.ends.length);
+    log.error({ frames: job.ends.length, bytes: job.bytes.byteLength, queuedBytes: pool.queuedBytes }, 'encoder queue full: frames dropped');
+  });
+
+  let exitCode: number = EXIT.ok;
+  let stopRequested!: () => void;
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+
+  const connection = new HaConnection({
+    url: config.ha.url,
+    token: config.ha.token,
+    eventTypes: config.ha.eventTypes,
+    log,
+    metrics,
+    handlers: {
+      frame: (data) => batcher.push(data),
+      snapshot: (states) => pool.submitStates(states),
+      fatal: (err) => {
+        log.fatal({ err: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
+        exitCode = EXIT.authRejected;
+        stopRequested();
+      },
+    },
+  });
+  metrics.haLastEventSeconds.collect(() => (connection.lastFrameAt === 0 ? undefined : (Date.now() - connection.lastFrameAt) / 1000));
+
+  const server =
+    config.httpPort === 0
+      ? null
+      : await startHttpServer(config.httpPort, {
+          metrics: () => metrics.registry.render(),
+          health: () => {
+            const last = writer.lastWrite;
+            const haOk = connection.state === 'subscribed';
+            return {
+              healthy: haOk && (last === null || last.ok),
+              body: {
+                ha: {
+                  state: connection.state,
+                  version: connection.haVersion,
+                  coalescing: connection.coalescing,
+                  secondsSinceLastFrame: connection.lastFrameAt === 0 ? null : (Date.now() - connection.lastFrameAt) / 1000,
+                },
+                queues: {
+                  dispatchBytes: pool.queuedBytes,
+                  encoderBatchesInFlight: pool.inFlight,
+                  writerLines: metrics.writerQueueLines.get(),
+                },
+                lastWrite: last,
+              },
+            };
+          },
+        });
+
+  log.info(
+    {
+      ha: config.ha.url,
+      eventTypes: config.ha.eventTypes,
+      database: target.description,
+      poolSize: config.poolSize,
+      batchMaxLines: config.batchMaxLines,
+      flushIntervalMs: config.flushIntervalMs,
+      gzipLevel: config.gzipLevel,
+      httpPort: config.httpPort,
+    },
+    'starting',
+  );
+  void checkDatabase(config.influx).then((v) => (v.ok ? log.info(v.message) : log.error(v.message)));
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(EXIT.failure);
+    }
+    log.info({ signal }, 'shutting down');
+    stopRequested();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const connectionDone = connection.run();
+  await stopped;
+
+  // Shutdown follows the data: stop reading, encode what was read, write what was encoded.
+  connection.stop();
+  await connectionDone;
+  batcher.flush();
+  await pool.close();
+  const lost = await writer.close(config.shutdownTimeoutMs);
+  lag.disable();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  log.info({ written: metrics.pointsWritten.get(), lost }, 'stopped');
+  return exitCode;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage());
+    return EXIT.ok;
+  }
+  if (args.includes('--version')) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n\nRun with --help for every variable and its default.\n`);
+      return EXIT.config;
+    }
+    throw err;
+  }
+  return run(config);
+}
+
+main().then(
+  // Everything was flushed and closed in order; exit even if a library left a handle open.
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = EXIT.failure;
+  },
+);

@@ -1,0 +1,130 @@
+/**
+ * A small Prometheus registry: counters and gauges with optional labels, rendered in the text
+ * exposition format. Names follow `ha_ingestor_<thing>_<unit>`, `_total` for counters. Updating a
+ * metric is a Map lookup and an addition; nothing is formatted until /metrics is read.
+ */
+
+type Labels = Readonly<Record<string, string>>;
+
+function labelKey(labels: Labels | undefined): string {
+  if (labels === undefined) return '';
+  const parts = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+abstract class Metric {
+  protected readonly values = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge',
+  ) {}
+
+  get(labels?: Labels): number {
+    return this.values.get(labelKey(labels)) ?? 0;
+  }
+
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n`;
+    if (this.values.size === 0 && this.type === 'counter') out += `${this.name} 0\n`;
+    for (const [key, value] of this.values) out += `${this.name}${key} ${value}\n`;
+    return out;
+  }
+}
+
+export class Counter extends Metric {
+  constructor(name: string, help: string) {
+    super(name, help, 'counter');
+  }
+
+  inc(by = 1, labels?: Labels): void {
+    if (by === 0) return;
+    const key = labelKey(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+}
+
+export class Gauge extends Metric {
+  private readonly collectors: (() => void)[] = [];
+
+  constructor(name: string, help: string) {
+    super(name, help, 'gauge');
+  }
+
+  set(value: number, labels?: Labels): void {
+    this.values.set(labelKey(labels), value);
+  }
+
+  /** Computes the value when /metrics is read rather than on every change. */
+  collect(fn: () => number | void, labels?: Labels): this {
+    this.collectors.push(() => {
+      const v = fn();
+      if (typeof v === 'number') this.set(v, labels);
+    });
+    return this;
+  }
+
+  override render(): string {
+    for (const c of this.collectors) c();
+    return super.render();
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = [];
+
+  constructor(readonly namespace: string) {}
+
+  counter(thing: string, help: string): Counter {
+    return this.add(new Counter(`${this.namespace}_${thing}`, help));
+  }
+
+  gauge(thing: string, help: string): Gauge {
+    return this.add(new Gauge(`${this.namespace}_${thing}`, help));
+  }
+
+  render(): string {
+    return this.metrics.map((m) => m.render()).join('');
+  }
+
+  private add<M extends Metric>(metric: M): M {
+    if (this.metrics.some((m) => m.name === metric.name)) throw new Error(`metric ${metric.name} registered twice`);
+    this.metrics.push(metric);
+    return metric;
+  }
+}
+
+/** Every metric of the ingestor, created once in main.ts and passed to the parts that update them. */
+export function createMetrics(registry = new Registry('ha_ingestor')) {
+  return {
+    registry,
+    haConnected: registry.gauge('ha_connected', '1 while the HA WebSocket is authenticated and subscribed'),
+    haReconnects: registry.counter('ha_reconnects_total', 'HA connections lost and attempted again'),
+    haFrames: registry.counter('ha_frames_received_total', 'WebSocket frames received from HA'),
+    haBytes: registry.counter('ha_received_bytes_total', 'bytes of WebSocket frames received from HA'),
+    haLastEventSeconds: registry.gauge('ha_last_event_age_seconds', 'seconds since the last frame from HA'),
+    events: registry.counter('events_received_total', 'HA event messages decoded by the encoders'),
+    eventsRemoved: registry.counter('events_entity_removed_total', 'state_changed events with new_state null (nothing to write)'),
+    eventsInvalid: registry.counter('events_invalid_total', 'events or frames that could not be decoded or encoded'),
+    snapshotStates: registry.counter('snapshot_states_total', 'states received from get_states snapshots'),
+    dispatchDropped: registry.counter('dispatch_dropped_frames_total', 'frames not accepted because the encoder queue was full'),
+    dispatchQueueBytes: registry.gauge('dispatch_queue_bytes', 'raw frame bytes waiting for or inside the encoder pool'),
+    batchesInFlight: registry.gauge('encoder_batches_in_flight', 'frame batches submitted to the encoder pool, not yet done'),
+    encodeErrors: registry.counter('encoder_failures_total', 'encoder batches that failed as a whole'),
+    writerQueueLines: registry.gauge('writer_queue_lines', 'points buffered in the writer, not yet acknowledged'),
+    writerQueueBytes: registry.gauge('writer_queue_bytes', 'line protocol bytes buffered in the writer, not yet acknowledged'),
+    writerDroppedPoints: registry.counter('writer_dropped_points_total', 'points given up by the writer (see the error log for why)'),
+    writeRequests: registry.counter('write_requests_total', 'write requests to the database, by HTTP status (or "error")'),
+    writeRetries: registry.counter('write_retries_total', 'write requests sent again after a retryable failure'),
+    pointsWritten: registry.counter('points_written_total', 'points acknowledged by the database'),
+    pointsRejected: registry.counter('points_rejected_total', 'points the database refused (4xx), by status'),
+    writeBytes: registry.counter('write_body_bytes_total', 'bytes of request bodies sent (after gzip)'),
+    writeDuration: registry.gauge('write_last_duration_seconds', 'duration of the last write request'),
+    eventLoopLag: registry.gauge('event_loop_lag_seconds', 'main-thread event loop delay since the last scrape'),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

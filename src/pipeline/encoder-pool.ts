@@ -1,0 +1,104 @@
+/**
+ * The encoder pool: frame batches and snapshots in, encoded line protocol out (to `onResult`).
+ * POOL_SIZE worker threads through Piscina, or, with POOL_SIZE=0, the same encoder on the main
+ * thread. What is submitted and not yet done is bounded by `maxQueueBytes` of raw frames: past
+ * it `submit` refuses and the caller decides what happens to the batch.
+ */
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { createBatchEncoder, type EncodeJob, type EncodeResult, type FramesJob } from '../../workers/encode-batch.js';
+import { createTypedEncoder } from '../../workers/typed-schema.js';
+
+export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
+
+export interface EncoderPoolOptions {
+  readonly poolSize: number;
+  readonly maxQueueBytes: number;
+  readonly onResult: (result: EncodeResult) => void;
+  readonly onError: (err: Error) => void;
+  readonly workerFile?: string;
+}
+
+export class EncoderPool {
+  queuedBytes = 0;
+  inFlight = 0;
+  private readonly piscina: Piscina | null;
+  private readonly inline: ReturnType<typeof createBatchEncoder> | null;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: EncoderPoolOptions) {
+    if (opts.poolSize > 0) {
+      this.piscina = new Piscina({
+        filename: opts.workerFile ?? WORKER_FILE,
+        minThreads: opts.poolSize,
+        maxThreads: opts.poolSize,
+        idleTimeout: Number.POSITIVE_INFINITY,
+      });
+      this.inline = null;
+    } else {
+      this.piscina = null;
+      this.inline = createBatchEncoder(createTypedEncoder());
+    }
+  }
+
+  get threads(): number {
+    return this.piscina?.threads.length ?? 0;
+  }
+
+  /** Queues a frame batch; false (and nothing queued) when the bound would be passed. */
+  submitFrames(job: FramesJob): boolean {
+    const size = job.bytes.byteLength;
+    if (this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
+    this.run(job, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
+    return true;
+  }
+
+  /** Queues a get_states snapshot. Not bounded: there is one per connection. */
+  submitStates(states: unknown[]): void {
+    this.run({ kind: 'states', states }, 0, []);
+  }
+
+  /** Resolves when nothing is queued or running. */
+  drain(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    await this.piscina?.destroy();
+  }
+
+  private run(job: EncodeJob, size: number, transferList: ArrayBuffer[]): void {
+    this.queuedBytes += size;
+    this.inFlight++;
+    const done = (): void => {
+      this.queuedBytes -= size;
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    if (this.inline !== null) {
+      try {
+        this.opts.onResult(this.inline.encode(job));
+      } catch (err) {
+        this.opts.onError(err as Error);
+      }
+      done();
+      return;
+    }
+    (this.piscina as Piscina).run(job, { transferList }).then(
+      (result: EncodeResult) => {
+        done();
+        this.opts.onResult(result);
+      },
+      (err: Error) => {
+        done();
+        this.opts.onError(err);
+      },
+    );
+  }
+}

@@ -1,0 +1,484 @@
+/**
+ * A Home Assistant stand-in that speaks HA's WebSocket protocol on a real socket: auth (10 s
+ * timeout, auth_invalid), strictly increasing ids, subscribe/unsubscribe, get_states, get_config,
+ * ping/pong, coalesced array frames after supported_features (or unknown_command in "old" mode),
+ * `id` last in event messages, fraction-less timestamps when the microseconds are 0, old_state
+ * null for new entities, HA's slow-reader disconnect, dropping and restarting on command, and
+ * history/history_during_period over what it emitted.
+ *
+ * It records every state it emits so tests can compare a database against it.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createHome, createRng, type Attributes, type Rng, type SimEntity } from './home.js';
+
+export interface SimState {
+  entity_id: string;
+  state: string;
+  attributes: Attributes;
+  last_changed: string;
+  last_reported?: string;
+  last_updated: string;
+  context: { id: string; parent_id: null; user_id: string | null };
+}
+
+/** One emitted state, as the database should end up holding it. */
+export interface EmittedState {
+  readonly entityId: string;
+  readonly state: string;
+  readonly attributes: Attributes;
+  /** last_updated exactly as sent. */
+  readonly lastUpdated: string;
+  readonly lastUpdatedUs: number;
+  /** Whether a client was subscribed when it was emitted. */
+  readonly delivered: boolean;
+}
+
+export interface SimulatorOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly token: string;
+  readonly seed?: number;
+  readonly entities?: number;
+  /** "old": no coalescing (unknown_command), no last_reported, 512-message slow-reader limit. */
+  readonly mode?: 'modern' | 'old';
+  readonly authTimeoutMs?: number;
+  /** Keep every emitted state (tests) or only count (benchmarks). */
+  readonly record?: boolean;
+  /** Most messages in one coalesced frame. */
+  readonly maxMessagesPerFrame?: number;
+  readonly haVersion?: string;
+}
+
+export interface EmitOptions {
+  readonly count: number;
+  /** Events per second; undefined = as fast as the client reads. */
+  readonly rate?: number;
+  /** Every Nth event is a brand-new entity (old_state null). 0 = never. */
+  readonly newEntityEvery?: number;
+  /** Every Nth event removes an entity (new_state null). 0 = never. */
+  readonly removeEvery?: number;
+}
+
+interface Client {
+  readonly ws: WebSocket;
+  authed: boolean;
+  lastId: number;
+  coalesce: boolean;
+  readonly subscriptions: Map<number, string | undefined>;
+  pending: number;
+  overSoftLimitSince: number;
+  arrayToggle: boolean;
+}
+
+const STATE_CHANGED = 'state_changed';
+
+function isoFromMicros(us: number): string {
+  const seconds = Math.floor(us / 1e6);
+  const micros = us - seconds * 1e6;
+  const base = new Date(seconds * 1000).toISOString().slice(0, 19);
+  return micros === 0 ? `${base}+00:00` : `${base}.${String(micros).padStart(6, '0')}+00:00`;
+}
+
+export class HaSimulator {
+  readonly emitted: EmittedState[] = [];
+  /** Count of every emitted state change (also when not recorded). */
+  emittedCount = 0;
+  /** The snapshot get_states returned last (what the ingestor wrote as points). */
+  lastSnapshot: SimState[] = [];
+  connectionsAccepted = 0;
+  slowReaderDisconnects = 0;
+
+  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host'>> & { port: number; host: string };
+  private readonly rng: Rng;
+  private readonly home: SimEntity[];
+  private readonly states = new Map<string, SimState>();
+  private readonly history = new Map<string, { s: string; a: Attributes; lu: number; lc: number }[]>();
+  private readonly clients = new Set<Client>();
+  private http: Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private clockUs = 0;
+  private nextNewEntity = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(options: SimulatorOptions) {
+    this.opts = {
+      port: options.port ?? 0,
+      host: options.host ?? '127.0.0.1',
+      token: options.token,
+      seed: options.seed ?? 1,
+      entities: options.entities ?? 300,
+      mode: options.mode ?? 'modern',
+      authTimeoutMs: options.authTimeoutMs ?? 10_000,
+      record: options.record ?? true,
+      maxMessagesPerFrame: options.maxMessagesPerFrame ?? 500,
+      haVersion: options.haVersion ?? (options.mode === 'old' ? '2021.12.0' : '2025.11.0'),
+    };
+    this.rng = createRng(this.opts.seed);
+    this.home = createHome(this.opts.entities, this.opts.seed);
+    // Initial states: whole seconds (no fraction) in the last hour, as after an HA start.
+    const nowS = Math.floor(Date.now() / 1000);
+    for (const entity of this.home) {
+      const us = (nowS - 3600 + Math.floor(this.rng() * 3000)) * 1e6;
+      this.states.set(entity.entityId, this.makeState(entity, null, us));
+    }
+    this.clockUs = Date.now() * 1000;
+  }
+
+  get url(): string {
+    const addr = this.http?.address() as AddressInfo | null;
+    if (!addr) throw new Error('simulator not started');
+    return `ws://${this.opts.host}:${addr.port}/api/websocket`;
+  }
+
+  get port(): number {
+    return (this.http?.address() as AddressInfo).port;
+  }
+
+  get entityIds(): string[] {
+    return [...this.states.keys()];
+  }
+
+  /** Messages queued to clients and not yet flushed to their sockets. */
+  get pendingMessages(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.pending;
+    return n;
+  }
+
+  get subscribedClients(): number {
+    let n = 0;
+    for (const c of this.clients) if (c.subscriptions.size > 0) n++;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    const http = createServer((_req, res) => res.writeHead(404).end());
+    const wss = new WebSocketServer({ server: http, path: '/api/websocket', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    wss.on('connection', (ws) => this.accept(ws));
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    this.http = http;
+    this.wss = wss;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) c.ws.terminate();
+    this.clients.clear();
+    const http = this.http;
+    await new Promise<void>((resolve) => (this.wss ? this.wss.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+    this.wss = null;
+    this.releaseDrainWaiters();
+  }
+
+  /** Drops every client connection, as a network failure or HA restart would. */
+  dropConnections(): void {
+    for (const c of this.clients) c.ws.terminate();
+  }
+
+  /** Stops listening for `downMs`, then listens again on the same port. */
+  async restart(downMs: number): Promise<void> {
+    const port = this.port;
+    await this.stop();
+    await new Promise((r) => setTimeout(r, downMs));
+    (this.opts as { port: number }).port = port;
+    await this.start();
+  }
+
+  /** Resolves once at least `n` clients are subscribed, or rejects after `timeoutMs`. */
+  async waitForSubscribers(n = 1, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.subscribedClients < n) {
+      if (Date.now() > deadline) throw new Error(`no subscriber within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Emits `count` state changes at `rate` per second, or as fast as the clients read. */
+  async emit(options: EmitOptions): Promise<void> {
+    const { count, rate } = options;
+    const frameMax = this.opts.maxMessagesPerFrame;
+    let sent = 0;
+    if (rate === undefined) {
+      const highWater = this.opts.mode === 'old' ? 256 : 2048;
+      while (sent < count) {
+        const n = Math.min(frameMax, count - sent);
+        this.emitBurst(n, options, sent);
+        sent += n;
+        if (this.pendingMessages > highWater) await this.waitForDrain(highWater / 2);
+        else await new Promise((r) => setImmediate(r));
+      }
+      return;
+    }
+    const started = performance.now();
+    while (sent < count) {
+      await new Promise((r) => setTimeout(r, 5));
+      const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate));
+      while (sent < due) {
+        const n = Math.min(frameMax, due - sent);
+        this.emitBurst(n, options, sent);
+        sent += n;
+      }
+    }
+  }
+
+  private emitBurst(n: number, options: EmitOptions, offset: number): void {
+    const messages: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const index = offset + i + 1;
+      let entity: SimEntity;
+      let oldState: SimState | null;
+      let removal = false;
+      if (options.newEntityEvery && index % options.newEntityEvery === 0) {
+        const template = this.home[this.nextNewEntity % this.home.length] as SimEntity;
+        const id = `${template.entityId}_new_${this.nextNewEntity++}`;
+        entity = { ...template, entityId: id };
+        this.home.push(entity);
+        oldState = null;
+      } else {
+        entity = this.home[Math.floor(this.rng() * this.home.length)] as SimEntity;
+        oldState = this.states.get(entity.entityId) ?? null;
+        removal = Boolean(options.removeEvery && index % options.removeEvery === 0 && oldState !== null);
+      }
+      this.clockUs = Math.max(this.clockUs + 1, Date.now() * 1000);
+      const newState = removal ? null : this.makeState(entity, oldState, this.clockUs);
+      if (newState === null) {
+        this.states.delete(entity.entityId);
+        this.home.splice(this.home.indexOf(entity), 1);
+      } else {
+        this.states.set(entity.entityId, newState);
+      }
+      const timeFired = newState?.last_updated ?? isoFromMicros(this.clockUs);
+      const event = {
+        event_type: STATE_CHANGED,
+        data: { entity_id: entity.entityId, old_state: oldState, new_state: newState },
+        origin: 'LOCAL',
+        time_fired: timeFired,
+        context: newState?.context ?? { id: this.contextId(), parent_id: null, user_id: null },
+      };
+      messages.push(JSON.stringify(event));
+      if (newState !== null) {
+        this.emittedCount++;
+        if (this.opts.record) {
+          this.emitted.push({
+            entityId: newState.entity_id,
+            state: newState.state,
+            attributes: newState.attributes,
+            lastUpdated: newState.last_updated,
+            lastUpdatedUs: this.clockUs,
+            delivered: this.subscribedClients > 0,
+          });
+          let rows = this.history.get(newState.entity_id);
+          if (rows === undefined) this.history.set(newState.entity_id, (rows = []));
+          rows.push({ s: newState.state, a: newState.attributes, lu: this.clockUs / 1e6, lc: this.clockUs / 1e6 });
+        }
+      }
+    }
+    for (const client of this.clients) {
+      for (const [subId, type] of client.subscriptions) {
+        if (type !== undefined && type !== STATE_CHANGED) continue;
+        this.sendEvents(client, messages.map((m) => `{"type":"event","event":${m},"id":${subId}}`));
+      }
+    }
+  }
+
+  private sendEvents(client: Client, messages: string[]): void {
+    if (client.coalesce) {
+      for (let i = 0; i < messages.length; i += this.opts.maxMessagesPerFrame) {
+        const part = messages.slice(i, i + this.opts.maxMessagesPerFrame);
+        // A lone message goes out as an object or as a one-element array: HA does both.
+        client.arrayToggle = !client.arrayToggle;
+        this.send(client, part.length === 1 && client.arrayToggle ? (part[0] as string) : `[${part.join(',')}]`, part.length);
+      }
+    } else {
+      for (const m of messages) this.send(client, m, 1);
+    }
+  }
+
+  private send(client: Client, frame: string, messages: number): void {
+    if (client.ws.readyState !== client.ws.OPEN) return;
+    client.pending += messages;
+    client.ws.send(frame, () => {
+      client.pending -= messages;
+      if (this.pendingMessages === 0 || this.drainWaiters.length > 0) this.releaseDrainWaiters();
+    });
+    this.enforceSlowReaderLimit(client);
+  }
+
+  /** HA closes a client with 4096 pending messages (512 before 2022), or >1024 for 10 s. */
+  private enforceSlowReaderLimit(client: Client): void {
+    const hard = this.opts.mode === 'old' ? 512 : 4096;
+    if (client.pending >= hard) {
+      this.slowReaderDisconnects++;
+      client.ws.close(1008, 'Client unable to keep up with pending messages');
+      client.ws.terminate();
+      return;
+    }
+    if (client.pending > 1024) {
+      if (client.overSoftLimitSince === 0) client.overSoftLimitSince = Date.now();
+      else if (Date.now() - client.overSoftLimitSince > 10_000) {
+        this.slowReaderDisconnects++;
+        client.ws.terminate();
+      }
+    } else {
+      client.overSoftLimitSince = 0;
+    }
+  }
+
+  private waitForDrain(below: number): Promise<void> {
+    if (this.pendingMessages <= below || this.clients.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.pendingMessages <= below || this.clients.size === 0) resolve();
+        else this.drainWaiters.push(check);
+      };
+      this.drainWaiters.push(check);
+    });
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private contextId(): string {
+    const chars = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    let s = '';
+    for (let i = 0; i < 26; i++) s += chars[Math.floor(this.rng() * 32)];
+    return s;
+  }
+
+  private makeState(entity: SimEntity, previous: SimState | null, us: number): SimState {
+    const { state, attributes } = entity.next(this.rng, previous?.state ?? null);
+    const ts = isoFromMicros(us);
+    const s: SimState = {
+      entity_id: entity.entityId,
+      state,
+      attributes,
+      last_changed: previous !== null && previous.state === state ? previous.last_changed : ts,
+      last_reported: ts,
+      last_updated: ts,
+      context: { id: this.contextId(), parent_id: null, user_id: null },
+    };
+    if (this.opts.mode === 'old') delete s.last_reported;
+    return s;
+  }
+
+  private accept(ws: WebSocket): void {
+    this.connectionsAccepted++;
+    const client: Client = { ws, authed: false, lastId: 0, coalesce: false, subscriptions: new Map(), pending: 0, overSoftLimitSince: 0, arrayToggle: false };
+    this.clients.add(client);
+    const authTimer = setTimeout(() => ws.close(), this.opts.authTimeoutMs);
+    ws.on('close', () => {
+      clearTimeout(authTimer);
+      this.clients.delete(client);
+      this.releaseDrainWaiters();
+    });
+    ws.on('error', () => ws.terminate());
+    ws.send(JSON.stringify({ type: 'auth_required', ha_version: this.opts.haVersion }));
+    ws.on('message', (data: Buffer) => {
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(data.toString('utf8'));
+      } catch {
+        ws.close(1003, 'not JSON');
+        return;
+      }
+      if (!client.authed) {
+        if (msg.type !== 'auth') {
+          ws.close(1002, 'auth expected');
+          return;
+        }
+        if (msg.access_token === this.opts.token) {
+          client.authed = true;
+          clearTimeout(authTimer);
+          ws.send(JSON.stringify({ type: 'auth_ok', ha_version: this.opts.haVersion }));
+        } else {
+          ws.send(JSON.stringify({ type: 'auth_invalid', message: 'Invalid access token or password' }));
+          ws.close();
+        }
+        return;
+      }
+      this.command(client, msg);
+    });
+  }
+
+  private reply(client: Client, message: Record<string, unknown>): void {
+    // Results share frames with events when coalescing; send them on their own here.
+    if (client.ws.readyState === client.ws.OPEN) client.ws.send(JSON.stringify(message));
+  }
+
+  private command(client: Client, msg: Record<string, unknown>): void {
+    const id = msg.id;
+    const fail = (code: string, message: string): void =>
+      this.reply(client, { id, type: 'result', success: false, error: { code, message } });
+    if (typeof id !== 'number' || !Number.isInteger(id)) {
+      fail('invalid_format', 'Message incorrectly formatted.');
+      return;
+    }
+    if (id <= client.lastId) {
+      fail('id_reuse', 'Identifier values have to increase.');
+      return;
+    }
+    client.lastId = id;
+    const ok = (result: unknown): void => this.reply(client, { id, type: 'result', success: true, result });
+    switch (msg.type) {
+      case 'supported_features':
+        if (this.opts.mode === 'old') fail('unknown_command', 'Unknown command.');
+        else {
+          client.coalesce = Boolean((msg.features as Record<string, unknown> | undefined)?.coalesce_messages);
+          ok(null);
+        }
+        break;
+      case 'subscribe_events':
+        client.subscriptions.set(id, typeof msg.event_type === 'string' ? msg.event_type : undefined);
+        ok(null);
+        break;
+      case 'unsubscribe_events':
+        if (client.subscriptions.delete(msg.subscription as number)) ok(null);
+        else fail('not_found', 'Subscription not found.');
+        break;
+      case 'get_states':
+        this.lastSnapshot = [...this.states.values()];
+        ok(this.lastSnapshot);
+        break;
+      case 'get_config':
+        ok({
+          latitude: 52.52,
+          longitude: 13.405,
+          elevation: 34,
+          unit_system: { length: 'km', mass: 'g', temperature: '°C', volume: 'L', pressure: 'Pa', wind_speed: 'm/s' },
+          location_name: 'Simulated home',
+          time_zone: 'Europe/Berlin',
+          version: this.opts.haVersion,
+          state: 'RUNNING',
+        });
+        break;
+      case 'ping':
+        this.reply(client, { id, type: 'pong' });
+        break;
+      case 'history/history_during_period':
+        ok(this.historyDuring(msg));
+        break;
+      default:
+        fail('unknown_command', 'Unknown command.');
+    }
+  }
+
+  private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
+    const start = Date.parse(String(msg.start_time)) / 1000;
+    const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : Date.parse(String(msg.end_time)) / 1000;
+    const ids = Array.isArray(msg.entity_ids) ? (msg.entity_ids as string[]) : [];
+    const out: Record<string, unknown[]> = {};
+    for (const id of ids) {
+      const rows = (this.history.get(id) ?? []).filter((r) => r.lu >= start && r.lu < end);
+      if (rows.length > 0) out[id] = rows.map((r) => (r.lc === r.lu ? { s: r.s, a: r.a, lu: r.lu } : r));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Start-up check of the database: is it there, does it take our credentials, does the bucket
+ * exist. v2 asks the buckets API through @influxdata/influxdb-client; v1 asks /ping. The verdict
+ * is one line for the log; the ingestor keeps running whatever it says (the database may come up
+ * later), and /health reports the first failing write.
+ */
+import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
+import { request } from 'undici';
+import type { Config } from '../config.js';
+
+export interface CheckVerdict {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+const TIMEOUT_MS = 5_000;
+
+export async function checkDatabase(influx: Config['influx']): Promise<CheckVerdict> {
+  if (influx.api === 'v2') {
+    const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: TIMEOUT_MS });
+    const q = new URLSearchParams({ name: influx.bucket, org: influx.org });
+    try {
+      const res = (await client.transport.request(`/api/v2/buckets?${q}`, null, { method: 'GET' })) as { buckets?: unknown[] };
+      if (Array.isArray(res?.buckets) && res.buckets.length > 0) {
+        return { ok: true, message: `InfluxDB at ${influx.url} accepts the token; bucket ${influx.bucket} exists in org ${influx.org}` };
+      }
+      return { ok: false, message: `bucket ${influx.bucket} not found in org ${influx.org} at ${influx.url} (INFLUX_BUCKET/INFLUX_ORG)` };
+    } catch (err) {
+      if (err instanceof HttpError) {
+        if (err.statusCode === 401 || err.statusCode === 403) {
+          return { ok: false, message: `InfluxDB at ${influx.url} rejected INFLUX_TOKEN (${err.statusCode}): ${err.message}` };
+        }
+        if (err.statusCode === 404 && /org/i.test(err.body ?? '')) {
+          return { ok: false, message: `organization ${influx.org} not found at ${influx.url} (INFLUX_ORG): ${err.message}` };
+        }
+        return { ok: true, message: `${influx.url} answered the buckets API with ${err.statusCode}: not InfluxDB 2 (VictoriaMetrics?); bucket not verified` };
+      }
+      return { ok: false, message: `InfluxDB at ${influx.url} is unreachable: ${(err as Error).message}` };
+    }
+  }
+  try {
+    const res = await request(new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    await res.body.dump();
+    const version = res.headers['x-influxdb-version'];
+    if (res.statusCode >= 300) return { ok: false, message: `${influx.url}/ping answered ${res.statusCode}` };
+    return { ok: true, message: `database at ${influx.url} is up (version ${String(version ?? 'unknown')}); writing to database ${influx.db}` };
+  } catch (err) {
+    return { ok: false, message: `database at ${influx.url} is unreachable: ${(err as Error).message}` };
+  }
+}

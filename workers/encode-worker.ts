@@ -1,0 +1,14 @@
+/**
+ * Piscina entry: each worker thread owns one encoder (its caches stay warm across batches) and
+ * hands the encoded bytes back by transfer, not by copy.
+ */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { createBatchEncoder, type EncodeJob, type EncodeResult } from './encode-batch.js';
+import { createTypedEncoder } from './typed-schema.js';
+
+const batchEncoder = createBatchEncoder(createTypedEncoder());
+
+export default function encode(job: EncodeJob): EncodeResult {
+  const result = batchEncoder.encode(job);
+  return move({ [transferableSymbol]: result.lp.buffer, [valueSymbol]: result }) as unknown as EncodeResult;
+}

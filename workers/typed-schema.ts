@@ -1,0 +1,176 @@
+/**
+ * The "typed" schema: one Home Assistant state → one line of line protocol.
+ *
+ *   <domain>,device_class=<dc>,entity_id=<id>,unit=<unit> value=<float>,state="<s>",<attr fields> <ns>
+ *
+ * - measurement: the entity's domain (`sensor`, `light`, …).
+ * - tags (sorted): device_class and unit (unit_of_measurement) when they are non-empty strings,
+ *   entity_id always. These two attributes are tags only, not fields too.
+ * - `value` (float) when the state is a finite decimal number; for on/off-like states `value`
+ *   1/0 plus `state`; otherwise `state` only (unknown and unavailable included).
+ * - attributes: finite numbers and booleans → float field named after the key; strings, arrays
+ *   and objects → `<key>_str` string field (compact JSON for arrays and objects), at most
+ *   STRING_FIELD_MAX characters; null is skipped.
+ * - field keys: a key that is `value`, `state`, `time` or starts with `_` gets the prefix `attr_`;
+ *   a float key that ends with `_str` gets the suffix `_num`. So a string field always ends in
+ *   `_str` (or is `state`) and a float field never does: one key has one type, forever, and a
+ *   field type conflict cannot happen.
+ * - No integer fields anywhere.
+ * - timestamp: `last_updated` in ns.
+ */
+import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
+import { isoToNs } from './timestamp.js';
+
+export const STRING_FIELD_MAX = 16_384;
+
+/** State string → value for on/off-like states (the set HA's own state_as_number knows, and more). */
+export const BINARY_STATES: ReadonlyMap<string, 0 | 1> = new Map([
+  ['on', 1], ['off', 0],
+  ['open', 1], ['closed', 0],
+  ['home', 1], ['not_home', 0],
+  ['locked', 1], ['unlocked', 0],
+  ['above_horizon', 1], ['below_horizon', 0],
+  ['true', 1], ['false', 0],
+  ['yes', 1], ['no', 0],
+  ['detected', 1], ['clear', 0],
+]);
+
+const DECIMAL = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
+
+/** A state that is a finite decimal number, else null ("nan", "inf", "0x1F", "" are not). */
+export function parseDecimal(text: string): number | null {
+  if (!DECIMAL.test(text)) return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Cuts a string to at most `max` UTF-16 units without splitting a surrogate pair. */
+export function capString(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+export interface HaState {
+  entity_id: string;
+  state: string;
+  attributes?: Record<string, unknown> | null;
+  last_updated: string;
+}
+
+export class InvalidStateError extends Error {
+  readonly code = 'STATE_INVALID';
+}
+
+const RESERVED_KEYS = new Set(['value', 'state', 'time']);
+
+/** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
+export function createTypedEncoder() {
+  const prefixes = new Map<string, string>();
+  const floatKeys = new Map<string, string>();
+  const stringKeys = new Map<string, string>();
+
+  function prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined): string {
+    const cacheKey = `${entityId}\u0000${deviceClass ?? ''}\u0000${unit ?? ''}`;
+    let prefix = prefixes.get(cacheKey);
+    if (prefix !== undefined) return prefix;
+    const dot = entityId.indexOf('.');
+    if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
+    const measurement = escapeMeasurement(entityId.slice(0, dot));
+    const id = escapeTagValue(entityId);
+    if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
+    prefix = measurement;
+    const dc = deviceClass === undefined ? '' : escapeTagValue(deviceClass);
+    if (dc !== '') prefix += `,device_class=${dc}`;
+    prefix += `,entity_id=${id}`;
+    const u = unit === undefined ? '' : escapeTagValue(unit);
+    if (u !== '') prefix += `,unit=${u}`;
+    if (prefixes.size > 100_000) prefixes.clear();
+    prefixes.set(cacheKey, `${prefix} `);
+    return `${prefix} `;
+  }
+
+  function baseKey(key: string): string {
+    const named = RESERVED_KEYS.has(key) || key.startsWith('_') || key === '' ? `attr_${key}` : key;
+    return escapeKey(named) || 'attr_';
+  }
+
+  function floatKey(key: string): string {
+    let k = floatKeys.get(key);
+    if (k === undefined) {
+      k = baseKey(key);
+      if (k.endsWith('_str')) k += '_num';
+      if (floatKeys.size > 100_000) floatKeys.clear();
+      floatKeys.set(key, k);
+    }
+    return k;
+  }
+
+  function stringKey(key: string): string {
+    let k = stringKeys.get(key);
+    if (k === undefined) {
+      k = `${baseKey(key)}_str`;
+      if (stringKeys.size > 100_000) stringKeys.clear();
+      stringKeys.set(key, k);
+    }
+    return k;
+  }
+
+  function attributeFields(attributes: Record<string, unknown>): string {
+    let out = '';
+    for (const key in attributes) {
+      if (key === 'device_class' || key === 'unit_of_measurement') {
+        if (typeof attributes[key] === 'string') continue;
+      }
+      const v = attributes[key];
+      switch (typeof v) {
+        case 'number':
+          if (Number.isFinite(v)) out += `,${floatKey(key)}=${formatFloat(v)}`;
+          break;
+        case 'boolean':
+          out += `,${floatKey(key)}=${v ? '1' : '0'}`;
+          break;
+        case 'string':
+          out += `,${stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
+          break;
+        case 'object':
+          if (v !== null) out += `,${stringKey(key)}="${escapeStringValue(capString(JSON.stringify(v), STRING_FIELD_MAX))}"`;
+          break;
+        default:
+          break;
+      }
+    }
+    return out;
+  }
+
+  /** One state → one line (with its trailing newline). Throws InvalidStateError. */
+  function encodeState(s: HaState): string {
+    if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') {
+      throw new InvalidStateError('state without entity_id');
+    }
+    const ns = typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null;
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
+    const attributes = s.attributes ?? {};
+    const dc = attributes.device_class;
+    const unit = attributes.unit_of_measurement;
+    let line = prefixFor(
+      s.entity_id,
+      typeof dc === 'string' ? dc : undefined,
+      typeof unit === 'string' ? unit : undefined,
+    );
+    const state = typeof s.state === 'string' ? s.state : String(s.state ?? '');
+    const number = parseDecimal(state);
+    if (number !== null) {
+      line += `value=${formatFloat(number)}`;
+    } else {
+      const binary = BINARY_STATES.get(state);
+      if (binary !== undefined) line += `value=${binary},`;
+      line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
+    }
+    return `${line}${attributeFields(attributes)} ${ns}\n`;
+  }
+
+  return { encodeState };
+}
+
+export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
