@@ -163,6 +163,11 @@ export function haWebSocketUrl(haUrl: string): string {
   return `${base}/api/websocket`;
 }
 
+/** Env values are text: integers must be written as integers ("1.5" and "1e3" stay text and fail). */
+function convert(schema: TSchema, raw: string): unknown {
+  return (schema as { type?: unknown }).type === 'integer' && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+}
+
 function describeGiven(spec: VarSpec, raw: string): string {
   return spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw);
 }
@@ -178,7 +183,7 @@ export function loadConfig(env: Env): Config {
       if (!spec.optional) problems.push(`${name}: required (${spec.expected}), not set`);
       continue;
     }
-    const value = Value.Convert(spec.schema, raw);
+    const value = convert(spec.schema, raw);
     if (!Value.Check(spec.schema, value)) {
       problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}`);
       continue;

@@ -12,6 +12,7 @@ import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { HaAuthRejectedError, HaCommandError, HaConnectionError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { backoffDelay } from '../backoff.js';
 import {
   getStatesMessage,
   isControlMessage,
@@ -55,6 +56,8 @@ export interface ConnectionOptions {
   readonly createSocket?: SocketFactory;
   readonly backoff?: Backoff;
   readonly random?: () => number;
+  readonly pingIntervalMs?: number;
+  readonly pongTimeoutMs?: number;
 }
 
 const CONNECTION_LOST: ControlMessage = { id: -1, type: 'result', success: false, error: { code: 'connection_lost', message: 'connection closed' } };
@@ -100,8 +103,7 @@ export class HaConnection {
       metrics.haConnected.set(0);
       if (this.stopped) return;
       this.attempt = subscribedFor >= this.backoff.stableMs ? 0 : this.attempt + 1;
-      const ceiling = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** Math.min(this.attempt, 30));
-      const delay = Math.round(this.random() * ceiling);
+      const delay = backoffDelay(this.attempt, this.backoff.baseMs, this.backoff.maxMs, this.random);
       metrics.haReconnects.inc();
       this.state = 'waiting';
       log.info({ delayMs: delay, attempt: this.attempt }, 'reconnecting to Home Assistant');
@@ -212,14 +214,19 @@ export class HaConnection {
       metrics.haConnected.set(1);
       log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalescing }, 'subscribed to Home Assistant events');
 
+      const pongTimeoutMs = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+      let awaitingPong = false;
       pingTimer = setInterval(() => {
+        if (awaitingPong) return; // the watchdog below decides
+        awaitingPong = true;
         const sent = Date.now();
-        pongTimer = setTimeout(() => this.drop(`no pong within ${PONG_TIMEOUT_MS / 1000} s`), PONG_TIMEOUT_MS);
+        pongTimer = setTimeout(() => this.drop(`no pong within ${pongTimeoutMs / 1000} s`), pongTimeoutMs);
         void this.command('ping', pingMessage).then((reply) => {
+          awaitingPong = false;
           clearTimeout(pongTimer);
           if (reply.type === 'pong') log.debug({ rttMs: Date.now() - sent }, 'pong');
         });
-      }, PING_INTERVAL_MS);
+      }, this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
 
       const snapshot = await states;
       if (snapshot.type === 'result' && snapshot.success && Array.isArray(snapshot.result)) {

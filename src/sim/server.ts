@@ -88,6 +88,8 @@ export class HaSimulator {
   /** The snapshot get_states returned last (what the ingestor wrote as points). */
   lastSnapshot: SimState[] = [];
   connectionsAccepted = 0;
+  /** Set false to play an HA that stopped answering (application-level) pings. */
+  answerPings = true;
   slowReaderDisconnects = 0;
 
   private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host'>> & { port: number; host: string };
@@ -460,7 +462,7 @@ export class HaSimulator {
         });
         break;
       case 'ping':
-        this.reply(client, { id, type: 'pong' });
+        if (this.answerPings) this.reply(client, { id, type: 'pong' });
         break;
       case 'history/history_during_period':
         ok(this.historyDuring(msg));

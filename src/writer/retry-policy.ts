@@ -33,8 +33,3 @@ export function decide(status: number | undefined, retryAfter?: string): WriteDe
   if (RETRY_STATUSES.has(status)) return { action: 'retry', afterMs: parseRetryAfter(retryAfter) };
   return { action: 'reject' };
 }
-
-/** Full jitter: a random delay between 0 and min(max, base × 2^attempt). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30)));
-}

@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { droppedInPartialWrite, type WriteClient } from '../sinks/influx.js';
 import { LineBatcher, type LineBatch } from './line-batcher.js';
-import { backoffDelay, decide } from './retry-policy.js';
+import { backoffDelay } from '../backoff.js';
+import { decide } from './retry-policy.js';
 
 const gzipAsync = promisify(gzip);
 

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { haWebSocketUrl, loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const V2 = { HA_URL: 'http://ha.local:8123', HA_TOKEN: 'secret-token-123', INFLUX_URL: 'http://influx:8086', INFLUX_TOKEN: 'itok', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+const V1 = { HA_URL: 'http://ha.local:8123', HA_TOKEN: 'secret-token-123', INFLUX_URL: 'http://influx:8086', INFLUX_API: 'v1', INFLUX_DB: 'ha' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the defaults', () => {
+    const c = loadConfig(V2);
+    expect(c.ha).toEqual({ url: 'ws://ha.local:8123/api/websocket', token: 'secret-token-123', eventTypes: ['state_changed'] });
+    expect(c.influx).toEqual({ api: 'v2', url: 'http://influx:8086', token: 'itok', org: 'home', bucket: 'ha' });
+    expect(c.batchMaxLines).toBe(5000);
+    expect(c.flushIntervalMs).toBe(1000);
+    expect(c.httpPort).toBe(8099);
+    expect(c.dataDir).toBe('./data');
+    expect(c.poolSize).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads v1 settings and numbers', () => {
+    const c = loadConfig({ ...V1, INFLUX_RP: 'autogen', INFLUX_USERNAME: 'u', INFLUX_PASSWORD: 'p', POOL_SIZE: '0', GZIP_LEVEL: '6', HA_EVENT_TYPES: '*' });
+    expect(c.influx).toEqual({ api: 'v1', url: 'http://influx:8086', db: 'ha', rp: 'autogen', username: 'u', password: 'p' });
+    expect(c.poolSize).toBe(0);
+    expect(c.gzipLevel).toBe(6);
+    expect(c.ha.eventTypes).toBe('all');
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ ...V2, POOL_SIZE: '', HA_EVENT_TYPES: '' }).ha.eventTypes).toEqual(['state_changed']);
+  });
+
+  it('names HA_TOKEN when it is missing', () => {
+    const { HA_TOKEN: _, ...env } = V2;
+    expect(problems(env)).toEqual(['HA_TOKEN: required (a long-lived access token (HA profile → Security)), not set']);
+  });
+
+  it('reports every problem at once, in one message', () => {
+    const list = problems({ HA_URL: 'ha.local', POOL_SIZE: 'many', BATCH_MAX_LINES: '0', INFLUX_API: 'v3', LOG_LEVEL: 'loud' });
+    expect(list).toEqual([
+      'HA_URL: expected an http(s):// or ws(s):// URL such as http://homeassistant.local:8123, got "ha.local"',
+      'HA_TOKEN: required (a long-lived access token (HA profile → Security)), not set',
+      'INFLUX_URL: required (an http(s):// URL such as http://localhost:8086), not set',
+      'INFLUX_API: expected v2 or v1, got "v3"',
+      'POOL_SIZE: expected an integer from 0 to 64, got "many"',
+      'BATCH_MAX_LINES: expected an integer from 1 to 1000000, got "0"',
+      'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ]);
+  });
+
+  it.each([
+    [{ POOL_SIZE: '1.5' }, 'POOL_SIZE: expected an integer from 0 to 64, got "1.5"'],
+    [{ POOL_SIZE: '65' }, 'POOL_SIZE: expected an integer from 0 to 64, got "65"'],
+    [{ BATCH_MAX_BYTES: '10' }, 'BATCH_MAX_BYTES: expected an integer from 1024 to 67108864, got "10"'],
+    [{ FLUSH_INTERVAL_MS: '-1' }, 'FLUSH_INTERVAL_MS: expected an integer from 10 to 600000, got "-1"'],
+    [{ GZIP_LEVEL: '10' }, 'GZIP_LEVEL: expected an integer from 0 (no gzip) to 9, got "10"'],
+    [{ HTTP_PORT: '70000' }, 'HTTP_PORT: expected an integer from 0 to 65535, got "70000"'],
+    [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000, got "soon"'],
+    [{ HA_EVENT_TYPES: 'state_changed, call_service' }, 'HA_EVENT_TYPES: expected a comma-separated list of event types without spaces, or *, got "state_changed, call_service"'],
+    [{ INFLUX_URL: 'influx:8086' }, 'INFLUX_URL: expected an http(s):// URL such as http://localhost:8086, got "influx:8086"'],
+  ])('%j', (override, message) => {
+    expect(problems({ ...V2, ...override })).toEqual([message]);
+  });
+
+  it('requires the v2 settings for v2', () => {
+    expect(problems({ HA_URL: V2.HA_URL, HA_TOKEN: 't', INFLUX_URL: V2.INFLUX_URL })).toEqual([
+      'INFLUX_TOKEN: required when INFLUX_API=v2, not set',
+      'INFLUX_ORG: required when INFLUX_API=v2, not set',
+      'INFLUX_BUCKET: required when INFLUX_API=v2, not set',
+    ]);
+  });
+
+  it('requires the database for v1, and user and password together', () => {
+    expect(problems({ ...V1, INFLUX_DB: '', INFLUX_USERNAME: 'u' })).toEqual([
+      'INFLUX_DB: required when INFLUX_API=v1, not set',
+      'INFLUX_USERNAME, INFLUX_PASSWORD: set both or neither',
+    ]);
+  });
+
+  it('never prints a secret', () => {
+    const err = (() => {
+      try {
+        loadConfig({ ...V2, HA_TOKEN: 'super-secret-value', INFLUX_TOKEN: 'other-secret', POOL_SIZE: 'x' });
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(err.message).not.toContain('super-secret-value');
+    expect(err.message).not.toContain('other-secret');
+  });
+});
+
+describe('haWebSocketUrl', () => {
+  it.each([
+    ['http://ha:8123', 'ws://ha:8123/api/websocket'],
+    ['https://ha.example.org/', 'wss://ha.example.org/api/websocket'],
+    ['http://proxy/ha//', 'ws://proxy/ha/api/websocket'],
+    ['ws://ha:8123/api/websocket', 'ws://ha:8123/api/websocket'],
+    ['wss://ha/api/websocket', 'wss://ha/api/websocket'],
+  ])('%s → %s', (input, output) => {
+    expect(haWebSocketUrl(input)).toBe(output);
+  });
+});

@@ -1,0 +1,106 @@
+/** The HA connection against the simulator, over a real socket. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { HaAuthRejectedError } from '../../src/errors.js';
+import { HaConnection } from '../../src/ha/connection.js';
+import { createMetrics } from '../../src/metrics.js';
+import { HaSimulator } from '../../src/sim/server.js';
+import { capturingLogger } from '../helpers/log.js';
+import { until } from '../helpers/ports.js';
+
+let sim: HaSimulator | null = null;
+let conn: HaConnection | null = null;
+afterEach(async () => {
+  conn?.stop();
+  await sim?.stop();
+  sim = null;
+  conn = null;
+});
+
+async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<ConstructorParameters<typeof HaConnection>[0]> = {}) {
+  sim = new HaSimulator({ token: 'tok', mode, entities: 50, seed: 7 });
+  await sim.start();
+  const frames: Buffer[] = [];
+  const snapshots: unknown[][] = [];
+  const fatal: Error[] = [];
+  const { log, lines } = capturingLogger();
+  const metrics = createMetrics();
+  conn = new HaConnection({
+    url: sim.url,
+    token,
+    eventTypes: ['state_changed'],
+    log,
+    metrics,
+    handlers: { frame: (f) => frames.push(f), snapshot: (s) => snapshots.push(s), fatal: (e) => fatal.push(e) },
+    backoff: { baseMs: 20, maxMs: 100, stableMs: 10_000 },
+    ...extra,
+  });
+  const done = conn.run();
+  return { frames, snapshots, fatal, lines, metrics, done };
+}
+
+const eventsIn = (frames: Buffer[]) =>
+  frames.flatMap((f) => {
+    const parsed = JSON.parse(f.toString());
+    return (Array.isArray(parsed) ? parsed : [parsed]).filter((m: { type: string }) => m.type === 'event');
+  });
+
+describe('HaConnection', () => {
+  it('authenticates, asks for coalescing, subscribes, takes a snapshot and passes event frames on', async () => {
+    const { frames, snapshots, metrics } = await connect('modern');
+    await sim?.waitForSubscribers();
+    await until('snapshot', () => (snapshots.length === 1 ? true : undefined));
+    expect(snapshots[0]).toHaveLength(50);
+    expect(conn?.coalescing).toBe(true);
+    expect(metrics.haConnected.get()).toBe(1);
+    await sim?.emit({ count: 2000 });
+    await until('2000 events', () => (eventsIn(frames).length === 2000 ? true : undefined));
+    expect(frames.length).toBeLessThan(2000); // coalesced
+    frames.length = 0;
+    await sim?.emit({ count: 1 });
+    await sim?.emit({ count: 1 });
+    await until('2 lone events', () => (eventsIn(frames).length === 2 ? true : undefined));
+    // HA sends a lone message as an object or as a one-element array: both arrive.
+    expect(frames.map((f) => String.fromCharCode(f[0] as number)).sort()).toEqual(['[', '{']);
+  });
+
+  it('works with an HA that does not coalesce (unknown_command)', async () => {
+    const { frames, lines } = await connect('old');
+    await sim?.waitForSubscribers();
+    await sim?.emit({ count: 300 });
+    await until('300 events', () => (eventsIn(frames).length === 300 ? true : undefined));
+    expect(frames).toHaveLength(300);
+    expect(conn?.coalescing).toBe(false);
+    expect(lines.some((l) => String(l.msg).includes('does not coalesce'))).toBe(true);
+  });
+
+  it('reports a rejected token once and stops', async () => {
+    const { fatal, done } = await connect('modern', 'wrong');
+    await done;
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toBeInstanceOf(HaAuthRejectedError);
+    expect(fatal[0]?.message).toBe('Home Assistant rejected the access token (HA_TOKEN): Invalid access token or password');
+    expect(sim?.connectionsAccepted).toBe(1);
+  });
+
+  it('reconnects and resubscribes after the connection drops, and after HA restarts', async () => {
+    const { snapshots, metrics, frames } = await connect('modern');
+    await sim?.waitForSubscribers();
+    sim?.dropConnections();
+    await until('second snapshot', () => (snapshots.length === 2 ? true : undefined));
+    await sim?.restart(300);
+    await until('third snapshot', () => (snapshots.length === 3 ? true : undefined), 10_000);
+    expect(metrics.haReconnects.get()).toBeGreaterThanOrEqual(2);
+    await sim?.waitForSubscribers();
+    await sim?.emit({ count: 10 });
+    await until('events after reconnect', () => (eventsIn(frames).length === 10 ? true : undefined));
+  });
+
+  it('drops a connection whose pings go unanswered', async () => {
+    const { snapshots, lines } = await connect('modern', 'tok', { pingIntervalMs: 100, pongTimeoutMs: 200 });
+    await sim?.waitForSubscribers();
+    (sim as HaSimulator).answerPings = false;
+    await until('a drop', () => (lines.some((l) => l.reason === 'no pong within 0.2 s') ? true : undefined), 5000);
+    (sim as HaSimulator).answerPings = true;
+    await until('reconnected', () => (snapshots.length >= 2 ? true : undefined), 5000);
+  });
+});

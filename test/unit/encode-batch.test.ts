@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { createBatchEncoder, type FramesJob } from '../../workers/encode-batch.js';
+import { createTypedEncoder } from '../../workers/typed-schema.js';
+
+function framesJob(frames: string[]): FramesJob {
+  const parts = frames.map((f) => Buffer.from(f));
+  const bytes = new Uint8Array(Buffer.concat(parts));
+  const ends = new Uint32Array(parts.length);
+  let offset = 0;
+  parts.forEach((p, i) => {
+    offset += p.length;
+    ends[i] = offset;
+  });
+  return { kind: 'frames', bytes, ends };
+}
+
+const state = (id: string, s: string, ts: string) => ({ entity_id: id, state: s, attributes: {}, last_changed: ts, last_updated: ts, context: { id: 'c', parent_id: null, user_id: null } });
+const changed = (id: string, s: string, ts: string, sub = 3) =>
+  JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: null, new_state: state(id, s, ts) }, origin: 'LOCAL', time_fired: ts, context: { id: 'c' } }, id: sub });
+
+describe('batch encoder', () => {
+  const encoder = () => createBatchEncoder(createTypedEncoder());
+  const text = (lp: Uint8Array) => Buffer.from(lp).toString('utf8');
+
+  it('reads object frames, array frames and one-element arrays, in any key order', () => {
+    const idFirst = `{"id":3,"event":${JSON.stringify({ time_fired: '2024-05-01T00:00:03+00:00', data: { new_state: state('sensor.c', '3', '2024-05-01T00:00:03+00:00'), entity_id: 'sensor.c' }, event_type: 'state_changed' })},"type":"event"}`;
+    const r = encoder().encode(
+      framesJob([
+        changed('sensor.a', '1', '2024-05-01T00:00:01+00:00'),
+        `[${changed('sensor.b', '2', '2024-05-01T00:00:02.5+00:00')}]`,
+        idFirst,
+        `[${changed('sensor.d', '4', '2024-05-01T00:00:04+00:00')},${changed('sensor.e', 'on', '2024-05-01T00:00:05+00:00')}]`,
+      ]),
+    );
+    expect(text(r.lp)).toBe(
+      [
+        'sensor,entity_id=sensor.a value=1 1714521601000000000',
+        'sensor,entity_id=sensor.b value=2 1714521602500000000',
+        'sensor,entity_id=sensor.c value=3 1714521603000000000',
+        'sensor,entity_id=sensor.d value=4 1714521604000000000',
+        'sensor,entity_id=sensor.e value=1,state="on" 1714521605000000000',
+        '',
+      ].join('\n'),
+    );
+    expect(r).toMatchObject({ lines: 5, events: 5, removed: 0, invalid: 0, other: 0, maxTimeNs: '1714521605000000000' });
+  });
+
+  it('counts removals, results and pongs, and skips them', () => {
+    const removal = JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: 'sensor.a', old_state: state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), new_state: null }, time_fired: '2024-05-01T00:00:02+00:00' }, id: 3 });
+    const r = encoder().encode(framesJob([`[${removal},{"id":9,"type":"pong"},{"id":10,"type":"result","success":true,"result":null}]`]));
+    expect(r).toMatchObject({ lines: 0, events: 1, removed: 1, other: 2, invalid: 0 });
+    expect(r.lp.length).toBe(0);
+  });
+
+  it('keeps going past a frame that is not JSON and an event it cannot encode', () => {
+    const r = encoder().encode(framesJob(['{"type":"event",', changed('nodomain', '1', '2024-05-01T00:00:01+00:00'), changed('sensor.ok', '1', 'not a time'), changed('sensor.ok', '1', '2024-05-01T00:00:01+00:00')]));
+    expect(r.lines).toBe(1);
+    expect(r.invalid).toBe(3);
+    expect(r.errors).toHaveLength(3);
+    expect(r.errors[0]).toMatch(/^frame of 16 bytes is not JSON/);
+    expect(r.errors[1]).toMatch(/no domain/);
+    expect(r.errors[2]).toMatch(/bad last_updated "not a time"/);
+  });
+
+  it('writes other event types as ha_event points at time_fired', () => {
+    const msg = JSON.stringify({ type: 'event', event: { event_type: 'call_service', data: { domain: 'light', service: 'turn_on', service_data: { entity_id: 'light.k' } }, time_fired: '2024-05-01T00:00:01.25+00:00' }, id: 4 });
+    const r = encoder().encode(framesJob([msg]));
+    expect(text(r.lp)).toBe('ha_event,event_type=call_service data_str="{\\"domain\\":\\"light\\",\\"service\\":\\"turn_on\\",\\"service_data\\":{\\"entity_id\\":\\"light.k\\"}}" 1714521601250000000\n');
+  });
+
+  it('encodes a get_states snapshot', () => {
+    const r = encoder().encode({ kind: 'states', states: [state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), { bogus: true }] });
+    expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\n');
+    expect(r).toMatchObject({ lines: 1, invalid: 1 });
+  });
+});
