@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up and runs every test on a fresh Debian machine: installs the two real databases the
+# integration tests write to (InfluxDB 1.6.7 and VictoriaMetrics, from Debian's packages) when
+# they are missing, installs the npm dependencies, builds, and runs the suite. The tests start
+# and stop their own database processes on free loopback ports (test/integration/databases.ts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing influxdb and victoria-metrics from Debian's packages"
+  $sudo apt-get update -qq
+  # Do not let the packages start their own services: the tests run their own instances.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends influxdb victoria-metrics >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+npm test

@@ -1,0 +1,91 @@
+/**
+ * End to end with real parts: the simulator speaks HA's protocol on a socket, the built ingestor
+ * runs as its own process, and the points land in real databases (InfluxDB 1.6.7 through /write,
+ * VictoriaMetrics through /api/v2/write). The databases' contents are compared, point by point,
+ * with what the simulator emitted.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { HaSimulator } from '../../src/sim/server.js';
+import {
+  clearVm,
+  createInfluxV1Database,
+  expectedPoints,
+  expectSamePoints,
+  expectSameSamples,
+  readInfluxV1,
+  readVm,
+  vmExpected,
+} from '../helpers/expected.js';
+import { IngestorProcess } from '../helpers/ingestor.js';
+
+interface Sink {
+  name: string;
+  /** Prepares an empty target; returns the ingestor's database variables. */
+  prepare(run: string): Promise<Record<string, string>>;
+  /** Asserts that the database holds exactly what the simulator emitted. */
+  verify(sim: HaSimulator, run: string): Promise<void>;
+}
+
+const sinks: Sink[] = [
+  {
+    name: 'InfluxDB 1.6.7 (v1 /write)',
+    async prepare(run) {
+      await createInfluxV1Database(inject('influxV1Url'), run);
+      return { INFLUX_URL: inject('influxV1Url'), INFLUX_API: 'v1', INFLUX_DB: run };
+    },
+    async verify(sim, run) {
+      expectSamePoints(await readInfluxV1(inject('influxV1Url'), run), expectedPoints(sim.lastSnapshot, sim.emitted));
+    },
+  },
+  {
+    name: 'VictoriaMetrics (v2 /api/v2/write)',
+    async prepare() {
+      await clearVm(inject('vmUrl'));
+      return { INFLUX_URL: inject('vmUrl'), INFLUX_API: 'v2', INFLUX_TOKEN: 'unused-by-vm', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+    },
+    async verify(sim) {
+      expectSameSamples(await readVm(inject('vmUrl')), vmExpected(expectedPoints(sim.lastSnapshot, sim.emitted)));
+    },
+  },
+];
+
+let sim: HaSimulator | null = null;
+let ingestor: IngestorProcess | null = null;
+afterEach(async () => {
+  await ingestor?.stop('SIGKILL');
+  await sim?.stop();
+  sim = null;
+  ingestor = null;
+});
+
+async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'old'; events: number; rate?: number; env?: Record<string, string> }) {
+  sim = new HaSimulator({ token: 'test-token', mode: opts.mode, entities: 300, seed: run.length });
+  await sim.start();
+  const dbEnv = await sink.prepare(run);
+  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', ...dbEnv, ...opts.env });
+  await ingestor.healthy();
+  await sim.emit({ count: opts.events, rate: opts.rate, newEntityEvery: 997, removeEvery: 1499 });
+
+  const expected = sim.lastSnapshot.length + sim.emitted.length;
+  await ingestor.written(expected, 120_000);
+  expect(await ingestor.stop('SIGTERM')).toBe(0);
+  const m = (name: string) => ingestor?.logs.find((l) => l.msg === 'stopped')?.[name];
+  expect(m('written')).toBe(expected);
+  expect(m('lost')).toBe(0);
+  expect(sim.slowReaderDisconnects).toBe(0);
+  expect(new Set(sim.emitted.map((e) => e.entityId)).size).toBeGreaterThanOrEqual(200);
+  await sink.verify(sim, run);
+  return { expected };
+}
+
+describe.each(sinks)('into $name', (sink) => {
+  it('modern HA (coalesced frames) at the simulator\'s maximum rate: every event, exact, none extra', async () => {
+    const events = sink.name.startsWith('InfluxDB') ? 50_000 : 12_000;
+    const { expected } = await runScenario(sink, `modern_${events}`, { mode: 'modern', events });
+    expect(expected).toBeGreaterThan(events);
+  });
+
+  it('older HA (no coalescing, no last_reported, 512-message slow-reader limit), POOL_SIZE=0', async () => {
+    await runScenario(sink, 'old_ha', { mode: 'old', events: 3_000, env: { POOL_SIZE: '0' } });
+  });
+});
