@@ -11,8 +11,7 @@ if ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; 
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing influxdb and victoria-metrics from Debian's packages"
   $sudo apt-get update -qq
-  # Do not let the packages start their own services: the tests run their own instances.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends influxdb victoria-metrics >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends influxdb victoria-metrics >/dev/null
 fi
 
 npm ci --no-audit --no-fund

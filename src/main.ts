@@ -81,6 +81,7 @@ export async function run(config: Config): Promise<number> {
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
       writer.accept(r.lp, r.lines);
+      if (r.control.length > 0) connection.receive(r.session, r.control);
     },
     onError: (err) => {
       metrics.encodeErrors.inc();
@@ -90,17 +91,19 @@ export async function run(config: Config): Promise<number> {
   metrics.dispatchQueueBytes.collect(() => pool.queuedBytes);
   metrics.batchesInFlight.collect(() => pool.inFlight);
 
-  const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, (job) => {
-    if (pool.submitFrames(job)) return;
-    metrics.dispatchDropped.inc(job.ends.length);
-    log.error({ frames: job.ends.length, bytes: job.bytes.byteLength, queuedBytes: pool.queuedBytes }, 'encoder queue full: frames dropped');
+  // Filled in below: the batcher tags each batch with the connection it came from.
+  let connection!: HaConnection;
+  const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends }) => {
+    if (pool.submit({ bytes, ends, session: connection.session, snapshotIds: [...connection.snapshotIds] })) return;
+    metrics.dispatchDropped.inc(ends.length);
+    log.error({ frames: ends.length, bytes: bytes.byteLength, queuedBytes: pool.queuedBytes }, 'encoder queue full: frames dropped');
   });
 
   let exitCode: number = EXIT.ok;
   let stopRequested!: () => void;
   const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
 
-  const connection = new HaConnection({
+  connection = new HaConnection({
     url: config.ha.url,
     token: config.ha.token,
     eventTypes: config.ha.eventTypes,
@@ -108,7 +111,7 @@ export async function run(config: Config): Promise<number> {
     metrics,
     handlers: {
       frame: (data) => batcher.push(data),
-      snapshot: (states) => pool.submitStates(states),
+      closed: () => batcher.flush(),
       fatal: (err) => {
         log.fatal({ err: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
         exitCode = EXIT.authRejected;

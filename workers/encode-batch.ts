@@ -1,41 +1,49 @@
 /**
- * The pool's unit of work: a batch of raw HA WebSocket frames (or a get_states snapshot) →
- * line protocol bytes plus counts.
+ * The pool's unit of work: a batch of raw HA WebSocket frames → line protocol bytes, counts, and
+ * the non-event messages found in the frames.
  *
- * A frames job carries the frames back to back in one buffer, with `ends[i]` the offset just past
- * frame i. A frame is one message object or, with coalescing, a JSON array of them. Only
- * messages of type "event" are encoded; anything else in the frame (a result, a pong) was seen by
- * the main thread already and is counted here as `other`.
+ * Job format: the frames back to back in `bytes`, `ends[i]` the offset just past frame i. A frame
+ * is one message object or, with coalescing, a JSON array of them. After auth the main thread
+ * parses no frame at all: results and pongs travel in the same frames as events, so the worker
+ * that parses the frame anyway hands them back in `control`. A result whose id is in
+ * `snapshotIds` is a get_states answer: its states are encoded here as points (each at its own
+ * last_updated) and only a summary goes back, not the megabytes of states.
  */
+import { isControlMessage, type ControlMessage } from '../src/ha/messages.js';
 import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type TypedEncoder } from './typed-schema.js';
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
 import { isoToNs } from './timestamp.js';
 
-export interface FramesJob {
-  readonly kind: 'frames';
+export interface EncodeJob {
   readonly bytes: Uint8Array;
   readonly ends: Uint32Array;
+  /** Which HA connection the frames came from; echoed back so stale replies can be ignored. */
+  readonly session: number;
+  /** Ids of get_states commands awaiting their answer on that connection. */
+  readonly snapshotIds: readonly number[];
 }
 
-export interface StatesJob {
-  readonly kind: 'states';
-  readonly states: readonly unknown[];
+/** What a get_states answer is reduced to. */
+export interface SnapshotSummary {
+  readonly id: number;
+  readonly type: 'result';
+  readonly success: true;
+  readonly snapshot: { readonly states: number; readonly entityIds: string[] };
 }
-
-export type EncodeJob = FramesJob | StatesJob;
 
 export interface EncodeResult {
   /** UTF-8 line protocol, one point per line, each line ending in \n. */
   lp: Uint8Array;
   lines: number;
+  session: number;
   /** Event messages seen (state_changed and others). */
   events: number;
   /** state_changed with new_state null: the entity was removed; nothing to write. */
   removed: number;
-  /** Events or frames that could not be read or encoded. */
+  /** Events, states or frames that could not be read or encoded. */
   invalid: number;
-  /** Non-event messages in the frames (results, pongs). */
-  other: number;
+  /** Results and pongs, for the HA connection; get_states answers as SnapshotSummary. */
+  control: (ControlMessage | SnapshotSummary)[];
   /** Largest point timestamp in the batch (ns digits), '' when none. */
   maxTimeNs: string;
   /** The first few reasons for `invalid`, for the log. */
@@ -71,7 +79,7 @@ export function createBatchEncoder(encoder: TypedEncoder) {
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, events: 0, removed: 0, invalid: 0, other: 0, maxTimeNs: '', errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, events: 0, removed: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
@@ -84,13 +92,38 @@ export function createBatchEncoder(encoder: TypedEncoder) {
       const ts = line.slice(line.lastIndexOf(' ') + 1, -1);
       if (ts.length > r.maxTimeNs.length || (ts.length === r.maxTimeNs.length && ts > r.maxTimeNs)) r.maxTimeNs = ts;
     };
+    const encodeState = (state: unknown): void => {
+      try {
+        add(encoder.encodeState(state as HaState));
+      } catch (err) {
+        if (!(err instanceof InvalidStateError)) throw err;
+        fail(err.message);
+      }
+    };
+    const snapshot = (msg: { id: number; result: unknown[] }): SnapshotSummary => {
+      const entityIds: string[] = [];
+      for (const state of msg.result) {
+        encodeState(state);
+        const id = (state as { entity_id?: unknown } | null)?.entity_id;
+        if (typeof id === 'string') entityIds.push(id);
+      }
+      return { id: msg.id, type: 'result', success: true, snapshot: { states: msg.result.length, entityIds } };
+    };
     const encodeMessage = (msg: unknown): void => {
-      if (typeof msg !== 'object' || msg === null || (msg as { type?: unknown }).type !== 'event') {
-        r.other++;
+      const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
+      if (typeof m !== 'object' || m === null) return fail(`message is not an object: ${JSON.stringify(msg)?.slice(0, 80)}`);
+      if (m.type !== 'event') {
+        if (m.type === 'result' && m.success === true && Array.isArray(m.result) && job.snapshotIds.includes(m.id as number)) {
+          r.control.push(snapshot(m as { id: number; result: unknown[] }));
+        } else if (isControlMessage(m)) {
+          r.control.push(m);
+        } else {
+          fail(`unexpected message type ${JSON.stringify(m.type)}`);
+        }
         return;
       }
       r.events++;
-      const ev = (msg as { event?: HaEvent }).event;
+      const ev = m.event;
       try {
         if (typeof ev !== 'object' || ev === null) throw new InvalidStateError('event message without event');
         if (ev.event_type === 'state_changed') {
@@ -107,31 +140,20 @@ export function createBatchEncoder(encoder: TypedEncoder) {
       }
     };
 
-    if (job.kind === 'frames') {
-      const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
-      let start = 0;
-      for (const end of job.ends) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text.toString('utf8', start, end));
-        } catch (err) {
-          fail(`frame of ${end - start} bytes is not JSON: ${(err as Error).message}`);
-          start = end;
-          continue;
-        }
+    const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+    let start = 0;
+    for (const end of job.ends) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text.toString('utf8', start, end));
+      } catch (err) {
+        fail(`frame of ${end - start} bytes is not JSON: ${(err as Error).message}`);
         start = end;
-        if (Array.isArray(parsed)) for (const msg of parsed) encodeMessage(msg);
-        else encodeMessage(parsed);
+        continue;
       }
-    } else {
-      for (const state of job.states) {
-        try {
-          add(encoder.encodeState(state as HaState));
-        } catch (err) {
-          if (!(err instanceof InvalidStateError)) throw err;
-          fail(err.message);
-        }
-      }
+      start = end;
+      if (Array.isArray(parsed)) for (const msg of parsed) encodeMessage(msg);
+      else encodeMessage(parsed);
     }
     r.lp = textEncoder.encode(out);
     return r;

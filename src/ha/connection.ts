@@ -2,28 +2,24 @@
  * The HA session: one authenticated socket at a time, reconnected forever.
  *
  * On every connection: request coalescing (older HA answers unknown_command: fine), subscribe to
- * the configured event types, take a get_states snapshot. Then read continuously: event frames go
- * to `handlers.frame` untouched (the workers parse them), results and pongs are handled here.
- * An application ping every PING_INTERVAL_MS; no pong within PONG_TIMEOUT_MS drops the socket.
- * A lost connection is retried with exponential backoff and full jitter, 1 s → 60 s; an
- * auth_invalid ends the loop through `handlers.fatal`.
+ * the configured event types, take a get_states snapshot. Then read continuously: every frame
+ * goes to `handlers.frame` untouched. The main thread parses none of them: the encoder workers
+ * do, and hand results and pongs back through `receive()`, tagged with the connection's
+ * `session` number so a late reply from an earlier connection is ignored.
+ *
+ * Liveness: an application ping every PING_INTERVAL_MS. A connection is dropped when neither a
+ * pong nor any frame arrived for PONG_TIMEOUT_MS: frames prove the socket alive even when the
+ * pong waits behind a busy encoder. A command unanswered for COMMAND_TIMEOUT_MS drops it too.
+ * A lost connection is retried with exponential backoff and full jitter, 1 s → 60 s; auth_invalid
+ * ends the loop through `handlers.fatal`.
  */
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { HaAuthRejectedError, HaCommandError, HaConnectionError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
+import type { SnapshotSummary } from '../../workers/encode-batch.js';
 import { backoffDelay } from '../backoff.js';
-import {
-  getStatesMessage,
-  isControlMessage,
-  isEventMessage,
-  mayHoldControl,
-  messagesOf,
-  pingMessage,
-  subscribeEventsMessage,
-  supportedFeaturesMessage,
-  type ControlMessage,
-} from './messages.js';
+import { HaAuthRejectedError, HaCommandError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { getStatesMessage, pingMessage, subscribeEventsMessage, supportedFeaturesMessage, type ControlMessage } from './messages.js';
 import { createWebSocket, openAuthenticated, type SocketFactory } from './socket.js';
 
 export interface Backoff {
@@ -36,12 +32,13 @@ export interface Backoff {
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 60_000, stableMs: 10_000 };
 export const PING_INTERVAL_MS = 30_000;
 export const PONG_TIMEOUT_MS = 10_000;
+export const COMMAND_TIMEOUT_MS = 120_000;
 
 export interface ConnectionHandlers {
-  /** A raw frame that may hold events. Must not block: the socket is read on this thread. */
+  /** A raw frame. Must not block: the socket is read on this thread. */
   frame(data: Buffer): void;
-  /** get_states result of a new connection. */
-  snapshot(states: unknown[]): void;
+  /** The socket closed: frames of this session are complete. */
+  closed(session: number): void;
   /** Authentication failed: the token is wrong. Nothing will be retried. */
   fatal(err: Error): void;
 }
@@ -58,11 +55,12 @@ export interface ConnectionOptions {
   readonly random?: () => number;
   readonly pingIntervalMs?: number;
   readonly pongTimeoutMs?: number;
+  readonly commandTimeoutMs?: number;
 }
 
-const CONNECTION_LOST: ControlMessage = { id: -1, type: 'result', success: false, error: { code: 'connection_lost', message: 'connection closed' } };
+type Reply = ControlMessage | SnapshotSummary;
 
-type Pending = { resolve: (msg: ControlMessage) => void; name: string };
+const CONNECTION_LOST: Reply = { id: -1, type: 'result', success: false, error: { code: 'connection_lost', message: 'connection closed' } };
 
 export type ConnectionState = 'connecting' | 'subscribed' | 'waiting' | 'stopped';
 
@@ -71,11 +69,17 @@ export class HaConnection {
   haVersion = 'unknown';
   coalescing = false;
   lastFrameAt = 0;
+  /** Numbers each connection; replies carry it back from the workers. */
+  session = 0;
+  /** get_states commands in flight on the current connection. */
+  readonly snapshotIds = new Set<number>();
+  /** Entity ids of the last snapshot. */
+  knownEntityIds: readonly string[] = [];
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
   private socket: WebSocket | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, (reply: Reply) => void>();
   private wakeUp: (() => void) | null = null;
   private readonly backoff: Backoff;
   private readonly random: () => number;
@@ -85,20 +89,24 @@ export class HaConnection {
     this.random = opts.random ?? Math.random;
   }
 
+  get stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
   /** Runs until stop() or an auth rejection. */
   async run(): Promise<void> {
     const { log, metrics } = this.opts;
-    while (this.state !== 'stopped') {
+    while (!this.stopped) {
       let subscribedFor = 0;
       try {
-        subscribedFor = await this.session();
+        subscribedFor = await this.connectOnce();
       } catch (err) {
         if (err instanceof HaAuthRejectedError) {
           this.state = 'stopped';
           this.opts.handlers.fatal(err);
           return;
         }
-        if (!this.stopped) log.warn({ err: { code: (err as HaConnectionError).code, message: (err as Error).message } }, 'Home Assistant connection failed');
+        if (!this.stopped) log.warn({ err: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant connection failed');
       }
       metrics.haConnected.set(0);
       if (this.stopped) return;
@@ -119,10 +127,6 @@ export class HaConnection {
     }
   }
 
-  get stopped(): boolean {
-    return this.state === 'stopped';
-  }
-
   /** Closes the socket and ends run(). */
   stop(): void {
     this.state = 'stopped';
@@ -130,14 +134,25 @@ export class HaConnection {
     this.socket?.close(1000, 'ingestor stopping');
   }
 
-  /** Drops the current socket; run() reconnects (used by the ping watchdog). */
+  /** Results and pongs found by the workers in frames of connection `session`. */
+  receive(session: number, replies: readonly Reply[]): void {
+    if (session !== this.session) return;
+    for (const reply of replies) {
+      const resolve = this.pending.get(reply.id);
+      if (resolve === undefined) continue;
+      this.pending.delete(reply.id);
+      resolve(reply);
+    }
+  }
+
+  /** Drops the current socket; run() reconnects. */
   private drop(reason: string): void {
     this.opts.log.warn({ reason }, 'dropping Home Assistant connection');
     this.socket?.terminate();
   }
 
   /** One connection from open to close. Resolves with how long it was subscribed (ms). */
-  private async session(): Promise<number> {
+  private async connectOnce(): Promise<number> {
     const { log, metrics, handlers } = this.opts;
     this.state = 'connecting';
     const { socket, haVersion } = await openAuthenticated(this.opts.url, this.opts.token, this.opts.createSocket ?? createWebSocket);
@@ -145,50 +160,33 @@ export class HaConnection {
       socket.close(1000);
       return 0;
     }
+    const session = ++this.session;
     this.socket = socket;
     this.haVersion = haVersion;
     this.nextId = 1;
     this.coalescing = false;
+    this.snapshotIds.clear();
     let subscribedAt = 0;
-    let pingTimer: NodeJS.Timeout | undefined;
-    let pongTimer: NodeJS.Timeout | undefined;
+    let stopWatchdog = (): void => {};
 
     const closed = new Promise<number>((resolve) => {
       socket.on('close', (code: number, reason: Buffer) => {
-        clearInterval(pingTimer);
-        clearTimeout(pongTimer);
+        stopWatchdog();
         this.socket = null;
-        for (const p of this.pending.values()) p.resolve(CONNECTION_LOST);
+        for (const settle of this.pending.values()) settle(CONNECTION_LOST);
         this.pending.clear();
-        if (!this.stopped) {
-          log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
-        }
+        this.snapshotIds.clear();
+        handlers.closed(session);
+        if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
         resolve(subscribedAt === 0 ? 0 : Date.now() - subscribedAt);
       });
     });
     socket.on('error', (err) => log.warn({ err: { message: err.message } }, 'Home Assistant socket error'));
-
     socket.on('message', (data: Buffer) => {
       this.lastFrameAt = Date.now();
       metrics.haFrames.inc();
       metrics.haBytes.inc(data.length);
-      if (!mayHoldControl(data)) {
-        handlers.frame(data);
-        return;
-      }
-      let messages: unknown[];
-      try {
-        messages = messagesOf(JSON.parse(data.toString('utf8')));
-      } catch {
-        handlers.frame(data); // the worker counts it as invalid, with its reason
-        return;
-      }
-      let hasEvent = false;
-      for (const msg of messages) {
-        if (isControlMessage(msg)) this.settle(msg);
-        else if (isEventMessage(msg)) hasEvent = true;
-      }
-      if (hasEvent) handlers.frame(data);
+      handlers.frame(data);
     });
 
     log.info({ haVersion }, 'authenticated to Home Assistant');
@@ -196,12 +194,17 @@ export class HaConnection {
       const features = this.command('supported_features', supportedFeaturesMessage);
       const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
       const subscriptions = types.map((t) => this.command(`subscribe_events ${t ?? '(all)'}`, (id) => subscribeEventsMessage(id, t)));
-      const states = this.command('get_states', getStatesMessage);
+      const states = this.command('get_states', (id) => {
+        this.snapshotIds.add(id);
+        return getStatesMessage(id);
+      });
 
       const featuresReply = await features;
       this.coalescing = featuresReply.type === 'result' && featuresReply.success;
       if (!this.coalescing) {
-        log.info({ haError: featuresReply.type === 'result' ? featuresReply.error : undefined }, 'Home Assistant does not coalesce messages (older release): one event per frame');
+        const error = featuresReply.type === 'result' && !featuresReply.success ? featuresReply.error : undefined;
+        if (error?.code === 'connection_lost') return closed;
+        log.info({ haError: error }, 'Home Assistant does not coalesce messages (older release): one event per frame');
       }
       for (const [i, sub] of subscriptions.entries()) {
         const reply = await sub;
@@ -213,27 +216,14 @@ export class HaConnection {
       this.state = 'subscribed';
       metrics.haConnected.set(1);
       log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalescing }, 'subscribed to Home Assistant events');
-
-      const pongTimeoutMs = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
-      let awaitingPong = false;
-      pingTimer = setInterval(() => {
-        if (awaitingPong) return; // the watchdog below decides
-        awaitingPong = true;
-        const sent = Date.now();
-        pongTimer = setTimeout(() => this.drop(`no pong within ${pongTimeoutMs / 1000} s`), pongTimeoutMs);
-        void this.command('ping', pingMessage).then((reply) => {
-          awaitingPong = false;
-          clearTimeout(pongTimer);
-          if (reply.type === 'pong') log.debug({ rttMs: Date.now() - sent }, 'pong');
-        });
-      }, this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
+      stopWatchdog = this.startWatchdog();
 
       const snapshot = await states;
-      if (snapshot.type === 'result' && snapshot.success && Array.isArray(snapshot.result)) {
-        log.info({ states: snapshot.result.length }, 'received get_states snapshot');
-        metrics.snapshotStates.inc(snapshot.result.length);
-        handlers.snapshot(snapshot.result);
-      } else if (snapshot.type === 'result' && snapshot.error?.code !== 'connection_lost') {
+      if ('snapshot' in snapshot) {
+        this.knownEntityIds = snapshot.snapshot.entityIds;
+        metrics.snapshotStates.inc(snapshot.snapshot.states);
+        log.info({ states: snapshot.snapshot.states }, 'get_states snapshot encoded');
+      } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
         log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');
       }
     } catch (err) {
@@ -243,21 +233,58 @@ export class HaConnection {
     return closed;
   }
 
+  /**
+   * Pings every interval. While a ping is unanswered, every PONG_TIMEOUT_MS the socket must have
+   * delivered some frame, or it is dropped. Returns the function that stops the watchdog.
+   */
+  private startWatchdog(): () => void {
+    const pongTimeoutMs = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    let outstanding = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const interval = setInterval(() => {
+      if (outstanding) return;
+      outstanding = true;
+      const sentAt = Date.now();
+      let mark = sentAt;
+      const check = (): void => {
+        if (!outstanding) return;
+        if (this.lastFrameAt < mark) {
+          this.drop(`no pong within ${pongTimeoutMs / 1000} s`);
+          return;
+        }
+        mark = Date.now();
+        watchdog = setTimeout(check, pongTimeoutMs);
+      };
+      watchdog = setTimeout(check, pongTimeoutMs);
+      void this.command('ping', pingMessage).then((reply) => {
+        outstanding = false;
+        clearTimeout(watchdog);
+        if (reply.type === 'pong') this.opts.log.debug({ rttMs: Date.now() - sentAt }, 'pong');
+      });
+    }, this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
+    return () => {
+      clearInterval(interval);
+      clearTimeout(watchdog);
+    };
+  }
+
   /** Sends a command with the next id; resolves with its reply (never rejects). */
-  private command(name: string, build: (id: number) => string): Promise<ControlMessage> {
+  private command(name: string, build: (id: number) => string): Promise<Reply> {
     const socket = this.socket;
     if (socket === null || socket.readyState !== socket.OPEN) return Promise.resolve(CONNECTION_LOST);
     const id = this.nextId++;
+    const timeoutMs = this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, name });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.drop(`no answer to ${name} within ${timeoutMs / 1000} s`);
+        resolve(CONNECTION_LOST);
+      }, timeoutMs);
+      this.pending.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
       socket.send(build(id));
     });
-  }
-
-  private settle(msg: ControlMessage): void {
-    const p = this.pending.get(msg.id);
-    if (p === undefined) return;
-    this.pending.delete(msg.id);
-    p.resolve(msg);
   }
 }

@@ -12,7 +12,8 @@
  *   {"id":N,"type":"result","success":true,"result":…} | {…,"success":false,"error":{code,message}}
  *   {"id":N,"type":"pong"}
  *   {"id":<subscription>,"type":"event","event":{…}}   (key order varies: never rely on it)
- * With coalescing a frame is a JSON array of such messages.
+ * With coalescing a frame is a JSON array of such messages. After auth, frames are parsed by
+ * the encoder workers (workers/encode-batch.ts), which hand results and pongs back.
  */
 
 export const authMessage = (token: string): string => JSON.stringify({ type: 'auth', access_token: token });
@@ -42,36 +43,8 @@ export interface PongMessage {
 
 export type ControlMessage = ResultMessage | PongMessage;
 
-const RESULT = Buffer.from('"result"');
-const PONG = Buffer.from('"pong"');
-const EVENT = Buffer.from('"event"');
-
-/**
- * Whether a frame may hold a result or a pong. Any such message contains the JSON string token
- * "result" or "pong" whatever its formatting, so `false` is certain; `true` may be an event whose
- * data happens to contain the word, and then the main thread parses the frame to find out.
- * This keeps the main thread from parsing event frames, which is most of the traffic.
- */
-export function mayHoldControl(frame: Buffer): boolean {
-  return frame.indexOf(RESULT) !== -1 || frame.indexOf(PONG) !== -1;
-}
-
-/** Whether a frame may hold an event message (same certainty rule as mayHoldControl). */
-export function mayHoldEvent(frame: Buffer): boolean {
-  return frame.indexOf(EVENT) !== -1;
-}
-
-/** The messages of a parsed frame: an array with coalescing, one object without. */
-export function messagesOf(parsed: unknown): unknown[] {
-  return Array.isArray(parsed) ? parsed : [parsed];
-}
-
 export function isControlMessage(msg: unknown): msg is ControlMessage {
   if (typeof msg !== 'object' || msg === null) return false;
   const m = msg as { type?: unknown; id?: unknown };
   return (m.type === 'result' || m.type === 'pong') && typeof m.id === 'number';
-}
-
-export function isEventMessage(msg: unknown): boolean {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'event';
 }

@@ -1,12 +1,12 @@
 /**
- * The encoder pool: frame batches and snapshots in, encoded line protocol out (to `onResult`).
+ * The encoder pool: frame batches in, encoded line protocol out (to `onResult`).
  * POOL_SIZE worker threads through Piscina, or, with POOL_SIZE=0, the same encoder on the main
  * thread. What is submitted and not yet done is bounded by `maxQueueBytes` of raw frames: past
  * it `submit` refuses and the caller decides what happens to the batch.
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { createBatchEncoder, type EncodeJob, type EncodeResult, type FramesJob } from '../../workers/encode-batch.js';
+import { createBatchEncoder, type EncodeJob, type EncodeResult } from '../../workers/encode-batch.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
@@ -45,17 +45,15 @@ export class EncoderPool {
     return this.piscina?.threads.length ?? 0;
   }
 
-  /** Queues a frame batch; false (and nothing queued) when the bound would be passed. */
-  submitFrames(job: FramesJob): boolean {
+  /**
+   * Queues a frame batch; false (and nothing queued) when the bound would be passed. A batch is
+   * always taken when nothing is in flight, so one oversized frame cannot be refused forever.
+   */
+  submit(job: EncodeJob): boolean {
     const size = job.bytes.byteLength;
     if (this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
     this.run(job, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
     return true;
-  }
-
-  /** Queues a get_states snapshot. Not bounded: there is one per connection. */
-  submitStates(states: unknown[]): void {
-    this.run({ kind: 'states', states }, 0, []);
   }
 
   /** Resolves when nothing is queued or running. */

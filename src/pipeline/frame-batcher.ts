@@ -4,7 +4,12 @@
  * `maxBytes` or `maxFrames`, or `maxDelayMs` after its first frame. Per frame the main thread only
  * keeps a reference; the one copy happens when the batch is sealed.
  */
-import type { FramesJob } from '../../workers/encode-batch.js';
+
+export interface FrameBatch {
+  readonly bytes: Uint8Array;
+  /** ends[i] = offset just past frame i. */
+  readonly ends: Uint32Array;
+}
 
 export interface FrameBatcherOptions {
   readonly maxBytes: number;
@@ -21,7 +26,7 @@ export class FrameBatcher {
 
   constructor(
     private readonly opts: FrameBatcherOptions,
-    private readonly seal: (job: FramesJob) => void,
+    private readonly seal: (batch: FrameBatch) => void,
   ) {}
 
   push(frame: Buffer): void {
@@ -47,6 +52,6 @@ export class FrameBatcher {
     }
     this.frames = [];
     this.bytes = 0;
-    this.seal({ kind: 'frames', bytes, ends });
+    this.seal({ bytes, ends });
   }
 }

@@ -16,6 +16,7 @@ const { values } = parseArgs({
     entities: { type: 'string', default: '300' },
     seed: { type: 'string', default: '1' },
     old: { type: 'boolean', default: false },
+    pregenerate: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -23,6 +24,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`Usage: npm run sim -- [--port 8123] [--token sim-token] [--rate 20 (events/s, 0 = as fast as read)]
        [--count 0 (0 = forever)] [--entities 300] [--seed 1] [--old (HA without coalescing)]
+       [--pregenerate (serialize --count events before sending: benchmarks)]
 `);
   process.exit(0);
 }
@@ -54,8 +56,8 @@ process.on('SIGTERM', stop);
 
 await sim.waitForSubscribers(1, 24 * 3600_000);
 for (let emitted = 0; count === 0 || emitted < count; ) {
-  const chunk = count === 0 ? 1000 : Math.min(1000, count - emitted);
-  await sim.emit({ count: chunk, rate });
+  const chunk = count === 0 ? 1000 : values.pregenerate ? count : Math.min(1000, count - emitted);
+  await sim.emit({ count: chunk, rate, pregenerate: values.pregenerate });
   emitted += chunk;
   if (sim.subscribedClients === 0) await sim.waitForSubscribers(1, 24 * 3600_000);
 }

@@ -59,6 +59,8 @@ export interface EmitOptions {
   readonly newEntityEvery?: number;
   /** Every Nth event removes an entity (new_state null). 0 = never. */
   readonly removeEvery?: number;
+  /** Serialize every event before sending the first, so the simulator's own cost is not measured. */
+  readonly pregenerate?: boolean;
 }
 
 interface Client {
@@ -204,13 +206,16 @@ export class HaSimulator {
   async emit(options: EmitOptions): Promise<void> {
     const { count, rate } = options;
     const frameMax = this.opts.maxMessagesPerFrame;
+    const ready = options.pregenerate ? this.generate(count, options) : null;
     let sent = 0;
+    const burst = (n: number): void => {
+      this.broadcast(ready === null ? this.generate(n, options, sent) : ready.slice(sent, sent + n));
+      sent += n;
+    };
     if (rate === undefined) {
       const highWater = this.opts.mode === 'old' ? 256 : 2048;
       while (sent < count) {
-        const n = Math.min(frameMax, count - sent);
-        this.emitBurst(n, options, sent);
-        sent += n;
+        burst(Math.min(frameMax, count - sent));
         if (this.pendingMessages > highWater) await this.waitForDrain(highWater / 2);
         else await new Promise((r) => setImmediate(r));
       }
@@ -220,15 +225,24 @@ export class HaSimulator {
     while (sent < count) {
       await new Promise((r) => setTimeout(r, 5));
       const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate));
-      while (sent < due) {
-        const n = Math.min(frameMax, due - sent);
-        this.emitBurst(n, options, sent);
-        sent += n;
+      while (sent < due) burst(Math.min(frameMax, due - sent));
+    }
+  }
+
+  private broadcast(events: string[]): void {
+    for (const client of this.clients) {
+      for (const [subId, type] of client.subscriptions) {
+        if (type !== undefined && type !== STATE_CHANGED) continue;
+        this.sendEvents(client, events.map((m) => `{"type":"event","event":${m},"id":${subId}}`));
       }
     }
   }
 
-  private emitBurst(n: number, options: EmitOptions, offset: number): void {
+  /**
+   * The next `n` state changes as serialized `event` objects (what goes inside an event
+   * message), recorded as emitted. Benchmarks use it to pre-generate traffic.
+   */
+  generate(n: number, options: Omit<EmitOptions, 'count' | 'rate'> = {}, offset = 0): string[] {
     const messages: string[] = [];
     for (let i = 0; i < n; i++) {
       const index = offset + i + 1;
@@ -280,12 +294,7 @@ export class HaSimulator {
         }
       }
     }
-    for (const client of this.clients) {
-      for (const [subId, type] of client.subscriptions) {
-        if (type !== undefined && type !== STATE_CHANGED) continue;
-        this.sendEvents(client, messages.map((m) => `{"type":"event","event":${m},"id":${subId}}`));
-      }
-    }
+    return messages;
   }
 
   private sendEvents(client: Client, messages: string[]): void {

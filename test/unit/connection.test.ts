@@ -4,6 +4,8 @@ import { HaAuthRejectedError } from '../../src/errors.js';
 import { HaConnection } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HaSimulator } from '../../src/sim/server.js';
+import { createBatchEncoder } from '../../workers/encode-batch.js';
+import { createTypedEncoder } from '../../workers/typed-schema.js';
 import { capturingLogger } from '../helpers/log.js';
 import { until } from '../helpers/ports.js';
 
@@ -20,8 +22,10 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
   sim = new HaSimulator({ token: 'tok', mode, entities: 50, seed: 7 });
   await sim.start();
   const frames: Buffer[] = [];
-  const snapshots: unknown[][] = [];
+  const snapshots: number[] = [];
   const fatal: Error[] = [];
+  // What the pool does with each frame, inline: parse, encode, hand replies back.
+  const encoder = createBatchEncoder(createTypedEncoder());
   const { log, lines } = capturingLogger();
   const metrics = createMetrics();
   conn = new HaConnection({
@@ -30,7 +34,16 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
     eventTypes: ['state_changed'],
     log,
     metrics,
-    handlers: { frame: (f) => frames.push(f), snapshot: (s) => snapshots.push(s), fatal: (e) => fatal.push(e) },
+    handlers: {
+      frame: (f) => {
+        const r = encoder.encode({ bytes: new Uint8Array(f), ends: new Uint32Array([f.length]), session: conn?.session ?? 0, snapshotIds: [...(conn?.snapshotIds ?? [])] });
+        if (r.events > 0) frames.push(f);
+        for (const c of r.control) if ('snapshot' in c) snapshots.push(c.snapshot.states);
+        conn?.receive(r.session, r.control);
+      },
+      closed: () => {},
+      fatal: (e) => fatal.push(e),
+    },
     backoff: { baseMs: 20, maxMs: 100, stableMs: 10_000 },
     ...extra,
   });
@@ -49,7 +62,8 @@ describe('HaConnection', () => {
     const { frames, snapshots, metrics } = await connect('modern');
     await sim?.waitForSubscribers();
     await until('snapshot', () => (snapshots.length === 1 ? true : undefined));
-    expect(snapshots[0]).toHaveLength(50);
+    expect(snapshots[0]).toBe(50);
+    expect(conn?.knownEntityIds).toHaveLength(50);
     expect(conn?.coalescing).toBe(true);
     expect(metrics.haConnected.get()).toBe(1);
     await sim?.emit({ count: 2000 });

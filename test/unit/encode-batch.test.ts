@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createBatchEncoder, type FramesJob } from '../../workers/encode-batch.js';
+import { createBatchEncoder, type EncodeJob } from '../../workers/encode-batch.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
-function framesJob(frames: string[]): FramesJob {
+function framesJob(frames: string[], snapshotIds: number[] = []): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));
   const bytes = new Uint8Array(Buffer.concat(parts));
   const ends = new Uint32Array(parts.length);
@@ -11,7 +11,7 @@ function framesJob(frames: string[]): FramesJob {
     offset += p.length;
     ends[i] = offset;
   });
-  return { kind: 'frames', bytes, ends };
+  return { bytes, ends, session: 4, snapshotIds };
 }
 
 const state = (id: string, s: string, ts: string) => ({ entity_id: id, state: s, attributes: {}, last_changed: ts, last_updated: ts, context: { id: 'c', parent_id: null, user_id: null } });
@@ -42,14 +42,35 @@ describe('batch encoder', () => {
         '',
       ].join('\n'),
     );
-    expect(r).toMatchObject({ lines: 5, events: 5, removed: 0, invalid: 0, other: 0, maxTimeNs: '1714521605000000000' });
+    expect(r).toMatchObject({ lines: 5, events: 5, removed: 0, invalid: 0, control: [], maxTimeNs: '1714521605000000000' });
   });
 
-  it('counts removals, results and pongs, and skips them', () => {
+  it('counts removals and hands results and pongs back', () => {
     const removal = JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: 'sensor.a', old_state: state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), new_state: null }, time_fired: '2024-05-01T00:00:02+00:00' }, id: 3 });
-    const r = encoder().encode(framesJob([`[${removal},{"id":9,"type":"pong"},{"id":10,"type":"result","success":true,"result":null}]`]));
-    expect(r).toMatchObject({ lines: 0, events: 1, removed: 1, other: 2, invalid: 0 });
+    const r = encoder().encode(framesJob([`[${removal},{"id":9,"type":"pong"},{"id":10,"type":"result","success":true,"result":null}]`, '{"type":"result","id":11,"success":false,"error":{"code":"x","message":"y"}}']));
+    expect(r).toMatchObject({ lines: 0, events: 1, removed: 1, invalid: 0, session: 4 });
+    expect(r.control).toEqual([
+      { id: 9, type: 'pong' },
+      { id: 10, type: 'result', success: true, result: null },
+      { type: 'result', id: 11, success: false, error: { code: 'x', message: 'y' } },
+    ]);
     expect(r.lp.length).toBe(0);
+  });
+
+  it('encodes a get_states answer as points and returns only its summary', () => {
+    const states = [state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), { bogus: true }, state('light.b', 'on', '2024-05-01T00:00:02+00:00')];
+    const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
+    expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
+    expect(r.invalid).toBe(1);
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, snapshot: { states: 3, entityIds: ['sensor.a', 'light.b'] } });
+    // A list result that is not a snapshot command goes back whole.
+    expect(r.control[1]).toMatchObject({ id: 6, result: states });
+  });
+
+  it('counts a message that is neither event nor reply as invalid', () => {
+    const r = encoder().encode(framesJob(['{"type":"auth_ok"}', '[5]']));
+    expect(r.invalid).toBe(2);
+    expect(r.errors).toEqual(['unexpected message type "auth_ok"', 'message is not an object: 5']);
   });
 
   it('keeps going past a frame that is not JSON and an event it cannot encode', () => {
@@ -68,9 +89,4 @@ describe('batch encoder', () => {
     expect(text(r.lp)).toBe('ha_event,event_type=call_service data_str="{\\"domain\\":\\"light\\",\\"service\\":\\"turn_on\\",\\"service_data\\":{\\"entity_id\\":\\"light.k\\"}}" 1714521601250000000\n');
   });
 
-  it('encodes a get_states snapshot', () => {
-    const r = encoder().encode({ kind: 'states', states: [state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), { bogus: true }] });
-    expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\n');
-    expect(r).toMatchObject({ lines: 1, invalid: 1 });
-  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isControlMessage, mayHoldControl, messagesOf, pingMessage, subscribeEventsMessage, supportedFeaturesMessage } from '../../src/ha/messages.js';
+import { isControlMessage, pingMessage, subscribeEventsMessage, supportedFeaturesMessage } from '../../src/ha/messages.js';
 
 describe('HA message builders', () => {
   it.each([
@@ -12,25 +12,7 @@ describe('HA message builders', () => {
   });
 });
 
-describe('mayHoldControl', () => {
-  it.each([
-    ['{"id":1,"type":"result","success":true,"result":null}', true],
-    ['{"id": 1, "type": "result", "success": false, "error": {"code": "x"}}', true],
-    ['{"type":"pong","id":5}', true],
-    ['[{"type":"event","event":{},"id":2},{"id":7,"type":"pong"}]', true],
-    ['{"type":"event","event":{"event_type":"state_changed"},"id":2}', false],
-    ['[{"type":"event","event":{"data":{"x":"resultant"}},"id":2}]', false],
-  ])('%s → %s', (frame, expected) => {
-    expect(mayHoldControl(Buffer.from(frame))).toBe(expected);
-  });
-});
-
-describe('messagesOf / isControlMessage', () => {
-  it('unwraps arrays and single objects', () => {
-    expect(messagesOf([1, 2])).toEqual([1, 2]);
-    expect(messagesOf({ a: 1 })).toEqual([{ a: 1 }]);
-  });
-  it.each([
+describe('isControlMessage', () => {  it.each([
     [{ id: 1, type: 'result', success: true }, true],
     [{ id: 1, type: 'pong' }, true],
     [{ type: 'result' }, false],
