@@ -24,7 +24,7 @@ import { Writer } from './writer/writer.js';
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
 /** Raw frame bytes that may wait for the encoders before frames are refused (and counted). */
-const DISPATCH_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+const DISPATCH_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
 /** Gzipped bodies the writer keeps in memory while the database is away. */
 const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;

@@ -8,7 +8,15 @@
  * that parses the frame anyway hands them back in `control`. A result whose id is in
  * `snapshotIds` is a get_states answer: its states are encoded here as points (each at its own
  * last_updated) and only a summary goes back, not the megabytes of states.
+ *
+ * Decoding: UTF-8 text with any non-ASCII byte becomes a two-byte V8 string, which is slow to
+ * build and to parse. Line protocol only needs the bytes back, so when a job has no `\u` escape
+ * beyond ASCII, frames are read as Latin-1 (one character per byte, a one-byte string) and the
+ * output is written back as Latin-1: every byte of the input comes out unchanged, and nothing we
+ * add is beyond ASCII. Strings that leave the worker otherwise (replies, errors) are re-read as
+ * UTF-8.
  */
+import { isAscii } from 'node:buffer';
 import { isControlMessage, type ControlMessage } from '../src/ha/messages.js';
 import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type TypedEncoder } from './typed-schema.js';
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
@@ -51,6 +59,22 @@ export interface EncodeResult {
 }
 
 const MAX_ERRORS_KEPT = 5;
+const BACKSLASH_U = Buffer.from('\\u');
+
+/** Whether every `\uXXXX` escape in the bytes is ASCII (\u0000–\u007f). */
+function escapesAreAscii(bytes: Buffer): boolean {
+  for (let i = bytes.indexOf(BACKSLASH_U); i !== -1; i = bytes.indexOf(BACKSLASH_U, i + 2)) {
+    // An escaped backslash followed by a literal u (`\\u`) is not an escape: skip pairs.
+    let slashes = 0;
+    for (let j = i; j >= 0 && bytes[j] === 0x5c; j--) slashes++;
+    if (slashes % 2 === 0) continue;
+    const hex = bytes.toString('latin1', i + 2, i + 6);
+    if (!/^00[0-7][0-9a-fA-F]$/.test(hex)) return false;
+  }
+  return true;
+}
+
+const fromLatin1 = (s: string): string => (/[\x80-\xff]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
 interface HaEvent {
   event_type?: unknown;
@@ -141,11 +165,12 @@ export function createBatchEncoder(encoder: TypedEncoder) {
     };
 
     const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+    const latin1 = !isAscii(text) && escapesAreAscii(text);
     let start = 0;
     for (const end of job.ends) {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text.toString('utf8', start, end));
+        parsed = JSON.parse(latin1 ? text.toString('latin1', start, end) : text.toString('utf8', start, end));
       } catch (err) {
         fail(`frame of ${end - start} bytes is not JSON: ${(err as Error).message}`);
         start = end;
@@ -155,7 +180,17 @@ export function createBatchEncoder(encoder: TypedEncoder) {
       if (Array.isArray(parsed)) for (const msg of parsed) encodeMessage(msg);
       else encodeMessage(parsed);
     }
-    r.lp = textEncoder.encode(out);
+    if (latin1) {
+      const lp = Buffer.allocUnsafeSlow(out.length);
+      lp.write(out, 0, 'latin1');
+      r.lp = lp;
+      r.errors = r.errors.map(fromLatin1);
+      r.control = r.control.map((c) =>
+        'snapshot' in c ? { ...c, snapshot: { ...c.snapshot, entityIds: c.snapshot.entityIds.map(fromLatin1) } } : (JSON.parse(fromLatin1(JSON.stringify(c))) as ControlMessage),
+      );
+    } else {
+      r.lp = textEncoder.encode(out);
+    }
     return r;
   }
 

@@ -44,11 +44,19 @@ export function parseDecimal(text: string): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-/** Cuts a string to at most `max` UTF-16 units without splitting a surrogate pair. */
+/**
+ * Cuts a string to at most `max` characters without splitting a surrogate pair, nor a UTF-8
+ * sequence when the string holds UTF-8 bytes as Latin-1 characters (encode-batch's fast path):
+ * characters U+0080–U+00BF after the cut are continuation bytes there, so the cut moves before
+ * them (in ordinary text it only makes the string a few characters shorter).
+ */
 export function capString(s: string, max: number): string {
   if (s.length <= max) return s;
-  const code = s.charCodeAt(max - 1);
-  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+  let end = max;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  while (end > 0 && s.charCodeAt(end) >= 0x80 && s.charCodeAt(end) <= 0xbf) end--;
+  return s.slice(0, end);
 }
 
 export interface HaState {

@@ -90,3 +90,43 @@ describe('batch encoder', () => {
   });
 
 });
+
+describe('batch encoder: bytes in, the same bytes out', () => {
+  const encoder = () => createBatchEncoder(createTypedEncoder());
+  const ts = '2024-05-01T00:00:01+00:00';
+  const msg = (id: string, s: string, attributes: Record<string, unknown>) =>
+    JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, new_state: { ...state(id, s, ts), attributes } } }, id: 2 });
+  const direct = (id: string, s: string, attributes: Record<string, unknown>) =>
+    createTypedEncoder().encodeState({ entity_id: id, state: s, attributes, last_updated: ts });
+
+  it.each([
+    ['ASCII only', 'sensor.a', 'x', { friendly_name: 'Plain' }],
+    ['UTF-8 names, states, keys and values', 'sensor.küche_温度', 'Küche 🌡', { 'schlüssel': 'wärme', friendly_name: 'Wohnzimmer — Sofa', list: ['ä', '€'] }],
+    ['UTF-8 beside an ASCII \\u escape', 'sensor.b', 'ü', { ctl: 'a\u0001b' }],
+    ['a \\u escape beyond ASCII (forces the UTF-8 path)', 'sensor.c', 'é', { euro: '€', name: 'Müller' }],
+  ])('%s', (_name, id, s, attributes) => {
+    // JSON.stringify writes non-ASCII raw; the third and fourth cases also carry \u escapes.
+    let frame = msg(id, s, attributes);
+    if (_name.includes('beyond')) frame = frame.replace('€', '\\u20ac');
+    const r = encoder().encode(framesJob([frame]));
+    expect(Buffer.from(r.lp).toString('utf8')).toBe(direct(id, s, attributes));
+  });
+
+  it('returns replies and snapshot ids as proper text whatever the decoding', () => {
+    const snap = JSON.stringify({ id: 5, type: 'result', success: true, result: [state('sensor.küche', '1', ts)] });
+    const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
+    const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
+    expect(r.control).toEqual([
+      { id: 5, type: 'result', success: true, snapshot: { states: 1, entityIds: ['sensor.küche'] } },
+      { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
+    ]);
+  });
+
+  it('never cuts a long UTF-8 string inside a character', () => {
+    const long = `x${'ä'.repeat(20_000)}`;
+    const r = encoder().encode(framesJob([msg('sensor.long', 'x', { text: long })]));
+    const line = Buffer.from(r.lp).toString('utf8');
+    expect(line).not.toContain('\ufffd');
+    expect(line).toMatch(/text_str="x(ä+)"/);
+  });
+});
