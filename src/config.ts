@@ -45,10 +45,17 @@ export const VARIABLES = {
     doc: 'event types to subscribe to; * = all events',
     default: () => 'state_changed',
   },
+  SINK: {
+    schema: Type.Union([Type.Literal('influx'), Type.Literal('file')]),
+    expected: 'influx or file',
+    doc: 'influx: write to INFLUX_URL; file: gzip line-protocol files in DATA_DIR/out (default when INFLUX_URL is unset)',
+    default: (env) => (env.INFLUX_URL ? 'influx' : 'file'),
+  },
   INFLUX_URL: {
     schema: httpUrl,
     expected: 'an http(s):// URL such as http://localhost:8086',
     doc: 'InfluxDB (or VictoriaMetrics) base URL',
+    optional: true,
   },
   INFLUX_API: {
     schema: Type.Union([Type.Literal('v2'), Type.Literal('v1')]),
@@ -133,18 +140,23 @@ export const VARIABLES = {
 
 export type VariableName = keyof typeof VARIABLES;
 
+export type InfluxConfig =
+  | { readonly api: 'v2'; readonly url: string; readonly token: string; readonly org: string; readonly bucket: string }
+  | {
+      readonly api: 'v1';
+      readonly url: string;
+      readonly db: string;
+      readonly rp: string | undefined;
+      readonly username: string | undefined;
+      readonly password: string | undefined;
+    };
+
 export interface Config {
   readonly ha: { readonly url: string; readonly token: string; readonly eventTypes: readonly string[] | 'all' };
-  readonly influx:
-    | { readonly api: 'v2'; readonly url: string; readonly token: string; readonly org: string; readonly bucket: string }
-    | {
-        readonly api: 'v1';
-        readonly url: string;
-        readonly db: string;
-        readonly rp: string | undefined;
-        readonly username: string | undefined;
-        readonly password: string | undefined;
-      };
+  /** Where points go: InfluxDB-compatible HTTP, or gzip files in DATA_DIR/out. */
+  readonly sink: 'influx' | 'file';
+  /** Set when sink is 'influx'. */
+  readonly influx: InfluxConfig | null;
   readonly poolSize: number;
   readonly batchMaxLines: number;
   readonly batchMaxBytes: number;
@@ -200,7 +212,9 @@ export function loadConfig(env: Env): Config {
     }
   };
 
-  const api = str('INFLUX_API');
+  const sink = str('SINK');
+  const api = sink === 'influx' ? str('INFLUX_API') : undefined;
+  if (sink === 'influx') requireFor(['INFLUX_URL'], 'SINK=influx');
   if (api === 'v2') requireFor(['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'], 'INFLUX_API=v2');
   if (api === 'v1') {
     requireFor(['INFLUX_DB'], 'INFLUX_API=v1');
@@ -217,8 +231,11 @@ export function loadConfig(env: Env): Config {
       token: str('HA_TOKEN') as string,
       eventTypes: eventTypes === '*' ? 'all' : eventTypes.split(','),
     },
+    sink: sink as 'influx' | 'file',
     influx:
-      api === 'v2'
+      api === undefined
+        ? null
+        : api === 'v2'
         ? {
             api,
             url: str('INFLUX_URL') as string,

@@ -8,6 +8,7 @@
  * token.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { describeVariables, loadConfig, type Config } from './config.js';
@@ -17,6 +18,7 @@ import { startHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
 import { EncoderPool } from './pipeline/encoder-pool.js';
 import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
+import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { Writer } from './writer/writer.js';
@@ -57,9 +59,13 @@ export async function run(config: Config): Promise<number> {
     return p99;
   });
 
-  const target = influxWriteTarget(config.influx);
+  const target = config.influx === null ? null : influxWriteTarget(config.influx);
+  const outDir = join(config.dataDir, 'out');
   const writer = new Writer({
-    client: createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+    client:
+      target === null
+        ? createFileWriteClient(outDir)
+        : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
     maxLines: config.batchMaxLines,
     maxBytes: config.batchMaxBytes,
     flushIntervalMs: config.flushIntervalMs,
@@ -153,7 +159,7 @@ export async function run(config: Config): Promise<number> {
     {
       ha: config.ha.url,
       eventTypes: config.ha.eventTypes,
-      database: target.description,
+      sink: target === null ? `files in ${outDir}` : target.description,
       poolSize: config.poolSize,
       batchMaxLines: config.batchMaxLines,
       flushIntervalMs: config.flushIntervalMs,
@@ -162,7 +168,7 @@ export async function run(config: Config): Promise<number> {
     },
     'starting',
   );
-  void checkDatabase(config.influx).then((v) => (v.ok ? log.info(v.message) : log.error(v.message)));
+  if (config.influx !== null) void checkDatabase(config.influx).then((v) => (v.ok ? log.info(v.message) : log.error(v.message)));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -4,7 +4,7 @@
  * Always `precision=ns`: InfluxDB 1.6 reads `precision=us` as ns, and our timestamps are ns.
  */
 import { Pool } from 'undici';
-import type { Config } from '../config.js';
+import type { InfluxConfig } from '../config.js';
 
 export interface WriteTarget {
   readonly origin: string;
@@ -15,7 +15,7 @@ export interface WriteTarget {
   readonly description: string;
 }
 
-export function influxWriteTarget(influx: Config['influx']): WriteTarget {
+export function influxWriteTarget(influx: InfluxConfig): WriteTarget {
   const url = new URL(influx.url);
   const base = url.pathname.replace(/\/+$/, '');
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };

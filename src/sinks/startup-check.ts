@@ -6,7 +6,7 @@
  */
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
 import { request } from 'undici';
-import type { Config } from '../config.js';
+import type { InfluxConfig } from '../config.js';
 
 export interface CheckVerdict {
   readonly ok: boolean;
@@ -15,7 +15,7 @@ export interface CheckVerdict {
 
 const TIMEOUT_MS = 5_000;
 
-export async function checkDatabase(influx: Config['influx']): Promise<CheckVerdict> {
+export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
   if (influx.api === 'v2') {
     const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: TIMEOUT_MS });
     const q = new URLSearchParams({ name: influx.bucket, org: influx.org });

@@ -18,6 +18,7 @@ function problems(env: Record<string, string>): string[] {
 describe('loadConfig', () => {
   it('applies the defaults', () => {
     const c = loadConfig(V2);
+    expect(c.sink).toBe('influx');
     expect(c.ha).toEqual({ url: 'ws://ha.local:8123/api/websocket', token: 'secret-token-123', eventTypes: ['state_changed'] });
     expect(c.influx).toEqual({ api: 'v2', url: 'http://influx:8086', token: 'itok', org: 'home', bucket: 'ha' });
     expect(c.batchMaxLines).toBe(5000);
@@ -49,12 +50,24 @@ describe('loadConfig', () => {
     expect(list).toEqual([
       'HA_URL: expected an http(s):// or ws(s):// URL such as http://homeassistant.local:8123, got "ha.local"',
       'HA_TOKEN: required (a long-lived access token (HA profile → Security)), not set',
-      'INFLUX_URL: required (an http(s):// URL such as http://localhost:8086), not set',
       'INFLUX_API: expected v2 or v1, got "v3"',
       'POOL_SIZE: expected an integer from 0 to 64, got "many"',
       'BATCH_MAX_LINES: expected an integer from 1 to 1000000, got "0"',
       'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
     ]);
+  });
+
+  it('writes files when INFLUX_URL is unset, and needs INFLUX_URL for SINK=influx', () => {
+    const c = loadConfig({ HA_URL: 'http://ha:8123', HA_TOKEN: 't' });
+    expect(c.sink).toBe('file');
+    expect(c.influx).toBeNull();
+    expect(problems({ HA_URL: 'http://ha:8123', HA_TOKEN: 't', SINK: 'influx' })).toEqual([
+      'INFLUX_URL: required when SINK=influx, not set',
+      'INFLUX_TOKEN: required when INFLUX_API=v2, not set',
+      'INFLUX_ORG: required when INFLUX_API=v2, not set',
+      'INFLUX_BUCKET: required when INFLUX_API=v2, not set',
+    ]);
+    expect(problems({ HA_URL: 'http://ha:8123', HA_TOKEN: 't', SINK: 'disk' })).toEqual(['SINK: expected influx or file, got "disk"']);
   });
 
   it.each([
