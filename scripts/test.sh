@@ -15,4 +15,8 @@ if ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; 
 fi
 
 npm ci --no-audit --no-fund
-npm test
+status=0
+npm test -- --reporter=default --reporter=json --outputFile.json=test-results.json || status=$?
+# One plain closing line for any CI that reads it.
+node -e 'const r = require("./test-results.json"); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`)' || true
+exit $status
