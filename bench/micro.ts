@@ -26,7 +26,7 @@ const FRAME_EVENTS = 500;
 
 function framesJob(frames: Buffer[]): EncodeJob {
   let job: EncodeJob | undefined;
-  const batcher = new FrameBatcher({ maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 }, (b) => (job = { ...b, session: 1, snapshotIds: [] }));
+  const batcher = new FrameBatcher({ maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 }, (b) => (job = { bytes: b.bytes, ends: b.ends, session: 1, token: 0, stateResults: [] }));
   for (const f of frames) batcher.push(f);
   batcher.flush();
   return job as EncodeJob;

@@ -4,6 +4,7 @@
  * it does no I/O. Secrets are never echoed back, not even when they are wrong.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import Type, { type TSchema } from 'typebox';
 import Value from 'typebox/value';
 import { ConfigError } from './errors.js';
@@ -136,6 +137,30 @@ export const VARIABLES = {
     doc: 'on SIGTERM, how long to keep writing what is buffered before exiting',
     default: () => '10000',
   },
+  SPOOL_DIR: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a folder path',
+    doc: 'where batches that cannot be written now wait (default: DATA_DIR/spool)',
+    default: (env) => join(env.DATA_DIR || './data', 'spool'),
+  },
+  SPOOL_MAX_BYTES: {
+    schema: int(1024 * 1024, Number.MAX_SAFE_INTEGER),
+    expected: 'an integer of bytes, at least 1048576',
+    doc: 'disk the spool may use; past it the oldest batches are dropped (logged and counted)',
+    default: () => String(1024 * 1024 * 1024),
+  },
+  DEAD_LETTER_DIR: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a folder path',
+    doc: 'where points the database refuses one by one are kept (default: DATA_DIR/dead-letter)',
+    default: (env) => join(env.DATA_DIR || './data', 'dead-letter'),
+  },
+  BACKFILL_MAX_WINDOW: {
+    schema: Type.String({ pattern: '^\\d+(ms|s|m|h|d)$' }),
+    expected: 'a duration such as 90s, 30m, 24h or 7d',
+    doc: 'longest gap filled from HA history after a disconnect or restart',
+    default: () => '24h',
+  },
 } as const satisfies Record<string, VarSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -166,6 +191,19 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  readonly spoolDir: string;
+  readonly spoolMaxBytes: number;
+  readonly deadLetterDir: string;
+  readonly backfillMaxWindowMs: number;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `90s` → 90000. */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new Error(`not a duration: ${text}`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
 /** `http://ha:8123/` → `ws://ha:8123/api/websocket`; a ws(s) URL is taken as given. */
@@ -260,6 +298,10 @@ export function loadConfig(env: Env): Config {
     dataDir: str('DATA_DIR') as string,
     logLevel: str('LOG_LEVEL') as string,
     shutdownTimeoutMs: num('SHUTDOWN_TIMEOUT_MS'),
+    spoolDir: str('SPOOL_DIR') as string,
+    spoolMaxBytes: num('SPOOL_MAX_BYTES'),
+    deadLetterDir: str('DEAD_LETTER_DIR') as string,
+    backfillMaxWindowMs: durationMs(str('BACKFILL_MAX_WINDOW') as string),
   };
 }
 

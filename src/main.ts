@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
+import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
 import { createMetrics } from './metrics.js';
@@ -21,6 +22,10 @@ import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
+import { Watermark } from './pipeline/watermark.js';
+import { StateFile } from './state.js';
+import { DeadLetters } from './writer/dead-letter.js';
+import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
@@ -30,6 +35,11 @@ const DISPATCH_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
 /** Gzipped bodies the writer keeps in memory while the database is away. */
 const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
+/** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
+const RETRIES_BEFORE_SPOOL = 3;
+/** The backfill starts this long before the gap: HA's clock and ours may differ a little. */
+const BACKFILL_MARGIN_MS = 60_000;
+const STATE_SAVE_INTERVAL_MS = 2_000;
 const WRITE_TIMEOUT_MS = 30_000;
 
 function version(): string {
@@ -61,11 +71,22 @@ export async function run(config: Config): Promise<number> {
 
   const target = config.influx === null ? null : influxWriteTarget(config.influx);
   const outDir = join(config.dataDir, 'out');
+  const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, metrics);
+  await spool.open();
+  const stateFile = new StateFile(config.dataDir);
+  const saved = await stateFile.load().catch((err: Error) => {
+    log.error({ file: stateFile.path, err: { message: err.message } }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
+    return null;
+  });
+  const watermark = new Watermark();
+  metrics.watermarkAge.collect(() => (Date.now() - watermark.value()) / 1000);
   const writer = new Writer({
     client:
       target === null
         ? createFileWriteClient(outDir)
         : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+    spool,
+    deadLetters: new DeadLetters(config.deadLetterDir),
     maxLines: config.batchMaxLines,
     maxBytes: config.batchMaxBytes,
     flushIntervalMs: config.flushIntervalMs,
@@ -74,9 +95,12 @@ export async function run(config: Config): Promise<number> {
     maxQueueBytes: WRITER_MAX_QUEUE_BYTES,
     retryBaseMs: 500,
     retryMaxMs: 30_000,
+    retriesBeforeSpool: RETRIES_BEFORE_SPOOL,
+    watermark,
     log,
     metrics,
   });
+  writer.start();
 
   const pool = new EncoderPool({
     poolSize: config.poolSize,
@@ -86,7 +110,8 @@ export async function run(config: Config): Promise<number> {
       metrics.eventsRemoved.inc(r.removed);
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
-      writer.accept(r.lp, r.lines);
+      writer.accept(r.lp, r.lines, r.token);
+      watermark.release(r.token);
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
     onError: (err) => {
@@ -99,8 +124,10 @@ export async function run(config: Config): Promise<number> {
 
   // Filled in below: the batcher tags each batch with the connection it came from.
   let connection!: HaConnection;
-  const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends }) => {
-    if (pool.submit({ bytes, ends, session: connection.session, snapshotIds: [...connection.snapshotIds] })) return;
+  const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
+    watermark.hold(firstAt);
+    if (pool.submit({ bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults] })) return;
+    watermark.release(firstAt);
     metrics.dispatchDropped.inc(ends.length);
     log.error({ frames: ends.length, bytes: bytes.byteLength, queuedBytes: pool.queuedBytes }, 'encoder queue full: frames dropped');
   });
@@ -118,6 +145,25 @@ export async function run(config: Config): Promise<number> {
     handlers: {
       frame: (data) => batcher.push(data),
       closed: () => batcher.flush(),
+      subscribed: (session, gapStartMs) => {
+        // A new connection: fill what HA recorded since the last frame of the previous one
+        // (or, on the first connection, since the watermark saved by the previous run).
+        const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
+        const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
+        for (const id of connection.knownEntityIds) knownIds.add(id);
+        if (start === undefined) return;
+        const from = start - BACKFILL_MARGIN_MS;
+        // Until the backfill's points are handed on, the watermark must not pass its start.
+        watermark.hold(from);
+        void backfill(backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
+          .then(
+            () => {
+              if (session !== connection.session) log.warn('the connection changed during the backfill');
+            },
+            (err: Error) => log.error({ err: { message: err.message } }, 'backfill failed'),
+          )
+          .finally(() => watermark.release(from));
+      },
       fatal: (err) => {
         log.fatal({ err: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
         exitCode = EXIT.authRejected;
@@ -125,6 +171,21 @@ export async function run(config: Config): Promise<number> {
       },
     },
   });
+  const knownIds = new Set(saved?.entityIds ?? []);
+  const backfillOptions: BackfillOptions = {
+    connection,
+    httpBase: haHttpBase(config.ha.url),
+    token: config.ha.token,
+    feedFrame: (frame) => batcher.push(frame),
+    maxWindowMs: config.backfillMaxWindowMs,
+    log,
+    metrics,
+  };
+  const saveState = (): Promise<void> =>
+    stateFile.save({ watermarkMs: watermark.value(), entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
+      log.error({ file: stateFile.path, err: { message: err.message } }, 'cannot save the watermark');
+    });
+  const stateTimer = setInterval(() => void saveState(), STATE_SAVE_INTERVAL_MS);
   metrics.haLastEventSeconds.collect(() => (connection.lastFrameAt === 0 ? undefined : (Date.now() - connection.lastFrameAt) / 1000));
 
   const server =
@@ -136,7 +197,7 @@ export async function run(config: Config): Promise<number> {
             const last = writer.lastWrite;
             const haOk = connection.state === 'subscribed';
             return {
-              healthy: haOk && (last === null || last.ok),
+              healthy: haOk && writer.problem === null && (last === null || last.ok || last.at < Date.now() - 60_000),
               body: {
                 ha: {
                   state: connection.state,
@@ -150,6 +211,9 @@ export async function run(config: Config): Promise<number> {
                   writerLines: metrics.writerQueueLines.get(),
                 },
                 lastWrite: last,
+                databaseProblem: writer.problem,
+                spool: { bytes: spool.bytes, points: spool.lines, files: metrics.spoolFiles.get(), oldestAgeSeconds: metrics.spoolOldestAge.get() },
+                watermark: new Date(watermark.value()).toISOString(),
               },
             };
           },
@@ -191,10 +255,12 @@ export async function run(config: Config): Promise<number> {
   await connectionDone;
   batcher.flush();
   await pool.close();
-  const lost = await writer.close(config.shutdownTimeoutMs);
+  const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
+  clearInterval(stateTimer);
+  await saveState();
   lag.disable();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  log.info({ written: metrics.pointsWritten.get(), lost }, 'stopped');
+  log.info({ written: metrics.pointsWritten.get(), spooledAtExit, spooled: spool.bytes > 0 }, 'stopped');
   return exitCode;
 }
 

@@ -124,6 +124,20 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     writeBytes: registry.counter('write_body_bytes_total', 'bytes of request bodies sent (after gzip)'),
     writeDuration: registry.gauge('write_last_duration_seconds', 'duration of the last write request'),
     eventLoopLag: registry.gauge('event_loop_lag_seconds', 'main-thread event loop delay since the last scrape'),
+    spoolBytes: registry.gauge('spool_bytes', 'bytes of batches in the disk spool'),
+    spoolFiles: registry.gauge('spool_files', 'segment files in the disk spool'),
+    spoolLines: registry.gauge('spool_points', 'points in the disk spool (known once read)'),
+    spoolOldestAge: registry.gauge('spool_oldest_age_seconds', 'age of the oldest spool file'),
+    spooledPoints: registry.counter('spooled_points_total', 'points written to the disk spool'),
+    spoolReplayedPoints: registry.counter('spool_replayed_points_total', 'spooled points settled (written or rejected) on replay'),
+    spoolDroppedPoints: registry.counter('spool_dropped_points_total', 'spooled points dropped because the spool was full'),
+    spoolCorruptBytes: registry.counter('spool_corrupt_bytes_total', 'bytes of spool files cut short by a crash, discarded'),
+    deadLetterPoints: registry.counter('dead_letter_points_total', 'points the database refused one by one, kept in the dead-letter file'),
+    backfills: registry.counter('backfills_total', 'backfills from HA history, by result (complete, partial)'),
+    backfillPoints: registry.counter('backfill_points_total', 'points written from HA history'),
+    backfillUnfilledSeconds: registry.counter('backfill_unfilled_seconds_total', 'seconds of gaps that could not be filled from HA history'),
+    watermarkAge: registry.gauge('watermark_age_seconds', 'how far the durable watermark trails the clock'),
+    splitBatches: registry.counter('write_split_batches_total', 'batches split in two (413 too large, or 400/422 to isolate bad lines)'),
   };
 }
 

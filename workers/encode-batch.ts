@@ -5,9 +5,10 @@
  * Job format: the frames back to back in `bytes`, `ends[i]` the offset just past frame i. A frame
  * is one message object or, with coalescing, a JSON array of them. After auth the main thread
  * parses no frame at all: results and pongs travel in the same frames as events, so the worker
- * that parses the frame anyway hands them back in `control`. A result whose id is in
- * `snapshotIds` is a get_states answer: its states are encoded here as points (each at its own
- * last_updated) and only a summary goes back, not the megabytes of states.
+ * that parses the frame anyway hands them back in `control`. A result whose id is listed in
+ * `stateResults` holds states to write (a get_states snapshot, a history/history_during_period
+ * answer, or a REST history answer): its states are encoded here as points, each at its own
+ * last_updated, and only a summary goes back, not the megabytes of states.
  *
  * Decoding: UTF-8 text with any non-ASCII byte becomes a two-byte V8 string, which is slow to
  * build and to parse. Line protocol only needs the bytes back, so when a job has no `\u` escape
@@ -20,23 +21,31 @@ import { isAscii } from 'node:buffer';
 import { isControlMessage, type ControlMessage } from '../src/ha/messages.js';
 import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type TypedEncoder } from './typed-schema.js';
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
-import { isoToNs } from './timestamp.js';
+import { epochSecondsToNs, isoToNs } from './timestamp.js';
 
 export interface EncodeJob {
   readonly bytes: Uint8Array;
   readonly ends: Uint32Array;
   /** Which HA connection the frames came from; echoed back so stale replies can be ignored. */
   readonly session: number;
-  /** Ids of get_states commands awaiting their answer on that connection. */
-  readonly snapshotIds: readonly number[];
+  /** Watermark token of the frames (their arrival time); echoed back. */
+  readonly token: number;
+  /** Ids of commands whose answer is states to write, and the answer's shape. */
+  readonly stateResults: readonly (readonly [number, StateResultKind])[];
 }
 
-/** What a get_states answer is reduced to. */
-export interface SnapshotSummary {
+/**
+ * snapshot: get_states, a list of states. history: history/history_during_period's compressed
+ * `{"<entity_id>":[{"s","a","lu","lc"}]}`. rest: /api/history/period's list of lists of states.
+ */
+export type StateResultKind = 'snapshot' | 'history' | 'rest';
+
+/** What an answer full of states is reduced to. */
+export interface StatesSummary {
   readonly id: number;
   readonly type: 'result';
   readonly success: true;
-  readonly snapshot: { readonly states: number; readonly entityIds: string[] };
+  readonly encoded: { readonly kind: StateResultKind; readonly states: number; readonly points: number; readonly entityIds: string[] };
 }
 
 export interface EncodeResult {
@@ -44,6 +53,7 @@ export interface EncodeResult {
   lp: Uint8Array;
   lines: number;
   session: number;
+  token: number;
   /** Event messages seen (state_changed and others). */
   events: number;
   /** state_changed with new_state null: the entity was removed; nothing to write. */
@@ -51,7 +61,7 @@ export interface EncodeResult {
   /** Events, states or frames that could not be read or encoded. */
   invalid: number;
   /** Results and pongs, for the HA connection; get_states answers as SnapshotSummary. */
-  control: (ControlMessage | SnapshotSummary)[];
+  control: (ControlMessage | StatesSummary)[];
   /** Largest point timestamp in the batch (ns digits), '' when none. */
   maxTimeNs: string;
   /** The first few reasons for `invalid`, for the log. */
@@ -103,7 +113,7 @@ export function createBatchEncoder(encoder: TypedEncoder) {
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, events: 0, removed: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
@@ -116,29 +126,52 @@ export function createBatchEncoder(encoder: TypedEncoder) {
       const ts = line.slice(line.lastIndexOf(' ') + 1, -1);
       if (ts.length > r.maxTimeNs.length || (ts.length === r.maxTimeNs.length && ts > r.maxTimeNs)) r.maxTimeNs = ts;
     };
-    const encodeState = (state: unknown): void => {
+    const encodeState = (state: unknown, timeNs?: string): void => {
       try {
-        add(encoder.encodeState(state as HaState));
+        add(encoder.encodeState(state as HaState, timeNs));
       } catch (err) {
         if (!(err instanceof InvalidStateError)) throw err;
         fail(err.message);
       }
     };
-    const snapshot = (msg: { id: number; result: unknown[] }): SnapshotSummary => {
+    const encodeStates = (id: number, kind: StateResultKind, result: unknown): StatesSummary => {
+      const before = r.lines;
       const entityIds: string[] = [];
-      for (const state of msg.result) {
-        encodeState(state);
-        const id = (state as { entity_id?: unknown } | null)?.entity_id;
-        if (typeof id === 'string') entityIds.push(id);
+      let states = 0;
+      if (kind === 'history') {
+        // {"sensor.x":[{"s":"21.4","a":{…},"lu":1714566000.123456}, …]}; "a" may be left out
+        // when unchanged, so the last attributes seen carry forward.
+        for (const [entityId, rows] of Object.entries((result ?? {}) as Record<string, unknown>)) {
+          entityIds.push(entityId);
+          let attributes: Record<string, unknown> = {};
+          for (const row of Array.isArray(rows) ? (rows as { s?: unknown; a?: Record<string, unknown>; lu?: unknown }[]) : []) {
+            states++;
+            if (row.a !== undefined) attributes = row.a;
+            if (typeof row.lu !== 'number') {
+              fail(`${entityId}: history row without lu`);
+              continue;
+            }
+            encodeState({ entity_id: entityId, state: row.s, attributes }, epochSecondsToNs(row.lu));
+          }
+        }
+      } else {
+        const list = kind === 'rest' ? (result as unknown[][]).flat() : (result as unknown[]);
+        for (const state of list) {
+          states++;
+          encodeState(state);
+          const id = (state as { entity_id?: unknown } | null)?.entity_id;
+          if (kind === 'snapshot' && typeof id === 'string') entityIds.push(id);
+        }
       }
-      return { id: msg.id, type: 'result', success: true, snapshot: { states: msg.result.length, entityIds } };
+      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds } };
     };
     const encodeMessage = (msg: unknown): void => {
       const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
       if (typeof m !== 'object' || m === null) return fail(`message is not an object: ${JSON.stringify(msg)?.slice(0, 80)}`);
       if (m.type !== 'event') {
-        if (m.type === 'result' && m.success === true && Array.isArray(m.result) && job.snapshotIds.includes(m.id as number)) {
-          r.control.push(snapshot(m as { id: number; result: unknown[] }));
+        const kind = m.type === 'result' && m.success === true ? job.stateResults.find(([id]) => id === m.id)?.[1] : undefined;
+        if (kind !== undefined && typeof m.result === 'object' && m.result !== null) {
+          r.control.push(encodeStates(m.id as number, kind, m.result));
         } else if (isControlMessage(m)) {
           r.control.push(m);
         } else {
@@ -186,7 +219,7 @@ export function createBatchEncoder(encoder: TypedEncoder) {
       r.lp = lp;
       r.errors = r.errors.map(fromLatin1);
       r.control = r.control.map((c) =>
-        'snapshot' in c ? { ...c, snapshot: { ...c.snapshot, entityIds: c.snapshot.entityIds.map(fromLatin1) } } : (JSON.parse(fromLatin1(JSON.stringify(c))) as ControlMessage),
+        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1) } } : (JSON.parse(fromLatin1(JSON.stringify(c))) as ControlMessage),
       );
     } else {
       r.lp = textEncoder.encode(out);

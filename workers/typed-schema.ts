@@ -151,12 +151,15 @@ export function createTypedEncoder() {
     return out;
   }
 
-  /** One state → one line (with its trailing newline). Throws InvalidStateError. */
-  function encodeState(s: HaState): string {
+  /**
+   * One state → one line (with its trailing newline). `timeNs` replaces last_updated when the
+   * time came in another form (HA's history gives float seconds). Throws InvalidStateError.
+   */
+  function encodeState(s: HaState, timeNs?: string): string {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') {
       throw new InvalidStateError('state without entity_id');
     }
-    const ns = typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null;
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = s.attributes ?? {};
     const dc = attributes.device_class;

@@ -15,7 +15,7 @@
  */
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { SnapshotSummary } from '../../workers/encode-batch.js';
+import type { StateResultKind, StatesSummary } from '../../workers/encode-batch.js';
 import { backoffDelay } from '../backoff.js';
 import { HaAuthRejectedError, HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -39,6 +39,11 @@ export interface ConnectionHandlers {
   frame(data: Buffer): void;
   /** The socket closed: frames of this session are complete. */
   closed(session: number): void;
+  /**
+   * Subscribed on a new connection. `gapStartMs` is when the previous connection's last frame
+   * arrived (0 on the first connection): events since then may have been missed.
+   */
+  subscribed?(session: number, gapStartMs: number): void;
   /** Authentication failed: the token is wrong. Nothing will be retried. */
   fatal(err: Error): void;
 }
@@ -58,7 +63,7 @@ export interface ConnectionOptions {
   readonly commandTimeoutMs?: number;
 }
 
-type Reply = ControlMessage | SnapshotSummary;
+export type Reply = ControlMessage | StatesSummary;
 
 const CONNECTION_LOST: Reply = { id: -1, type: 'result', success: false, error: { code: 'connection_lost', message: 'connection closed' } };
 
@@ -71,14 +76,17 @@ export class HaConnection {
   lastFrameAt = 0;
   /** Numbers each connection; replies carry it back from the workers. */
   session = 0;
-  /** get_states commands in flight on the current connection. */
-  readonly snapshotIds = new Set<number>();
+  /** Commands in flight whose answers are states to write (the workers encode them). */
+  readonly stateResults = new Map<number, StateResultKind>();
   /** Entity ids of the last snapshot. */
   knownEntityIds: readonly string[] = [];
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
   private socket: WebSocket | null = null;
   private nextId = 1;
+  private nextSyntheticId = -1;
+  /** Arrival of the last frame of the previous connection; where a gap would begin. */
+  private previousLastFrameAt = 0;
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private wakeUp: (() => void) | null = null;
   private readonly backoff: Backoff;
@@ -165,7 +173,7 @@ export class HaConnection {
     this.haVersion = haVersion;
     this.nextId = 1;
     this.coalescing = false;
-    this.snapshotIds.clear();
+    this.stateResults.clear();
     let subscribedAt = 0;
     let stopWatchdog = (): void => {};
 
@@ -175,7 +183,8 @@ export class HaConnection {
         this.socket = null;
         for (const settle of this.pending.values()) settle(CONNECTION_LOST);
         this.pending.clear();
-        this.snapshotIds.clear();
+        this.stateResults.clear();
+        this.previousLastFrameAt = this.lastFrameAt;
         handlers.closed(session);
         if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
         resolve(subscribedAt === 0 ? 0 : Date.now() - subscribedAt);
@@ -194,10 +203,7 @@ export class HaConnection {
       const features = this.command('supported_features', supportedFeaturesMessage);
       const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
       const subscriptions = types.map((t) => this.command(`subscribe_events ${t ?? '(all)'}`, (id) => subscribeEventsMessage(id, t)));
-      const states = this.command('get_states', (id) => {
-        this.snapshotIds.add(id);
-        return getStatesMessage(id);
-      });
+      const states = this.command('get_states', getStatesMessage, 'snapshot');
 
       const featuresReply = await features;
       this.coalescing = featuresReply.type === 'result' && featuresReply.success;
@@ -219,13 +225,14 @@ export class HaConnection {
       stopWatchdog = this.startWatchdog();
 
       const snapshot = await states;
-      if ('snapshot' in snapshot) {
-        this.knownEntityIds = snapshot.snapshot.entityIds;
-        metrics.snapshotStates.inc(snapshot.snapshot.states);
-        log.info({ states: snapshot.snapshot.states }, 'get_states snapshot encoded');
+      if ('encoded' in snapshot) {
+        this.knownEntityIds = snapshot.encoded.entityIds;
+        metrics.snapshotStates.inc(snapshot.encoded.states);
+        log.info({ states: snapshot.encoded.states }, 'get_states snapshot encoded');
       } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
         log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');
       }
+      if (this.session === session && this.socket === socket) handlers.subscribed?.(session, this.previousLastFrameAt);
     } catch (err) {
       log.error({ err: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant session setup failed');
       socket.terminate();
@@ -268,20 +275,43 @@ export class HaConnection {
     };
   }
 
+  /**
+   * Sends a command on the current connection; resolves with its reply (never rejects; a lost
+   * connection answers connection_lost). With `states`, the workers write the answer's states
+   * as points and the reply is their summary.
+   */
+  request(name: string, build: (id: number) => string, states?: StateResultKind): Promise<Reply> {
+    return this.command(name, build, states);
+  }
+
+  /**
+   * Reserves an id for an answer that does not come from a command (a REST history answer fed
+   * in as a frame), so that the workers' summary of it reaches the caller.
+   */
+  expectStates(kind: StateResultKind): { id: number; reply: Promise<Reply> } {
+    const id = this.nextSyntheticId--;
+    this.stateResults.set(id, kind);
+    const reply = new Promise<Reply>((resolve) => this.pending.set(id, resolve));
+    return { id, reply };
+  }
+
   /** Sends a command with the next id; resolves with its reply (never rejects). */
-  private command(name: string, build: (id: number) => string): Promise<Reply> {
+  private command(name: string, build: (id: number) => string, states?: StateResultKind): Promise<Reply> {
     const socket = this.socket;
     if (socket === null || socket.readyState !== socket.OPEN) return Promise.resolve(CONNECTION_LOST);
     const id = this.nextId++;
+    if (states !== undefined) this.stateResults.set(id, states);
     const timeoutMs = this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        this.stateResults.delete(id);
         this.drop(`no answer to ${name} within ${timeoutMs / 1000} s`);
         resolve(CONNECTION_LOST);
       }, timeoutMs);
       this.pending.set(id, (reply) => {
         clearTimeout(timer);
+        this.stateResults.delete(id);
         resolve(reply);
       });
       socket.send(build(id));

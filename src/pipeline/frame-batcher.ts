@@ -9,6 +9,8 @@ export interface FrameBatch {
   readonly bytes: Uint8Array;
   /** ends[i] = offset just past frame i. */
   readonly ends: Uint32Array;
+  /** When the first frame of the batch arrived (ms since the epoch). */
+  readonly firstAt: number;
 }
 
 export interface FrameBatcherOptions {
@@ -22,6 +24,7 @@ export const DEFAULT_FRAME_BATCH: FrameBatcherOptions = { maxBytes: 1024 * 1024,
 export class FrameBatcher {
   private frames: Buffer[] = [];
   private bytes = 0;
+  private firstAt = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -30,6 +33,7 @@ export class FrameBatcher {
   ) {}
 
   push(frame: Buffer): void {
+    if (this.frames.length === 0) this.firstAt = Date.now();
     this.frames.push(frame);
     this.bytes += frame.length;
     if (this.bytes >= this.opts.maxBytes || this.frames.length >= this.opts.maxFrames) this.flush();
@@ -52,6 +56,6 @@ export class FrameBatcher {
     }
     this.frames = [];
     this.bytes = 0;
-    this.seal({ bytes, ends });
+    this.seal({ bytes, ends, firstAt: this.firstAt });
   }
 }

@@ -8,7 +8,7 @@
  *
  * It records every state it emits so tests can compare a database against it.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHome, createRng, type Attributes, type Rng, type SimEntity } from './home.js';
@@ -89,6 +89,8 @@ export class HaSimulator {
   emittedCount = 0;
   /** The snapshot get_states returned last (what the ingestor wrote as points). */
   lastSnapshot: SimState[] = [];
+  /** Every state any get_states returned, once each (entity and last_updated). */
+  readonly snapshotStates = new Map<string, SimState>();
   connectionsAccepted = 0;
   /** Set false to play an HA that stopped answering (application-level) pings. */
   answerPings = true;
@@ -98,7 +100,7 @@ export class HaSimulator {
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
-  private readonly history = new Map<string, { s: string; a: Attributes; lu: number; lc: number }[]>();
+  private readonly history = new Map<string, { s: string; a: Attributes; us: number }[]>();
   private readonly clients = new Set<Client>();
   private http: Server | null = null;
   private wss: WebSocketServer | null = null;
@@ -158,7 +160,7 @@ export class HaSimulator {
   }
 
   async start(): Promise<void> {
-    const http = createServer((_req, res) => res.writeHead(404).end());
+    const http = createServer((req, res) => this.rest(req, res));
     const wss = new WebSocketServer({ server: http, path: '/api/websocket', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
     wss.on('connection', (ws) => this.accept(ws));
     await new Promise<void>((resolve, reject) => {
@@ -229,6 +231,12 @@ export class HaSimulator {
     }
   }
 
+  /** Emits one chosen state change (of a new entity when the id is unknown). */
+  emitState(entityId: string, state: string, attributes: Attributes): void {
+    const entity: SimEntity = { entityId, domain: entityId.slice(0, entityId.indexOf('.')), next: () => ({ state, attributes }) };
+    this.broadcast(this.generate(1, {}, 0, entity));
+  }
+
   private broadcast(events: string[]): void {
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {
@@ -242,14 +250,17 @@ export class HaSimulator {
    * The next `n` state changes as serialized `event` objects (what goes inside an event
    * message), recorded as emitted. Benchmarks use it to pre-generate traffic.
    */
-  generate(n: number, options: Omit<EmitOptions, 'count' | 'rate'> = {}, offset = 0): string[] {
+  generate(n: number, options: Omit<EmitOptions, 'count' | 'rate'> = {}, offset = 0, chosen?: SimEntity): string[] {
     const messages: string[] = [];
     for (let i = 0; i < n; i++) {
       const index = offset + i + 1;
       let entity: SimEntity;
       let oldState: SimState | null;
       let removal = false;
-      if (options.newEntityEvery && index % options.newEntityEvery === 0) {
+      if (chosen !== undefined) {
+        entity = chosen;
+        oldState = this.states.get(entity.entityId) ?? null;
+      } else if (options.newEntityEvery && index % options.newEntityEvery === 0) {
         const template = this.home[this.nextNewEntity % this.home.length] as SimEntity;
         const id = `${template.entityId}_new_${this.nextNewEntity++}`;
         entity = { ...template, entityId: id };
@@ -290,7 +301,7 @@ export class HaSimulator {
           });
           let rows = this.history.get(newState.entity_id);
           if (rows === undefined) this.history.set(newState.entity_id, (rows = []));
-          rows.push({ s: newState.state, a: newState.attributes, lu: this.clockUs / 1e6, lc: this.clockUs / 1e6 });
+          rows.push({ s: newState.state, a: newState.attributes, us: this.clockUs });
         }
       }
     }
@@ -456,6 +467,7 @@ export class HaSimulator {
         break;
       case 'get_states':
         this.lastSnapshot = [...this.states.values()];
+        for (const st of this.lastSnapshot) this.snapshotStates.set(`${st.entity_id}\u0000${st.last_updated}`, st);
         ok(this.lastSnapshot);
         break;
       case 'get_config':
@@ -474,22 +486,60 @@ export class HaSimulator {
         if (this.answerPings) this.reply(client, { id, type: 'pong' });
         break;
       case 'history/history_during_period':
-        ok(this.historyDuring(msg));
+        // Added to HA in 2022.5; the "old" mode plays an older release.
+        if (this.opts.mode === 'old') fail('unknown_command', 'Unknown command.');
+        else if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0) fail('invalid_format', 'entity_ids is required');
+        else ok(this.historyDuring(msg));
         break;
       default:
         fail('unknown_command', 'Unknown command.');
     }
   }
 
+  /** Rows of `ids` with start ≤ last_updated < end (seconds). */
+  private rowsBetween(ids: readonly string[], start: number, end: number): [string, { s: string; a: Attributes; us: number }[]][] {
+    const out: [string, { s: string; a: Attributes; us: number }[]][] = [];
+    for (const id of ids) {
+      const rows = (this.history.get(id) ?? []).filter((r) => r.us / 1e6 >= start && r.us / 1e6 < end);
+      if (rows.length > 0) out.push([id, rows]);
+    }
+    return out;
+  }
+
+  /** history/history_during_period's compressed answer: {"<id>":[{"s","a","lu"}]}. */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
     const start = Date.parse(String(msg.start_time)) / 1000;
     const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : Date.parse(String(msg.end_time)) / 1000;
-    const ids = Array.isArray(msg.entity_ids) ? (msg.entity_ids as string[]) : [];
     const out: Record<string, unknown[]> = {};
-    for (const id of ids) {
-      const rows = (this.history.get(id) ?? []).filter((r) => r.lu >= start && r.lu < end);
-      if (rows.length > 0) out[id] = rows.map((r) => (r.lc === r.lu ? { s: r.s, a: r.a, lu: r.lu } : r));
+    for (const [id, rows] of this.rowsBetween(msg.entity_ids as string[], start, end)) {
+      out[id] = rows.map((r) => ({ s: r.s, a: r.a, lu: r.us / 1e6 }));
     }
     return out;
+  }
+
+  /** GET /api/history/period/<start>?end_time=…&filter_entity_id=a,b (Bearer token): lists of full states. */
+  private rest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const m = /^\/api\/history\/period\/(.+)$/.exec(url.pathname);
+    if (req.method !== 'GET' || m === null) {
+      res.writeHead(404).end('404: Not Found');
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
+      res.writeHead(401).end('401: Unauthorized');
+      return;
+    }
+    const ids = (url.searchParams.get('filter_entity_id') ?? '').split(',').filter(Boolean);
+    if (ids.length === 0) {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"filter_entity_id is missing"}');
+      return;
+    }
+    const start = Date.parse(decodeURIComponent(m[1] as string)) / 1000;
+    const endText = url.searchParams.get('end_time');
+    const end = endText === null ? Number.POSITIVE_INFINITY : Date.parse(endText) / 1000;
+    const body = this.rowsBetween(ids, start, end).map(([id, rows]) =>
+      rows.map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.us), last_updated: isoFromMicros(r.us) })),
+    );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 }

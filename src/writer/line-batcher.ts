@@ -8,6 +8,8 @@ export interface LineBatch {
   readonly chunks: readonly Uint8Array[];
   readonly lines: number;
   readonly bytes: number;
+  /** Lines in this batch per token given to push() (see Watermark). */
+  readonly tokens: ReadonlyMap<number, number>;
 }
 
 export interface LineBatcherOptions {
@@ -20,6 +22,7 @@ const NEWLINE = 10;
 
 export class LineBatcher {
   private chunks: Uint8Array[] = [];
+  private tokens = new Map<number, number>();
   private lines = 0;
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -37,11 +40,11 @@ export class LineBatcher {
     return this.bytes;
   }
 
-  push(chunk: Uint8Array, lines: number): void {
+  push(chunk: Uint8Array, lines: number, token = 0): void {
     const { maxLines, maxBytes } = this.opts;
     while (lines > 0) {
       if (this.lines + lines <= maxLines && this.bytes + chunk.length <= maxBytes) {
-        this.append(chunk, lines);
+        this.append(chunk, lines, token);
         break;
       }
       const roomLines = maxLines - this.lines;
@@ -58,7 +61,7 @@ export class LineBatcher {
         cut = chunk.indexOf(NEWLINE) + 1 || chunk.length;
         taken = 1;
       }
-      if (taken > 0) this.append(chunk.subarray(0, cut), taken);
+      if (taken > 0) this.append(chunk.subarray(0, cut), taken, token);
       this.flush();
       chunk = chunk.subarray(cut);
       lines -= taken;
@@ -72,15 +75,17 @@ export class LineBatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.lines === 0) return;
-    const batch: LineBatch = { chunks: this.chunks, lines: this.lines, bytes: this.bytes };
+    const batch: LineBatch = { chunks: this.chunks, lines: this.lines, bytes: this.bytes, tokens: this.tokens };
     this.chunks = [];
+    this.tokens = new Map();
     this.lines = 0;
     this.bytes = 0;
     this.seal(batch);
   }
 
-  private append(chunk: Uint8Array, lines: number): void {
+  private append(chunk: Uint8Array, lines: number, token: number): void {
     this.chunks.push(chunk);
+    this.tokens.set(token, (this.tokens.get(token) ?? 0) + lines);
     this.lines += lines;
     this.bytes += chunk.length;
   }

@@ -1,24 +1,39 @@
 /**
  * The writer: encoded chunks in; gzip batches POSTed to the database with at most `concurrency`
- * requests in flight. Retryable failures are retried with backoff (Retry-After honoured) while
- * the batch stays in memory, gzipped; rejected batches are logged with the server's message and
- * counted. Memory is bounded by `maxQueueBytes` of gzipped bodies: past it a new batch is
- * dropped with an error log and a metric (the delivery-guarantees work routes it to disk).
- * gzip runs on libuv's thread pool (zlib's async API), not on the main thread.
+ * requests in flight; every batch ends written, spooled or dead-lettered, never dropped.
+ *
+ *   success                      counted as written
+ *   retryable (network, timeout, retried in place (backoff with full jitter, Retry-After honoured)
+ *   429, 5xx)                    up to `retriesBeforeSpool` times, then spooled
+ *   401, 403, 404, other 4xx     spooled at once (a configuration problem must not cost data);
+ *                                /health turns red with the server's message until a write succeeds
+ *   413                          split in two, each half sent on its own
+ *   400, 422                     split in two until the bad lines stand alone; each bad line goes to
+ *                                the dead-letter file with the server's message
+ *
+ * Memory is bounded by `maxQueueBytes` of request bodies: past it new batches go to the spool.
+ * Spooled batches are replayed oldest first, one at a time, beside live traffic (live keeps at
+ * least one request slot). gzip runs on libuv's thread pool (zlib's async API).
  */
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
 import type { Metrics } from '../metrics.js';
 import { droppedInPartialWrite, type WriteClient } from '../sinks/influx.js';
+import type { DeadLetters } from './dead-letter.js';
 import { LineBatcher, type LineBatch } from './line-batcher.js';
-import { backoffDelay } from '../backoff.js';
 import { decide } from './retry-policy.js';
+import type { Spool, SpoolRecord } from './spool.js';
+import type { Watermark } from '../pipeline/watermark.js';
 
 const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 export interface WriterOptions {
   readonly client: WriteClient;
+  readonly spool: Spool;
+  readonly deadLetters: DeadLetters;
   readonly maxLines: number;
   readonly maxBytes: number;
   readonly flushIntervalMs: number;
@@ -27,14 +42,25 @@ export interface WriterOptions {
   readonly maxQueueBytes: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  /** Attempts of a live batch before it goes to the spool. */
+  readonly retriesBeforeSpool: number;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Holds each token while lines accepted with it are not yet settled. */
+  readonly watermark?: Watermark;
 }
 
-interface Body {
+interface Item {
   readonly body: Buffer;
   readonly lines: number;
-  readonly rawBytes: number;
+  readonly gzipped: boolean;
+  /** Set when the item is a spooled record being replayed. */
+  readonly record?: SpoolRecord;
+}
+
+interface LiveItem extends Item {
+  /** Lines per watermark token. */
+  readonly tokens: ReadonlyMap<number, number>;
 }
 
 export interface LastWrite {
@@ -44,151 +70,296 @@ export interface LastWrite {
   readonly at: number;
 }
 
+type Outcome = 'written' | 'kept' | 'settled';
+
+const KEEP_STATUSES_ARE_CONFIG = (status: number): boolean => status === 401 || status === 403 || status === 404;
+
 export class Writer {
   lastWrite: LastWrite | null = null;
+  /** A configuration problem the database reported (401/403/404/…), until a write succeeds. */
+  problem: { status: number; message: string } | null = null;
   private readonly batcher: LineBatcher;
-  private readonly queue: Body[] = [];
-  /** Gzipped bytes queued or in flight. */
+  private readonly queue: LiveItem[] = [];
   private queuedBytes = 0;
-  /** Lines anywhere between accept() and the database's answer. */
-  private pendingLines = 0;
-  private pendingRawBytes = 0;
-  private inFlight = 0;
+  private liveInFlight = 0;
+  private replayInFlight = 0;
   private compressing = 0;
+  private stopping = false;
   private closing = false;
+  private readonly inFlightItems = new Set<Item>();
+  private readonly spooledAtClose = new Set<Item>();
   private readonly sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private idleWaiters: (() => void)[] = [];
+  private replayKick: (() => void) | null = null;
+  private replayDone: Promise<void> = Promise.resolve();
+  /** Lines not yet settled, per watermark token. */
+  private readonly tokenLines = new Map<number, number>();
 
   constructor(private readonly opts: WriterOptions) {
     this.batcher = new LineBatcher(
       { maxLines: opts.maxLines, maxBytes: opts.maxBytes, maxDelayMs: opts.flushIntervalMs },
       (batch) => void this.compress(batch),
     );
-    opts.metrics.writerQueueLines.collect(() => this.pendingLines);
-    opts.metrics.writerQueueBytes.collect(() => this.pendingRawBytes);
+    opts.metrics.writerQueueLines.collect(() => this.batcher.pendingLines + this.queue.reduce((n, i) => n + i.lines, 0));
+    opts.metrics.writerQueueBytes.collect(() => this.queuedBytes);
   }
 
-  /** Encoded lines in. Never blocks. */
-  accept(lp: Uint8Array, lines: number): void {
-    if (lines === 0) return;
-    this.pendingLines += lines;
-    this.pendingRawBytes += lp.length;
-    this.batcher.push(lp, lines);
+  /** Starts replaying what the spool holds. */
+  start(): void {
+    this.replayDone = this.replayLoop();
   }
 
   /**
-   * Sends what is buffered and waits for every answer, up to `timeoutMs`. Returns the number of
-   * points that were still unacknowledged at the deadline (dropped from memory, logged).
+   * Encoded lines in. Never blocks. The writer holds `token` on the watermark until every line
+   * accepted with it is settled; lines of one token may travel in several batches.
+   */
+  accept(lp: Uint8Array, lines: number, token = 0): void {
+    if (lines === 0) return;
+    const before = this.tokenLines.get(token) ?? 0;
+    if (before === 0) this.opts.watermark?.hold(token);
+    this.tokenLines.set(token, before + lines);
+    this.batcher.push(lp, lines, token);
+  }
+
+  private settleTokens(tokens: ReadonlyMap<number, number>): void {
+    for (const [token, n] of tokens) {
+      const left = (this.tokenLines.get(token) ?? 0) - n;
+      if (left > 0) {
+        this.tokenLines.set(token, left);
+      } else {
+        this.tokenLines.delete(token);
+        this.opts.watermark?.release(token);
+      }
+    }
+  }
+
+  /**
+   * Sends what is buffered and waits for every answer, up to `timeoutMs`; then spools whatever
+   * is still unanswered. Returns the number of points spooled at the deadline.
    */
   async close(timeoutMs: number): Promise<number> {
+    this.stopping = true;
+    this.replayKick?.();
     this.batcher.flush();
-    const idle = new Promise<void>((resolve) => {
-      if (this.isIdle()) resolve();
-      else this.idleWaiters.push(resolve);
-    });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const outcome = await Promise.race([idle, deadline]);
+    const outcome = await Promise.race([this.idle(), deadline]);
     clearTimeout(timer);
     this.closing = true;
     for (const s of this.sleepers) {
       clearTimeout(s.timer);
       s.wake();
     }
-    const left = outcome === 'timeout' ? this.pendingLines : 0;
-    if (left > 0) {
-      this.opts.log.error({ points: left }, `shutdown deadline passed with ${left} points not acknowledged by the database; they are lost`);
-      this.opts.metrics.writerDroppedPoints.inc(left, { reason: 'shutdown' });
+    let spooled = 0;
+    if (outcome === 'timeout') {
+      while (this.compressing > 0) await new Promise((r) => setTimeout(r, 5));
+      for (const item of this.queue.splice(0)) {
+        await this.opts.spool.append(item.body, item.lines, item.gzipped);
+        this.queuedBytes -= item.body.length;
+        this.settleTokens(item.tokens);
+        spooled += item.lines;
+      }
+      // Requests still unanswered: spooled as well; if one succeeds after all, the rewrite is harmless.
+      for (const item of [...this.inFlightItems].filter((i) => i.record === undefined)) {
+        this.spooledAtClose.add(item);
+        await this.opts.spool.append(item.body, item.lines, item.gzipped);
+        spooled += item.lines;
+      }
+      if (spooled > 0) this.opts.log.warn({ points: spooled }, `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`);
     }
+    await this.replayDone;
+    await this.opts.spool.close();
     await this.opts.client.close();
-    return left;
+    return spooled;
+  }
+
+  private idle(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.isIdle()) resolve();
+      else this.idleWaiters.push(resolve);
+    });
   }
 
   private isIdle(): boolean {
-    return this.pendingLines === 0 && this.inFlight === 0 && this.compressing === 0;
+    return this.batcher.pendingLines === 0 && this.queue.length === 0 && this.liveInFlight === 0 && this.compressing === 0;
   }
 
-  private settle(lines: number, rawBytes: number): void {
-    this.pendingLines -= lines;
-    this.pendingRawBytes -= rawBytes;
-    if (this.isIdle()) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private async compress(batch: LineBatch): Promise<void> {
     const first = batch.chunks[0] as Uint8Array;
     const raw = batch.chunks.length === 1 ? Buffer.from(first.buffer, first.byteOffset, first.byteLength) : Buffer.concat(batch.chunks);
+    const gzipped = this.opts.gzipLevel > 0;
     this.compressing++;
     let body: Buffer;
     try {
-      body = this.opts.gzipLevel === 0 ? raw : await gzipAsync(raw, { level: this.opts.gzipLevel });
+      body = gzipped ? await gzipAsync(raw, { level: this.opts.gzipLevel }) : raw;
     } finally {
       this.compressing--;
     }
-    if (this.queuedBytes + body.length > this.opts.maxQueueBytes) {
-      this.opts.log.error(
-        { points: batch.lines, queuedBytes: this.queuedBytes },
-        'writer queue is full (database unreachable or too slow): batch dropped',
-      );
-      this.opts.metrics.writerDroppedPoints.inc(batch.lines, { reason: 'queue_full' });
-      this.settle(batch.lines, batch.bytes);
+    const item: LiveItem = { body, lines: batch.lines, gzipped, tokens: batch.tokens };
+    if (this.queuedBytes + body.length > this.opts.maxQueueBytes || this.closing) {
+      // The database is away or slow: past the memory bound, batches wait on disk instead.
+      await this.spoolItem(item);
+      this.settleTokens(item.tokens);
+      this.checkIdle();
       return;
     }
     this.queuedBytes += body.length;
-    this.queue.push({ body, lines: batch.lines, rawBytes: batch.bytes });
+    this.queue.push(item);
     this.pump();
   }
 
+  /** Live batches: up to `concurrency` in flight, one less while the spool is being replayed. */
   private pump(): void {
-    while (this.inFlight < this.opts.concurrency && this.queue.length > 0 && !this.closing) {
-      const item = this.queue.shift() as Body;
-      this.inFlight++;
-      void this.send(item).finally(() => {
-        this.inFlight--;
-        this.queuedBytes -= item.body.length;
-        this.settle(item.lines, item.rawBytes);
-        this.pump();
-      });
+    const limit = this.replayInFlight > 0 ? this.opts.concurrency - 1 : this.opts.concurrency;
+    while (this.liveInFlight < Math.max(1, limit) && this.queue.length > 0 && !this.closing) {
+      const item = this.queue.shift() as LiveItem;
+      this.liveInFlight++;
+      void this.deliver(item).then(
+        () => this.liveSettled(item),
+        (err: Error) => {
+          this.opts.log.error({ err: { message: err.message } }, 'writer failed to settle a batch; spooling it');
+          return this.spoolItem(item).then(() => this.liveSettled(item));
+        },
+      );
     }
   }
 
-  private async send(item: Body): Promise<void> {
-    const { client, metrics, log } = this.opts;
-    const gzipped = this.opts.gzipLevel > 0;
-    for (let attempt = 0; ; attempt++) {
-      const started = performance.now();
-      const res = await client.write(item.body, gzipped);
-      metrics.writeDuration.set((performance.now() - started) / 1000);
-      metrics.writeRequests.inc(1, { status: res.status === undefined ? 'error' : String(res.status) });
-      metrics.writeBytes.inc(item.body.length);
-      const decision = decide(res.status, res.retryAfter);
-      this.lastWrite = { ok: decision.action === 'success', status: res.status ?? 'error', message: res.message, at: Date.now() };
-      if (decision.action === 'success') {
-        metrics.pointsWritten.inc(item.lines);
-        return;
+  private liveSettled(item: LiveItem): void {
+    this.liveInFlight--;
+    this.queuedBytes -= item.body.length;
+    this.settleTokens(item.tokens);
+    this.pump();
+    this.checkIdle();
+  }
+
+  /** Replays the spool oldest first, one batch at a time, backing off while the database refuses. */
+  private async replayLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const record = this.opts.spool.hasPending ? await this.opts.spool.next() : null;
+      if (record === null) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000);
+          this.replayKick = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.replayKick = null;
+        continue;
       }
-      if (decision.action === 'reject') {
-        const dropped = res.status === 400 ? droppedInPartialWrite(res.message) : undefined;
-        const rejected = dropped ?? item.lines;
-        metrics.pointsWritten.inc(item.lines - rejected);
-        metrics.pointsRejected.inc(rejected, { status: String(res.status) });
-        log.error({ status: res.status, points: item.lines, rejected, server: res.message }, 'the database rejected a write');
-        return;
+      this.replayInFlight++;
+      const outcome = await this.deliver({ body: record.body, lines: record.lines, gzipped: record.gzipped, record }).catch(() => 'kept' as const);
+      this.replayInFlight--;
+      this.pump();
+      if (outcome === 'kept') {
+        this.opts.spool.retryLater(record);
+        failures++;
+        await this.sleep(backoffDelay(failures, this.opts.retryBaseMs, this.opts.retryMaxMs));
+      } else {
+        failures = 0;
+        await this.opts.spool.ack(record);
       }
-      // At the shutdown deadline close() counts what is still pending as lost.
-      if (this.closing) return;
-      const delay = decision.afterMs ?? backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
-      metrics.writeRetries.inc();
-      log.warn({ status: res.status, server: res.message, retryInMs: delay, attempt: attempt + 1 }, 'write failed; retrying');
-      await this.sleep(delay);
-      if (this.closing) return;
     }
+  }
+
+  /** Sends one item until it is written, kept (spooled, or left in the spool) or settled otherwise. */
+  private async deliver(item: Item): Promise<Outcome> {
+    const { client, metrics, log } = this.opts;
+    this.inFlightItems.add(item);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const started = performance.now();
+        const res = await client.write(item.body, item.gzipped);
+        metrics.writeDuration.set((performance.now() - started) / 1000);
+        metrics.writeRequests.inc(1, { status: res.status === undefined ? 'error' : String(res.status) });
+        metrics.writeBytes.inc(item.body.length);
+        const decision = decide(res.status, res.retryAfter);
+        this.lastWrite = { ok: decision.action === 'success', status: res.status ?? 'error', message: res.message, at: Date.now() };
+        if (decision.action === 'success') {
+          this.problem = null;
+          metrics.pointsWritten.inc(item.lines);
+          return 'written';
+        }
+        const status = res.status;
+        if (decision.action === 'reject' && status !== undefined) {
+          if (status === 413 || status === 400 || status === 422) {
+            if (item.lines > 1) return await this.split(item, status, res.message);
+            if (status !== 413 || item.lines === 1) return await this.deadLetter(item, status, res.message);
+          }
+          // 401, 403, 404 and anything else: a configuration problem; keep the data.
+          this.problem = { status, message: res.message };
+          log.error(
+            { status, server: res.message, points: item.lines },
+            KEEP_STATUSES_ARE_CONFIG(status)
+              ? 'the database refused our credentials or target (check INFLUX_TOKEN, INFLUX_ORG/BUCKET or INFLUX_DB); the batch is kept in the spool'
+              : 'the database refused the write; the batch is kept in the spool',
+          );
+          return await this.keep(item);
+        }
+        if (this.closing || attempt + 1 >= this.opts.retriesBeforeSpool || item.record !== undefined) {
+          log.warn({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
+          return await this.keep(item);
+        }
+        const delay = decision.action === 'retry' && decision.afterMs !== undefined ? decision.afterMs : backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        metrics.writeRetries.inc();
+        log.warn({ status: res.status, server: res.message, retryInMs: delay, attempt: attempt + 1 }, 'write failed; retrying');
+        await this.sleep(delay);
+      }
+    } finally {
+      this.inFlightItems.delete(item);
+    }
+  }
+
+  /** Live items go to the spool; a replayed record stays where it is. */
+  private async keep(item: Item): Promise<Outcome> {
+    if (item.record === undefined && !this.spooledAtClose.has(item)) await this.spoolItem(item);
+    return 'kept';
+  }
+
+  private async spoolItem(item: Item): Promise<void> {
+    await this.opts.spool.append(item.body, item.lines, item.gzipped);
+    this.replayKick?.();
+  }
+
+  /** Splits a batch in two at a line boundary and delivers both halves. */
+  private async split(item: Item, status: number, message: string): Promise<Outcome> {
+    const { metrics, log } = this.opts;
+    metrics.splitBatches.inc(1, { status: String(status) });
+    const dropped = status === 400 ? droppedInPartialWrite(message) : undefined;
+    log.warn({ status, points: item.lines, reportedBad: dropped, server: message }, status === 413 ? 'batch too large; splitting it' : 'the database refused some lines; isolating them');
+    const raw = item.gzipped ? await gunzipAsync(item.body) : item.body;
+    const lines = raw.toString('utf8').split('\n').filter((l) => l !== '');
+    const half = Math.ceil(lines.length / 2);
+    const halves = [lines.slice(0, half), lines.slice(half)];
+    for (const part of halves) {
+      const text = Buffer.from(`${part.join('\n')}\n`);
+      const body = item.gzipped ? await gzipAsync(text, { level: this.opts.gzipLevel }) : text;
+      // Halves of a replayed record are new items: written, spooled anew, or dead-lettered.
+      await this.deliver({ body, lines: part.length, gzipped: item.gzipped });
+    }
+    return 'settled';
+  }
+
+  private async deadLetter(item: Item, status: number, message: string): Promise<Outcome> {
+    const raw = item.gzipped ? await gunzipAsync(item.body) : item.body;
+    const line = raw.toString('utf8').replace(/\n$/, '');
+    await this.opts.deadLetters.add(line, status, message);
+    this.opts.metrics.deadLetterPoints.inc(1);
+    this.opts.metrics.pointsRejected.inc(1, { status: String(status) });
+    this.opts.log.error({ status, server: message, line: line.slice(0, 500), file: this.opts.deadLetters.path }, 'the database refused a point; it is kept in the dead-letter file');
+    return 'settled';
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.closing) return Promise.resolve();
     return new Promise((resolve) => {
       const entry = {
         timer: setTimeout(() => {

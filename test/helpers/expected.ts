@@ -49,11 +49,12 @@ export function expectedPoint(entityId: string, state: string, attributes: Recor
   };
 }
 
+/** One point per entity and time: a snapshot repeats the state of the entity's last change. */
 export function expectedPoints(snapshot: SimState[], emitted: EmittedState[]): ExpectedPoint[] {
-  return [
-    ...snapshot.map((s) => expectedPoint(s.entity_id, s.state, s.attributes, s.last_updated)),
-    ...emitted.map((e) => expectedPoint(e.entityId, e.state, e.attributes, e.lastUpdated)),
-  ];
+  const points = new Map<string, ExpectedPoint>();
+  for (const s of snapshot) points.set(`${s.entity_id}\u0000${s.last_updated}`, expectedPoint(s.entity_id, s.state, s.attributes, s.last_updated));
+  for (const e of emitted) points.set(`${e.entityId}\u0000${e.lastUpdated}`, expectedPoint(e.entityId, e.state, e.attributes, e.lastUpdated));
+  return [...points.values()];
 }
 
 const keyOf = (p: { measurement: string; entityId: string; time: string }) => `${p.measurement}\u0000${p.entityId}\u0000${p.time}`;
@@ -83,9 +84,11 @@ export function expectSamePoints(actual: ExpectedPoint[], expected: ExpectedPoin
 }
 
 /** InfluxDB 1.x: every point of the measurements, read back through /query. */
-export async function readInfluxV1(url: string, db: string): Promise<ExpectedPoint[]> {
+export async function readInfluxV1(url: string, db: string, auth?: { user: string; password: string }): Promise<ExpectedPoint[]> {
   const q = async (query: string) => {
-    const res = await fetch(`${url}/query?${new URLSearchParams({ db, q: query })}`);
+    const params = new URLSearchParams({ db, q: query });
+    if (auth) params.set('u', auth.user), params.set('p', auth.password);
+    const res = await fetch(`${url}/query?${params}`);
     const body = (await res.json()) as { results: { series?: { name: string; columns: string[]; values: unknown[][] }[]; error?: string }[] };
     if (body.results[0]?.error) throw new Error(body.results[0].error);
     return body.results[0]?.series ?? [];

@@ -24,7 +24,11 @@ export class FakeInflux {
   readonly received: Received[] = [];
   private server: Server | null = null;
 
-  constructor(private readonly script: Reply[] = [], private readonly fallback: Reply = { status: 204 }) {}
+  /** Replies come from `script` in order, then from `respond` (given what was received), else 204. */
+  constructor(
+    private readonly script: Reply[] = [],
+    private readonly respond: (r: Received) => Reply = () => ({ status: 204 }),
+  ) {}
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -33,8 +37,9 @@ export class FakeInflux {
       req.on('end', () => {
         const raw = Buffer.concat(chunks);
         const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-        this.received.push({ at: Date.now(), path: req.url ?? '', headers: req.headers, lines: body.toString().split('\n').filter(Boolean) });
-        const reply = this.script.shift() ?? this.fallback;
+        const received = { at: Date.now(), path: req.url ?? '', headers: req.headers, lines: body.toString().split('\n').filter(Boolean) };
+        this.received.push(received);
+        const reply = this.script.shift() ?? this.respond(received);
         if (reply.hangUp) {
           req.socket.destroy();
           return;

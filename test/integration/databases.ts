@@ -5,12 +5,13 @@
  * INFLUX_V1_URL / VM_URL point the tests at databases started elsewhere instead.
  * A missing database is a failure, never a skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freePort, until } from '../helpers/ports.js';
+import { Influxd, need, waitHttp } from '../helpers/influxd.js';
+import { freePort } from '../helpers/ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,58 +20,17 @@ declare module 'vitest' {
   }
 }
 
-function need(binary: string): string {
-  const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' }).stdout.trim();
-  if (found === '') {
-    throw new Error(
-      `${binary} is not installed. The integration tests write to real databases: ` +
-        'run `sudo apt-get install -y influxdb victoria-metrics` (Debian) or `bash scripts/test.sh`, ' +
-        'or set INFLUX_V1_URL and VM_URL to running ones.',
-    );
-  }
-  return found;
-}
-
-async function waitHttp(url: string, proc: ChildProcess, name: string): Promise<void> {
-  await until(`${name} at ${url}`, async () => {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode}`);
-    const res = await fetch(url);
-    return res.ok ? true : undefined;
-  }, 30_000, 100);
-}
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started: ChildProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'ha-ingestor-db-'));
   let influxV1Url = process.env.INFLUX_V1_URL;
   let vmUrl = process.env.VM_URL;
 
+  let influxd: Influxd | null = null;
   if (influxV1Url === undefined) {
-    const influxd = need('influxd');
-    const [http, rpc] = [await freePort(), await freePort()];
-    const conf = join(dir, 'influxdb.conf');
-    writeFileSync(
-      conf,
-      `reporting-enabled = false
-bind-address = "127.0.0.1:${rpc}"
-[meta]
-  dir = "${dir}/influx/meta"
-  logging-enabled = false
-[data]
-  dir = "${dir}/influx/data"
-  wal-dir = "${dir}/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:${http}"
-  log-enabled = false
-`,
-    );
-    const proc = spawn(influxd, ['-config', conf], { stdio: 'ignore' });
-    started.push(proc);
-    influxV1Url = `http://127.0.0.1:${http}`;
-    await waitHttp(`${influxV1Url}/ping`, proc, 'InfluxDB');
+    influxd = await Influxd.create(join(dir, 'influx'));
+    await influxd.start();
+    influxV1Url = influxd.url;
   }
   if (vmUrl === undefined) {
     const vm = need('victoria-metrics');
@@ -97,6 +57,7 @@ bind-address = "127.0.0.1:${rpc}"
   project.provide('vmUrl', vmUrl);
 
   return async () => {
+    await influxd?.stop();
     for (const p of started) p.kill('SIGTERM');
     await Promise.all(started.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once('exit', r)))));
     rmSync(dir, { recursive: true, force: true });

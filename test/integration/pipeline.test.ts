@@ -71,7 +71,7 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
   expect(await ingestor.stop('SIGTERM')).toBe(0);
   const m = (name: string) => ingestor?.logs.find((l) => l.msg === 'stopped')?.[name];
   expect(m('written')).toBe(expected);
-  expect(m('lost')).toBe(0);
+  expect(m('spooledAtExit')).toBe(0);
   expect(sim.slowReaderDisconnects).toBe(0);
   expect(new Set(sim.emitted.map((e) => e.entityId)).size).toBeGreaterThanOrEqual(200);
   await sink.verify(sim, run);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createBatchEncoder, type EncodeJob } from '../../workers/encode-batch.js';
+import { createBatchEncoder, type EncodeJob, type StateResultKind } from '../../workers/encode-batch.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
-function framesJob(frames: string[], snapshotIds: number[] = []): EncodeJob {
+function framesJob(frames: string[], snapshotIds: number[] = [], extra: [number, StateResultKind][] = []): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));
   const bytes = new Uint8Array(Buffer.concat(parts));
   const ends = new Uint32Array(parts.length);
@@ -11,7 +11,7 @@ function framesJob(frames: string[], snapshotIds: number[] = []): EncodeJob {
     offset += p.length;
     ends[i] = offset;
   });
-  return { bytes, ends, session: 4, snapshotIds };
+  return { bytes, ends, session: 4, token: 77, stateResults: [...snapshotIds.map((id) => [id, 'snapshot'] as [number, StateResultKind]), ...extra] };
 }
 
 const state = (id: string, s: string, ts: string) => ({ entity_id: id, state: s, attributes: {}, last_changed: ts, last_updated: ts, context: { id: 'c', parent_id: null, user_id: null } });
@@ -48,7 +48,7 @@ describe('batch encoder', () => {
   it('counts removals and hands results and pongs back', () => {
     const removal = JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: 'sensor.a', old_state: state('sensor.a', '1', '2024-05-01T00:00:01+00:00'), new_state: null }, time_fired: '2024-05-01T00:00:02+00:00' }, id: 3 });
     const r = encoder().encode(framesJob([`[${removal},{"id":9,"type":"pong"},{"id":10,"type":"result","success":true,"result":null}]`, '{"type":"result","id":11,"success":false,"error":{"code":"x","message":"y"}}']));
-    expect(r).toMatchObject({ lines: 0, events: 1, removed: 1, invalid: 0, session: 4 });
+    expect(r).toMatchObject({ lines: 0, events: 1, removed: 1, invalid: 0, session: 4, token: 77 });
     expect(r.control).toEqual([
       { id: 9, type: 'pong' },
       { id: 10, type: 'result', success: true, result: null },
@@ -62,9 +62,34 @@ describe('batch encoder', () => {
     const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
     expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
     expect(r.invalid).toBe(1);
-    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, snapshot: { states: 3, entityIds: ['sensor.a', 'light.b'] } });
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'] } });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
+  });
+
+  it('encodes history answers (compressed WebSocket and REST) at the same timestamps as live events', () => {
+    const history = { 'sensor.a': [{ s: '1.5', a: { unit_of_measurement: '°C' }, lu: 1714521601.123456 }, { s: '2', lu: 1714521602 }], 'light.b': [{ s: 'on', a: {}, lu: 1714521603.000001, lc: 1714521600 }] };
+    const rest = [[state('sensor.c', '7', '2024-05-01T00:00:04.5+00:00')], [state('sensor.d', 'x', '2024-05-01T00:00:05+00:00')]];
+    const r = encoder().encode(
+      framesJob([JSON.stringify({ id: 8, type: 'result', success: true, result: history }), JSON.stringify({ id: -1, type: 'result', success: true, result: rest })], [], [
+        [8, 'history'],
+        [-1, 'rest'],
+      ]),
+    );
+    expect(text(r.lp)).toBe(
+      [
+        'sensor,entity_id=sensor.a,unit=°C value=1.5 1714521601123456000',
+        'sensor,entity_id=sensor.a,unit=°C value=2 1714521602000000000', // attributes carried forward
+        'light,entity_id=light.b value=1,state="on" 1714521603000001000',
+        'sensor,entity_id=sensor.c value=7 1714521604500000000',
+        'sensor,entity_id=sensor.d state="x" 1714521605000000000',
+        '',
+      ].join('\n'),
+    );
+    expect(r.control).toEqual([
+      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'] } },
+      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: [] } },
+    ]);
   });
 
   it('counts a message that is neither event nor reply as invalid', () => {
@@ -117,7 +142,7 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
     const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
     expect(r.control).toEqual([
-      { id: 5, type: 'result', success: true, snapshot: { states: 1, entityIds: ['sensor.küche'] } },
+      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'] } },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);
   });

@@ -1,0 +1,259 @@
+/**
+ * The disk spool: write batches that could not be delivered yet, kept as their request bodies
+ * (already gzipped), replayed oldest first, surviving restarts and crashes.
+ *
+ * On disk: segment files `<dir>/<sequence, 16 digits>.spool`, each a run of records:
+ *
+ *   "HAS1" | body length (u32 BE) | lines (u32 BE) | flags (u32 BE, bit 0 = gzipped) | crc32(body) (u32 BE) | body
+ *
+ * Rules:
+ * - A record is handed off only after write + fdatasync: `append` resolves after both.
+ * - Records are replayed oldest first; a segment is deleted only when every record in it was
+ *   acknowledged (written, or settled as rejected / dead-lettered).
+ * - A segment cut short by a crash keeps its intact records: reading stops at the first record
+ *   whose header, length or checksum does not hold, and that is logged.
+ * - The disk used is bounded by `maxBytes`: past it the oldest segment is dropped, with an
+ *   error log and a metric. Never silently.
+ */
+import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+
+const MAGIC = 0x48415331; // "HAS1"
+const HEADER_BYTES = 20;
+export const SEGMENT_BYTES = 8 * 1024 * 1024;
+
+export interface SpoolRecord {
+  readonly body: Buffer;
+  readonly lines: number;
+  readonly gzipped: boolean;
+  readonly segment: number;
+}
+
+interface Segment {
+  readonly seq: number;
+  readonly path: string;
+  bytes: number;
+  lines: number;
+  createdAt: number;
+  /** Records not yet acknowledged (known once read; while writing, those appended). */
+  outstanding: number;
+  /** Records read into memory and not yet handed out. */
+  unread: SpoolRecord[] | null;
+}
+
+export function encodeRecord(body: Buffer, lines: number, gzipped: boolean): Buffer {
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.writeUInt32BE(MAGIC, 0);
+  header.writeUInt32BE(body.length, 4);
+  header.writeUInt32BE(lines, 8);
+  header.writeUInt32BE(gzipped ? 1 : 0, 12);
+  header.writeUInt32BE(crc32(body), 16);
+  return Buffer.concat([header, body]);
+}
+
+/** The intact records of a segment's bytes, and whether a broken tail followed them. */
+export function decodeRecords(data: Buffer, segment: number): { records: SpoolRecord[]; intactBytes: number } {
+  const records: SpoolRecord[] = [];
+  let offset = 0;
+  while (offset + HEADER_BYTES <= data.length) {
+    if (data.readUInt32BE(offset) !== MAGIC) break;
+    const length = data.readUInt32BE(offset + 4);
+    const end = offset + HEADER_BYTES + length;
+    if (end > data.length) break;
+    const body = data.subarray(offset + HEADER_BYTES, end);
+    if (crc32(body) !== data.readUInt32BE(offset + 16)) break;
+    records.push({ body, lines: data.readUInt32BE(offset + 8), gzipped: (data.readUInt32BE(offset + 12) & 1) === 1, segment });
+    offset = end;
+  }
+  return { records, intactBytes: offset };
+}
+
+export class Spool {
+  private readonly segments: Segment[] = [];
+  private writing: { segment: Segment; handle: FileHandle } | null = null;
+  private nextSeq = 1;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxBytes: number,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    metrics.spoolBytes.collect(() => this.bytes);
+    metrics.spoolFiles.collect(() => this.segments.length);
+    metrics.spoolLines.collect(() => this.lines);
+    metrics.spoolOldestAge.collect(() => (this.segments[0] ? (Date.now() - this.segments[0].createdAt) / 1000 : 0));
+  }
+
+  get bytes(): number {
+    return this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  get lines(): number {
+    return this.segments.reduce((n, s) => n + s.lines, 0);
+  }
+
+  /** Whether anything waits to be replayed. */
+  get hasPending(): boolean {
+    return this.segments.some((s) => s.outstanding > 0 || s.unread === null || s.unread.length > 0);
+  }
+
+  /** Finds the segments left by an earlier run. */
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const names = (await readdir(this.dir)).filter((n) => /^\d{16}\.spool$/.test(n)).sort();
+    for (const name of names) {
+      const path = join(this.dir, name);
+      const info = await stat(path);
+      const seq = Number(name.slice(0, 16));
+      // Lines are known once the segment is read; count the bytes now, lines when replayed.
+      this.segments.push({ seq, path, bytes: info.size, lines: 0, createdAt: info.mtimeMs, outstanding: 0, unread: null });
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    }
+    if (names.length > 0) this.log.info({ files: names.length, bytes: this.bytes }, 'spool has batches from an earlier run; replaying them');
+  }
+
+  /** Writes a batch durably. Resolves once it is on disk. */
+  append(body: Buffer, lines: number, gzipped: boolean): Promise<void> {
+    return this.serial(() => this.appendNow(body, lines, gzipped));
+  }
+
+  /**
+   * The oldest record not yet handed out, or null when none is left. A record handed out must
+   * come back through ack() (done with) or retryLater() (send again later).
+   */
+  next(): Promise<SpoolRecord | null> {
+    return this.serial(() => this.nextNow());
+  }
+
+  /** The record is done with (written, or settled otherwise); its segment may go. */
+  ack(record: SpoolRecord): Promise<void> {
+    return this.serial(() => this.ackNow(record));
+  }
+
+  /** One operation at a time: appends, reads and deletions never interleave. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async nextNow(): Promise<SpoolRecord | null> {
+    for (const segment of this.segments) {
+      if (segment.unread === null) await this.load(segment);
+      if (segment.unread !== null && segment.unread.length > 0) {
+        return segment.unread.shift() as SpoolRecord;
+      }
+      if (segment === this.writing?.segment && segment.outstanding > 0) {
+        // Everything written so far is read from the file: close it so that it can be read.
+        await this.seal();
+        await this.load(segment);
+        if (segment.unread !== null && segment.unread.length > 0) return segment.unread.shift() as SpoolRecord;
+      }
+    }
+    return null;
+  }
+
+  private async ackNow(record: SpoolRecord): Promise<void> {
+    const segment = this.segments.find((s) => s.seq === record.segment);
+    if (segment === undefined) return; // dropped while in flight (spool full)
+    segment.outstanding--;
+    segment.lines -= record.lines;
+    this.metrics.spoolReplayedPoints.inc(record.lines);
+    if (segment.outstanding <= 0 && segment.unread !== null && segment.unread.length === 0 && segment !== this.writing?.segment) {
+      await this.remove(segment);
+    }
+  }
+
+  /** The record could not be delivered now: it goes back to the front of the queue. */
+  retryLater(record: SpoolRecord): void {
+    const segment = this.segments.find((s) => s.seq === record.segment);
+    segment?.unread?.unshift(record);
+  }
+
+  async close(): Promise<void> {
+    await this.chain;
+    await this.writing?.handle.close();
+    this.writing = null;
+  }
+
+  private async appendNow(body: Buffer, lines: number, gzipped: boolean): Promise<void> {
+    const record = encodeRecord(body, lines, gzipped);
+    await this.makeRoom(record.length);
+    if (this.writing === null || this.writing.segment.bytes + record.length > SEGMENT_BYTES) {
+      await this.seal();
+      const seq = this.nextSeq++;
+      const path = join(this.dir, `${String(seq).padStart(16, '0')}.spool`);
+      const segment: Segment = { seq, path, bytes: 0, lines: 0, createdAt: Date.now(), outstanding: 0, unread: [] };
+      this.writing = { segment, handle: await open(path, 'a') };
+      this.segments.push(segment);
+    }
+    const { segment, handle } = this.writing;
+    await handle.write(record);
+    await handle.datasync();
+    segment.bytes += record.length;
+    segment.lines += lines;
+    segment.outstanding++;
+    this.metrics.spooledPoints.inc(lines);
+  }
+
+  /** Stops appending to the current segment; it becomes readable. */
+  private async seal(): Promise<void> {
+    if (this.writing === null) return;
+    await this.writing.handle.close();
+    // Re-read from disk when replayed: what is in the file is what counts.
+    this.writing.segment.unread = null;
+    this.writing = null;
+  }
+
+  private async load(segment: Segment): Promise<void> {
+    if (segment === this.writing?.segment) return;
+    let data: Buffer;
+    try {
+      data = await readFile(segment.path);
+    } catch (err) {
+      this.log.error({ file: segment.path, err: { message: (err as Error).message } }, 'cannot read a spool file; skipping it');
+      segment.unread = [];
+      return;
+    }
+    const { records, intactBytes } = decodeRecords(data, segment.seq);
+    if (intactBytes < data.length) {
+      this.log.error(
+        { file: segment.path, intactRecords: records.length, brokenBytes: data.length - intactBytes },
+        'spool file was cut short (crash while writing?): its intact records are kept, the broken tail is discarded',
+      );
+      this.metrics.spoolCorruptBytes.inc(data.length - intactBytes);
+    }
+    segment.unread = records;
+    segment.outstanding = records.length;
+    segment.lines = records.reduce((n, r) => n + r.lines, 0);
+    if (records.length === 0) await this.remove(segment);
+  }
+
+  private async makeRoom(incoming: number): Promise<void> {
+    while (this.bytes + incoming > this.maxBytes && this.segments.length > 0) {
+      const oldest = this.segments[0] as Segment;
+      if (oldest === this.writing?.segment) await this.seal();
+      if (oldest.unread === null) await this.load(oldest).catch(() => {});
+      if (!this.segments.includes(oldest)) continue; // it was empty and is gone
+      this.log.error(
+        { file: oldest.path, points: oldest.lines, bytes: oldest.bytes, maxBytes: this.maxBytes },
+        'spool is full (SPOOL_MAX_BYTES): the oldest spooled batches are dropped',
+      );
+      this.metrics.spoolDroppedPoints.inc(oldest.lines);
+      await this.remove(oldest);
+    }
+  }
+
+  private async remove(segment: Segment): Promise<void> {
+    const i = this.segments.indexOf(segment);
+    if (i !== -1) this.segments.splice(i, 1);
+    await unlink(segment.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') this.log.error({ file: segment.path, err: { message: err.message } }, 'cannot delete a replayed spool file');
+    });
+  }
+}
