@@ -80,9 +80,8 @@ bind-address = "127.0.0.1:${rpc}"
 
   /** Runs InfluxQL; throws on an error answer. */
   async query(q: string, auth?: { user: string; password: string }): Promise<unknown> {
-    const params = new URLSearchParams({ q });
-    if (auth) params.set('u', auth.user), params.set('p', auth.password);
-    const res = await fetch(`${this.url}/query`, { method: 'POST', body: params });
+    const credentials = auth ? `?${new URLSearchParams({ u: auth.user, p: auth.password })}` : '';
+    const res = await fetch(`${this.url}/query${credentials}`, { method: 'POST', body: new URLSearchParams({ q }) });
     const body = (await res.json()) as { results?: { error?: string }[]; error?: string };
     const error = body.error ?? body.results?.[0]?.error;
     if (error) throw new Error(error);

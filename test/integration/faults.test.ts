@@ -111,7 +111,11 @@ describe('database faults', () => {
       req.on('end', () => {
         setTimeout(() => {
           void fetch(`${target}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined })
-            .then(async (r) => res.writeHead(r.status, Object.fromEntries(r.headers)).end(Buffer.from(await r.arrayBuffer())))
+            .then(async (r) => {
+              // fetch has decoded the body: pass it on without its encoding headers.
+              const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
+              res.writeHead(r.status, headers).end(Buffer.from(await r.arrayBuffer()));
+            })
             .catch(() => res.destroy());
         }, req.method === 'POST' ? 3_000 : 0);
       });
