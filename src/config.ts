@@ -89,6 +89,12 @@ export const VARIABLES = {
     doc: 'encoder worker threads; 0 = encode on the main thread (single-core hosts)',
     default: () => String(Math.max(1, availableParallelism() - 1)),
   },
+  ENCODER_QUEUE_BYTES: {
+    schema: int(1024 * 1024, 1024 * 1024 * 1024),
+    expected: 'an integer of bytes from 1048576 to 1073741824',
+    doc: 'raw frames that may wait in memory for the encoders; beyond, they wait on disk',
+    default: () => String(32 * 1024 * 1024),
+  },
   BATCH_MAX_LINES: {
     schema: int(1, 1_000_000),
     expected: 'an integer from 1 to 1000000',
@@ -183,6 +189,7 @@ export interface Config {
   /** Set when sink is 'influx'. */
   readonly influx: InfluxConfig | null;
   readonly poolSize: number;
+  readonly encoderQueueBytes: number;
   readonly batchMaxLines: number;
   readonly batchMaxBytes: number;
   readonly flushIntervalMs: number;
@@ -290,6 +297,7 @@ export function loadConfig(env: Env): Config {
             password: str('INFLUX_PASSWORD'),
           },
     poolSize: num('POOL_SIZE'),
+    encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
     batchMaxLines: num('BATCH_MAX_LINES'),
     batchMaxBytes: num('BATCH_MAX_BYTES'),
     flushIntervalMs: num('FLUSH_INTERVAL_MS'),

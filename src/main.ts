@@ -16,12 +16,13 @@ import { ConfigError } from './errors.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
-import { createMetrics } from './metrics.js';
+import { batchSpoolMetrics, createMetrics, frameSpoolMetrics } from './metrics.js';
 import { EncoderPool } from './pipeline/encoder-pool.js';
 import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
+import { FrameOverflow } from './pipeline/overflow.js';
 import { Watermark } from './pipeline/watermark.js';
 import { StateFile } from './state.js';
 import { DeadLetters } from './writer/dead-letter.js';
@@ -30,8 +31,6 @@ import { Writer } from './writer/writer.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
-/** Raw frame bytes that may wait for the encoders before frames are refused (and counted). */
-const DISPATCH_MAX_QUEUE_BYTES = 32 * 1024 * 1024;
 /** Gzipped bodies the writer keeps in memory while the database is away. */
 const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
@@ -71,7 +70,7 @@ export async function run(config: Config): Promise<number> {
 
   const target = config.influx === null ? null : influxWriteTarget(config.influx);
   const outDir = join(config.dataDir, 'out');
-  const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, metrics);
+  const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, batchSpoolMetrics(metrics));
   await spool.open();
   const stateFile = new StateFile(config.dataDir);
   const saved = await stateFile.load().catch((err: Error) => {
@@ -104,7 +103,7 @@ export async function run(config: Config): Promise<number> {
 
   const pool = new EncoderPool({
     poolSize: config.poolSize,
-    maxQueueBytes: DISPATCH_MAX_QUEUE_BYTES,
+    maxQueueBytes: config.encoderQueueBytes,
     onResult: (r) => {
       metrics.events.inc(r.events);
       metrics.eventsRemoved.inc(r.removed);
@@ -112,6 +111,7 @@ export async function run(config: Config): Promise<number> {
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
       writer.accept(r.lp, r.lines, r.token);
       watermark.release(r.token);
+      overflow.feed();
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
     onError: (err) => {
@@ -124,12 +124,28 @@ export async function run(config: Config): Promise<number> {
 
   // Filled in below: the batcher tags each batch with the connection it came from.
   let connection!: HaConnection;
+  const frameSpool = new Spool(join(config.spoolDir, 'frames'), config.spoolMaxBytes, log, frameSpoolMetrics(metrics));
+  await frameSpool.open();
+  const overflow = new FrameOverflow(
+    frameSpool,
+    pool,
+    watermark,
+    config.encoderQueueBytes,
+    log,
+  );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
+    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults] };
     watermark.hold(firstAt);
-    if (pool.submit({ bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults] })) return;
-    watermark.release(firstAt);
-    metrics.dispatchDropped.inc(ends.length);
-    log.error({ frames: ends.length, bytes: bytes.byteLength, queuedBytes: pool.queuedBytes }, 'encoder queue full: frames dropped');
+    if (!overflow.active && pool.submit(job)) return;
+    // The encoders are behind: the frames wait on disk (durable there), never on the floor.
+    void overflow.put(job).then(
+      () => watermark.release(firstAt),
+      (err: Error) => {
+        watermark.release(firstAt);
+        metrics.dispatchDropped.inc(ends.length);
+        log.error({ frames: ends.length, err: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
+      },
+    );
   });
 
   let exitCode: number = EXIT.ok;
@@ -247,6 +263,7 @@ export async function run(config: Config): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  overflow.feed(); // frames an earlier run left on disk
   const connectionDone = connection.run();
   await stopped;
 
@@ -254,7 +271,9 @@ export async function run(config: Config): Promise<number> {
   connection.stop();
   await connectionDone;
   batcher.flush();
+  overflow.stop();
   await pool.close();
+  await frameSpool.close();
   const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
   clearInterval(stateTimer);
   await saveState();

@@ -132,6 +132,14 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     spoolReplayedPoints: registry.counter('spool_replayed_points_total', 'spooled points settled (written or rejected) on replay'),
     spoolDroppedPoints: registry.counter('spool_dropped_points_total', 'spooled points dropped because the spool was full'),
     spoolCorruptBytes: registry.counter('spool_corrupt_bytes_total', 'bytes of spool files cut short by a crash, discarded'),
+    frameSpoolBytes: registry.gauge('frame_spool_bytes', 'bytes of raw frames waiting on disk for the encoders'),
+    frameSpoolFiles: registry.gauge('frame_spool_files', 'segment files of raw frames waiting for the encoders'),
+    frameSpoolFrames: registry.gauge('frame_spool_frames', 'raw frames waiting on disk for the encoders (known once read)'),
+    frameSpoolOldestAge: registry.gauge('frame_spool_oldest_age_seconds', 'age of the oldest frame spool file'),
+    frameSpooled: registry.counter('frame_spooled_frames_total', 'frames the encoders could not take at once, put on disk'),
+    frameSpoolReplayed: registry.counter('frame_spool_replayed_frames_total', 'frames fed back from disk to the encoders'),
+    frameSpoolDropped: registry.counter('frame_spool_dropped_frames_total', 'frames dropped because the frame spool was full'),
+    frameSpoolCorruptBytes: registry.counter('frame_spool_corrupt_bytes_total', 'bytes of frame spool files cut short by a crash, discarded'),
     deadLetterPoints: registry.counter('dead_letter_points_total', 'points the database refused one by one, kept in the dead-letter file'),
     backfills: registry.counter('backfills_total', 'backfills from HA history, by result (complete, partial)'),
     backfillPoints: registry.counter('backfill_points_total', 'points written from HA history'),
@@ -142,3 +150,31 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The batch spool's metrics, as the Spool takes them. */
+export function batchSpoolMetrics(m: Metrics) {
+  return {
+    bytes: m.spoolBytes,
+    files: m.spoolFiles,
+    items: m.spoolLines,
+    oldestAge: m.spoolOldestAge,
+    appended: m.spooledPoints,
+    replayed: m.spoolReplayedPoints,
+    dropped: m.spoolDroppedPoints,
+    corruptBytes: m.spoolCorruptBytes,
+  };
+}
+
+/** The frame overflow's metrics (frames the encoders could not take yet, waiting on disk). */
+export function frameSpoolMetrics(m: Metrics) {
+  return {
+    bytes: m.frameSpoolBytes,
+    files: m.frameSpoolFiles,
+    items: m.frameSpoolFrames,
+    oldestAge: m.frameSpoolOldestAge,
+    appended: m.frameSpooled,
+    replayed: m.frameSpoolReplayed,
+    dropped: m.frameSpoolDropped,
+    corruptBytes: m.frameSpoolCorruptBytes,
+  };
+}

@@ -49,9 +49,9 @@ export class EncoderPool {
    * Queues a frame batch; false (and nothing queued) when the bound would be passed. A batch is
    * always taken when nothing is in flight, so one oversized frame cannot be refused forever.
    */
-  submit(job: EncodeJob): boolean {
+  submit(job: EncodeJob, force = false): boolean {
     const size = job.bytes.byteLength;
-    if (this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
+    if (!force && this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
     this.run(job, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
     return true;
   }

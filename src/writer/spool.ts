@@ -19,7 +19,7 @@ import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'n
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.js';
+import type { Counter, Gauge } from '../metrics.js';
 
 const MAGIC = 0x48415331; // "HAS1"
 const HEADER_BYTES = 20;
@@ -71,6 +71,19 @@ export function decodeRecords(data: Buffer, segment: number): { records: SpoolRe
   return { records, intactBytes: offset };
 }
 
+/** The metrics of one spool; the batch spool and the frame overflow each have their own. */
+export interface SpoolMetrics {
+  readonly bytes: Gauge;
+  readonly files: Gauge;
+  /** Points (batch spool) or frames (frame overflow) waiting. */
+  readonly items: Gauge;
+  readonly oldestAge: Gauge;
+  readonly appended: Counter;
+  readonly replayed: Counter;
+  readonly dropped: Counter;
+  readonly corruptBytes: Counter;
+}
+
 export class Spool {
   private readonly segments: Segment[] = [];
   private writing: { segment: Segment; handle: FileHandle } | null = null;
@@ -81,12 +94,12 @@ export class Spool {
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly log: Logger,
-    private readonly metrics: Metrics,
+    private readonly metrics: SpoolMetrics,
   ) {
-    metrics.spoolBytes.collect(() => this.bytes);
-    metrics.spoolFiles.collect(() => this.segments.length);
-    metrics.spoolLines.collect(() => this.lines);
-    metrics.spoolOldestAge.collect(() => (this.segments[0] ? (Date.now() - this.segments[0].createdAt) / 1000 : 0));
+    metrics.bytes.collect(() => this.bytes);
+    metrics.files.collect(() => this.segments.length);
+    metrics.items.collect(() => this.lines);
+    metrics.oldestAge.collect(() => (this.segments[0] ? (Date.now() - this.segments[0].createdAt) / 1000 : 0));
   }
 
   get bytes(): number {
@@ -163,7 +176,7 @@ export class Spool {
     if (segment === undefined) return; // dropped while in flight (spool full)
     segment.outstanding--;
     segment.lines -= record.lines;
-    this.metrics.spoolReplayedPoints.inc(record.lines);
+    this.metrics.replayed.inc(record.lines);
     if (segment.outstanding <= 0 && segment.unread !== null && segment.unread.length === 0 && segment !== this.writing?.segment) {
       await this.remove(segment);
     }
@@ -198,7 +211,7 @@ export class Spool {
     segment.bytes += record.length;
     segment.lines += lines;
     segment.outstanding++;
-    this.metrics.spooledPoints.inc(lines);
+    this.metrics.appended.inc(lines);
   }
 
   /** Stops appending to the current segment; it becomes readable. */
@@ -226,7 +239,7 @@ export class Spool {
         { file: segment.path, intactRecords: records.length, brokenBytes: data.length - intactBytes },
         'spool file was cut short (crash while writing?): its intact records are kept, the broken tail is discarded',
       );
-      this.metrics.spoolCorruptBytes.inc(data.length - intactBytes);
+      this.metrics.corruptBytes.inc(data.length - intactBytes);
     }
     segment.unread = records;
     segment.outstanding = records.length;
@@ -244,7 +257,7 @@ export class Spool {
         { file: oldest.path, points: oldest.lines, bytes: oldest.bytes, maxBytes: this.maxBytes },
         'spool is full (SPOOL_MAX_BYTES): the oldest spooled batches are dropped',
       );
-      this.metrics.spoolDroppedPoints.inc(oldest.lines);
+      this.metrics.dropped.inc(oldest.lines);
       await this.remove(oldest);
     }
   }

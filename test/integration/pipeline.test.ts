@@ -4,6 +4,9 @@
  * VictoriaMetrics through /api/v2/write). The databases' contents are compared, point by point,
  * with what the simulator emitted.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { HaSimulator } from '../../src/sim/server.js';
 import {
@@ -51,9 +54,11 @@ const sinks: Sink[] = [
 
 let sim: HaSimulator | null = null;
 let ingestor: IngestorProcess | null = null;
+let dataDir = '';
 afterEach(async () => {
   await ingestor?.stop('SIGKILL');
   await sim?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
   sim = null;
   ingestor = null;
 });
@@ -62,7 +67,8 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
   sim = new HaSimulator({ token: 'test-token', mode: opts.mode, entities: 300, seed: run.length });
   await sim.start();
   const dbEnv = await sink.prepare(run);
-  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', ...dbEnv, ...opts.env });
+  dataDir = mkdtempSync(join(tmpdir(), 'ha-ingestor-data-'));
+  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', DATA_DIR: dataDir, ...dbEnv, ...opts.env });
   await ingestor.healthy();
   await sim.emit({ count: opts.events, rate: opts.rate, newEntityEvery: 997, removeEvery: 1499 });
 

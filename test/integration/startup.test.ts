@@ -1,4 +1,7 @@
 /** The built ingestor's start-up contract: exit codes, messages, health, as a user meets them. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { HaSimulator } from '../../src/sim/server.js';
 import { createInfluxV1Database } from '../helpers/expected.js';
@@ -14,7 +17,7 @@ afterEach(async () => {
   ingestor = null;
 });
 
-const db = () => ({ INFLUX_URL: inject('influxV1Url'), INFLUX_API: 'v1', INFLUX_DB: 'startup' });
+const db = () => ({ INFLUX_URL: inject('influxV1Url'), INFLUX_API: 'v1', INFLUX_DB: 'startup', DATA_DIR: mkdtempSync(join(tmpdir(), 'ha-ingestor-startup-')) });
 
 describe('ingestor start-up', () => {
   it('exits 2 naming HA_TOKEN when it is unset, and prints no secret', async () => {

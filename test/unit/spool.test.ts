@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics.js';
+import { batchSpoolMetrics, createMetrics } from '../../src/metrics.js';
 import { decodeRecords, encodeRecord, SEGMENT_BYTES, Spool } from '../../src/writer/spool.js';
 import { capturingLogger } from '../helpers/log.js';
 
@@ -12,7 +12,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 async function open(maxBytes = 1 << 30) {
   const { log, lines } = capturingLogger();
   const metrics = createMetrics();
-  const spool = new Spool(dir, maxBytes, log, metrics);
+  const spool = new Spool(dir, maxBytes, log, batchSpoolMetrics(metrics));
   await spool.open();
   return { spool, metrics, logLines: lines };
 }

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics.js';
+import { batchSpoolMetrics, createMetrics } from '../../src/metrics.js';
 import { DeadLetters } from '../../src/writer/dead-letter.js';
 import { Spool } from '../../src/writer/spool.js';
 import { createHttpWriteClient, influxWriteTarget } from '../../src/sinks/influx.js';
@@ -34,7 +34,7 @@ async function setup(script: Reply[], opts: Opts = {}) {
       ? ({ api: 'v1', url, db: 'ha', rp: undefined, username: 'u', password: 'p' } as const)
       : ({ api: 'v2', url, token: 'secret-token', org: 'home', bucket: 'ha' } as const);
   dir = mkdtempSync(join(tmpdir(), 'writer-'));
-  const spool = new Spool(join(dir, 'spool'), opts.spoolMaxBytes ?? 1 << 30, log, metrics);
+  const spool = new Spool(join(dir, 'spool'), opts.spoolMaxBytes ?? 1 << 30, log, batchSpoolMetrics(metrics));
   await spool.open();
   const deadLetters = new DeadLetters(join(dir, 'dead-letter'));
   const writer = new Writer({
@@ -171,7 +171,7 @@ describe('Writer', () => {
     await until('a failed attempt', () => (metrics.writeRetries.get() > 0 ? true : undefined));
     expect(await writer.close(200)).toBe(7);
     expect(logLines.some((l) => String(l.msg).includes('7 points not yet acknowledged were spooled'))).toBe(true);
-    const again = new Spool(join(dir, 'spool'), 1 << 30, capturingLogger().log, createMetrics());
+    const again = new Spool(join(dir, 'spool'), 1 << 30, capturingLogger().log, batchSpoolMetrics(createMetrics()));
     await again.open();
     const record = await again.next();
     expect(record?.lines).toBe(7);

@@ -1,0 +1,106 @@
+/**
+ * Frames the encoders cannot take now wait on disk instead of being dropped: the main thread
+ * must keep reading HA's socket (HA disconnects slow readers) whatever the encoders do.
+ *
+ * While anything waits on disk, new batches queue behind it there too (first in, first out);
+ * batches are fed back to the pool whenever its queue is below half its bound. The spool is a
+ * Spool of its own (<SPOOL_DIR>/frames) whose record body is
+ *
+ *   header length (u32 BE) | header JSON {session, token, stateResults} | ends (u32 BE × frames) | frame bytes
+ *
+ * so a batch comes back exactly as it left, still tagged with its connection. Frames on disk
+ * are durable: their watermark token is released once they are written there.
+ */
+import type { Logger } from 'pino';
+import type { EncodeJob } from '../../workers/encode-batch.js';
+import type { Spool } from '../writer/spool.js';
+import type { EncoderPool } from './encoder-pool.js';
+import type { Watermark } from './watermark.js';
+
+export function encodeFrames(job: EncodeJob): Buffer {
+  const header = Buffer.from(JSON.stringify({ session: job.session, token: job.token, stateResults: job.stateResults }));
+  const ends = Buffer.alloc(job.ends.length * 4);
+  job.ends.forEach((e, i) => ends.writeUInt32BE(e, i * 4));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.length);
+  return Buffer.concat([length, header, ends, job.bytes]);
+}
+
+export function decodeFrames(body: Buffer, frames: number): EncodeJob {
+  const headerLength = body.readUInt32BE(0);
+  const header = JSON.parse(body.toString('utf8', 4, 4 + headerLength)) as Pick<EncodeJob, 'session' | 'token' | 'stateResults'>;
+  const endsAt = 4 + headerLength;
+  const ends = new Uint32Array(frames);
+  for (let i = 0; i < frames; i++) ends[i] = body.readUInt32BE(endsAt + i * 4);
+  const start = endsAt + frames * 4;
+  const bytes = new Uint8Array(body.length - start);
+  bytes.set(body.subarray(start));
+  return { ...header, ends, bytes };
+}
+
+export class FrameOverflow {
+  /** Appends under way: while any is, new batches must queue behind them. */
+  private appending = 0;
+  private feeding = false;
+  private spilling = false;
+  private stopped = false;
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly pool: EncoderPool,
+    private readonly watermark: Watermark,
+    private readonly maxQueueBytes: number,
+    private readonly log: Logger,
+  ) {}
+
+  get active(): boolean {
+    return this.appending > 0 || this.spool.hasPending;
+  }
+
+  /** Puts a batch on disk; resolves once it is durable there. */
+  async put(job: EncodeJob): Promise<void> {
+    if (!this.spilling) {
+      this.spilling = true;
+      this.log.warn({ queuedBytes: this.pool.queuedBytes }, 'encoders are behind: frames wait on disk until they catch up');
+    }
+    this.appending++;
+    try {
+      await this.spool.append(encodeFrames(job), job.ends.length, false);
+    } finally {
+      this.appending--;
+    }
+    this.feed();
+  }
+
+  /** Stops feeding the pool (shutdown): what is on disk stays there for the next start. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Feeds batches from disk to the pool while it has room. Call whenever the pool finishes one. */
+  feed(): void {
+    if (this.stopped || this.feeding || !this.spool.hasPending) return;
+    this.feeding = true;
+    void (async () => {
+      try {
+        while (!this.stopped && this.pool.queuedBytes < this.maxQueueBytes / 2) {
+          const record = await this.spool.next();
+          if (record === null) {
+            if (this.spilling && !this.active) {
+              this.spilling = false;
+              this.log.info('encoders caught up: every frame from disk fed back');
+            }
+            break;
+          }
+          const job = decodeFrames(record.body, record.lines);
+          // Held again until the writer has it, as for a batch straight from the socket.
+          this.watermark.hold(job.token);
+          this.pool.submit(job, true);
+          await this.spool.ack(record);
+        }
+      } finally {
+        this.feeding = false;
+      }
+    })();
+  }
+}
