@@ -1,5 +1,5 @@
 # Build with dev dependencies, run with production ones only.
-FROM node:22.12-bookworm-slim AS build
+FROM node:24.11-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY workers ./workers
 COPY bench ./bench
 RUN npm run build
 
-FROM node:22.12-bookworm-slim
+FROM node:24.11-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data HTTP_PORT=8099
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -143,6 +143,12 @@ export const VARIABLES = {
     doc: 'on SIGTERM, how long to keep writing what is buffered before exiting',
     default: () => '10000',
   },
+  SELF_METRICS_INTERVAL_S: {
+    schema: int(0, 3600),
+    expected: 'an integer of seconds from 0 to 3600',
+    doc: 'how often the ingestor writes its own health as measurement ha_ingestor; 0 = never',
+    default: () => '10',
+  },
   SPOOL_DIR: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a folder path',
@@ -198,6 +204,7 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  readonly selfMetricsIntervalS: number;
   readonly spoolDir: string;
   readonly spoolMaxBytes: number;
   readonly deadLetterDir: string;
@@ -306,6 +313,7 @@ export function loadConfig(env: Env): Config {
     dataDir: str('DATA_DIR') as string,
     logLevel: str('LOG_LEVEL') as string,
     shutdownTimeoutMs: num('SHUTDOWN_TIMEOUT_MS'),
+    selfMetricsIntervalS: num('SELF_METRICS_INTERVAL_S'),
     spoolDir: str('SPOOL_DIR') as string,
     spoolMaxBytes: num('SPOOL_MAX_BYTES'),
     deadLetterDir: str('DEAD_LETTER_DIR') as string,

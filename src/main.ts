@@ -8,15 +8,17 @@
  * token.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
+import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
-import { batchSpoolMetrics, createMetrics, frameSpoolMetrics } from './metrics.js';
+import { batchSpoolMetrics, createMetrics, frameSpoolMetrics, selfMetricsLine } from './metrics.js';
 import { EncoderPool } from './pipeline/encoder-pool.js';
 import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
 import { createFileWriteClient } from './sinks/file.js';
@@ -49,7 +51,9 @@ function version(): string {
 function usage(): string {
   return `ha-influx-ingestor ${version()}: Home Assistant events → InfluxDB line protocol, nothing lost.
 
-Usage: ha-influx-ingestor [--help | --version]
+Usage: ha-influx-ingestor [--check | --help | --version]
+  --check    validate the configuration, try Home Assistant's token and the database's
+             write permission, print a verdict, exit 0 when everything is ready
 Configuration comes from environment variables:
 
   VARIABLE             DEFAULT          MEANING
@@ -74,7 +78,7 @@ export async function run(config: Config): Promise<number> {
   await spool.open();
   const stateFile = new StateFile(config.dataDir);
   const saved = await stateFile.load().catch((err: Error) => {
-    log.error({ file: stateFile.path, err: { message: err.message } }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
+    log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
     return null;
   });
   const watermark = new Watermark();
@@ -116,7 +120,7 @@ export async function run(config: Config): Promise<number> {
     },
     onError: (err) => {
       metrics.encodeErrors.inc();
-      log.error({ err: { message: err.message, stack: err.stack } }, 'an encoder batch failed');
+      log.error({ error: { message: err.message, stack: err.stack } }, 'an encoder batch failed');
     },
   });
   metrics.dispatchQueueBytes.collect(() => pool.queuedBytes);
@@ -143,7 +147,7 @@ export async function run(config: Config): Promise<number> {
       (err: Error) => {
         watermark.release(firstAt);
         metrics.dispatchDropped.inc(ends.length);
-        log.error({ frames: ends.length, err: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
+        log.error({ frames: ends.length, error: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
       },
     );
   });
@@ -176,12 +180,12 @@ export async function run(config: Config): Promise<number> {
             () => {
               if (session !== connection.session) log.warn('the connection changed during the backfill');
             },
-            (err: Error) => log.error({ err: { message: err.message } }, 'backfill failed'),
+            (err: Error) => log.error({ error: { message: err.message } }, 'backfill failed'),
           )
           .finally(() => watermark.release(from));
       },
       fatal: (err) => {
-        log.fatal({ err: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
+        log.fatal({ error: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
         exitCode = EXIT.authRejected;
         stopRequested();
       },
@@ -199,9 +203,17 @@ export async function run(config: Config): Promise<number> {
   };
   const saveState = (): Promise<void> =>
     stateFile.save({ watermarkMs: watermark.value(), entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
-      log.error({ file: stateFile.path, err: { message: err.message } }, 'cannot save the watermark');
+      log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
     });
   const stateTimer = setInterval(() => void saveState(), STATE_SAVE_INTERVAL_MS);
+  // The ingestor's own health, written beside the data so that a dashboard needs no Prometheus.
+  const selfTimer =
+    config.selfMetricsIntervalS === 0
+      ? undefined
+      : setInterval(() => {
+          const now = Date.now();
+          writer.accept(Buffer.from(selfMetricsLine(metrics, hostname(), now)), 1, now);
+        }, config.selfMetricsIntervalS * 1000);
   metrics.haLastEventSeconds.collect(() => (connection.lastFrameAt === 0 ? undefined : (Date.now() - connection.lastFrameAt) / 1000));
 
   const server =
@@ -228,7 +240,7 @@ export async function run(config: Config): Promise<number> {
                 },
                 lastWrite: last,
                 databaseProblem: writer.problem,
-                spool: { bytes: spool.bytes, points: spool.lines, files: metrics.spoolFiles.get(), oldestAgeSeconds: metrics.spoolOldestAge.get() },
+                spool: { bytes: spool.bytes, points: spool.lines, files: spool.files, oldestAgeSeconds: spool.oldestAgeSeconds },
                 watermark: new Date(watermark.value()).toISOString(),
               },
             };
@@ -276,6 +288,7 @@ export async function run(config: Config): Promise<number> {
   await frameSpool.close();
   const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
   clearInterval(stateTimer);
+  clearInterval(selfTimer);
   await saveState();
   lag.disable();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -302,6 +315,11 @@ async function main(): Promise<number> {
       return EXIT.config;
     }
     throw err;
+  }
+  if (args.includes('--check')) {
+    const lines = await runChecks(config);
+    process.stdout.write(formatChecks(lines));
+    return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
   }
   return run(config);
 }

@@ -40,6 +40,13 @@ export class Counter extends Metric {
     super(name, help, 'counter');
   }
 
+  /** The sum over every label set. */
+  total(): number {
+    let n = 0;
+    for (const v of this.values.values()) n += v;
+    return n;
+  }
+
   inc(by = 1, labels?: Labels): void {
     if (by === 0) return;
     const key = labelKey(labels);
@@ -177,4 +184,26 @@ export function frameSpoolMetrics(m: Metrics) {
     dropped: m.frameSpoolDropped,
     corruptBytes: m.frameSpoolCorruptBytes,
   };
+}
+
+/**
+ * The ingestor's own health as one line of line protocol (measurement `ha_ingestor`, all fields
+ * float), written every SELF_METRICS_INTERVAL_MS beside the data.
+ */
+export function selfMetricsLine(m: Metrics, instance: string, nowMs: number): string {
+  const sum = (c: Counter): number => c.total();
+  const fields = [
+    `events_received=${sum(m.events)}`,
+    `points_written=${sum(m.pointsWritten)}`,
+    `points_rejected=${sum(m.pointsRejected)}`,
+    `write_duration_seconds=${m.writeDuration.get()}`,
+    `spool_bytes=${m.spoolBytes.get()}`,
+    `spooled_points=${sum(m.spooledPoints)}`,
+    `ha_reconnects=${sum(m.haReconnects)}`,
+    `ha_connected=${m.haConnected.get()}`,
+    `backfill_points=${sum(m.backfillPoints)}`,
+    `dead_letter_points=${sum(m.deadLetterPoints)}`,
+  ];
+  const tag = instance.replace(/[,= \\\n]/g, '_') || 'ingestor';
+  return `ha_ingestor,instance=${tag} ${fields.join(',')} ${nowMs}000000\n`;
 }

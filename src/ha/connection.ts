@@ -114,7 +114,7 @@ export class HaConnection {
           this.opts.handlers.fatal(err);
           return;
         }
-        if (!this.stopped) log.warn({ err: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant connection failed');
+        if (!this.stopped) log.warn({ error: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant connection failed');
       }
       metrics.haConnected.set(0);
       if (this.stopped) return;
@@ -190,7 +190,7 @@ export class HaConnection {
         resolve(subscribedAt === 0 ? 0 : Date.now() - subscribedAt);
       });
     });
-    socket.on('error', (err) => log.warn({ err: { message: err.message } }, 'Home Assistant socket error'));
+    socket.on('error', (err) => log.warn({ error: { message: err.message } }, 'Home Assistant socket error'));
     socket.on('message', (data: Buffer) => {
       this.lastFrameAt = Date.now();
       metrics.haFrames.inc();
@@ -234,7 +234,7 @@ export class HaConnection {
       }
       if (this.session === session && this.socket === socket) handlers.subscribed?.(session, this.previousLastFrameAt);
     } catch (err) {
-      log.error({ err: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant session setup failed');
+      log.error({ error: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant session setup failed');
       socket.terminate();
     }
     return closed;

@@ -97,13 +97,21 @@ export class Spool {
     private readonly metrics: SpoolMetrics,
   ) {
     metrics.bytes.collect(() => this.bytes);
-    metrics.files.collect(() => this.segments.length);
+    metrics.files.collect(() => this.files);
     metrics.items.collect(() => this.lines);
-    metrics.oldestAge.collect(() => (this.segments[0] ? (Date.now() - this.segments[0].createdAt) / 1000 : 0));
+    metrics.oldestAge.collect(() => this.oldestAgeSeconds);
   }
 
   get bytes(): number {
     return this.segments.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  get files(): number {
+    return this.segments.length;
+  }
+
+  get oldestAgeSeconds(): number {
+    return this.segments[0] ? (Date.now() - this.segments[0].createdAt) / 1000 : 0;
   }
 
   get lines(): number {
@@ -229,7 +237,7 @@ export class Spool {
     try {
       data = await readFile(segment.path);
     } catch (err) {
-      this.log.error({ file: segment.path, err: { message: (err as Error).message } }, 'cannot read a spool file; skipping it');
+      this.log.error({ file: segment.path, error: { message: (err as Error).message } }, 'cannot read a spool file; skipping it');
       segment.unread = [];
       return;
     }
@@ -266,7 +274,7 @@ export class Spool {
     const i = this.segments.indexOf(segment);
     if (i !== -1) this.segments.splice(i, 1);
     await unlink(segment.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') this.log.error({ file: segment.path, err: { message: err.message } }, 'cannot delete a replayed spool file');
+      if (err.code !== 'ENOENT') this.log.error({ file: segment.path, error: { message: err.message } }, 'cannot delete a replayed spool file');
     });
   }
 }

@@ -78,6 +78,11 @@ export class Writer {
   lastWrite: LastWrite | null = null;
   /** A configuration problem the database reported (401/403/404/…), until a write succeeds. */
   problem: { status: number; message: string } | null = null;
+  /**
+   * Set when a batch had to be kept (the database is away or refuses us): live batches then go
+   * straight to the spool, and only the spool's replay probes the database, with backoff.
+   */
+  private down = false;
   private readonly batcher: LineBatcher;
   private readonly queue: LiveItem[] = [];
   private queuedBytes = 0;
@@ -224,7 +229,7 @@ export class Writer {
       void this.deliver(item).then(
         () => this.liveSettled(item),
         (err: Error) => {
-          this.opts.log.error({ err: { message: err.message } }, 'writer failed to settle a batch; spooling it');
+          this.opts.log.error({ error: { message: err.message } }, 'writer failed to settle a batch; spooling it');
           return this.spoolItem(item).then(() => this.liveSettled(item));
         },
       );
@@ -262,7 +267,8 @@ export class Writer {
       if (outcome === 'kept') {
         this.opts.spool.retryLater(record);
         failures++;
-        await this.sleep(backoffDelay(failures, this.opts.retryBaseMs, this.opts.retryMaxMs));
+        // Probe at least every 10 s, so that a database that is back is noticed soon.
+        await this.sleep(backoffDelay(failures, this.opts.retryBaseMs, Math.min(this.opts.retryMaxMs, 10_000)));
       } else {
         failures = 0;
         await this.opts.spool.ack(record);
@@ -273,6 +279,7 @@ export class Writer {
   /** Sends one item until it is written, kept (spooled, or left in the spool) or settled otherwise. */
   private async deliver(item: Item): Promise<Outcome> {
     const { client, metrics, log } = this.opts;
+    if (this.down && item.record === undefined && this.opts.spool.hasPending) return this.keep(item);
     this.inFlightItems.add(item);
     try {
       for (let attempt = 0; ; attempt++) {
@@ -284,6 +291,10 @@ export class Writer {
         const decision = decide(res.status, res.retryAfter);
         this.lastWrite = { ok: decision.action === 'success', status: res.status ?? 'error', message: res.message, at: Date.now() };
         if (decision.action === 'success') {
+          if (this.down) {
+            this.down = false;
+            log.info({ spooledPoints: this.opts.spool.lines }, 'the database answers again; the spool is being replayed');
+          }
           this.problem = null;
           metrics.pointsWritten.inc(item.lines);
           return 'written';
@@ -305,7 +316,9 @@ export class Writer {
           return await this.keep(item);
         }
         if (this.closing || attempt + 1 >= this.opts.retriesBeforeSpool || item.record !== undefined) {
-          log.warn({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
+          // A replayed record that still fails is a probe of a database known to be away: quiet.
+          const level = item.record === undefined ? 'warn' : 'debug';
+          log[level]({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
           return await this.keep(item);
         }
         const delay = decision.action === 'retry' && decision.afterMs !== undefined ? decision.afterMs : backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
@@ -320,6 +333,10 @@ export class Writer {
 
   /** Live items go to the spool; a replayed record stays where it is. */
   private async keep(item: Item): Promise<Outcome> {
+    if (!this.down && !this.closing) {
+      this.down = true;
+      this.opts.log.warn('the database is not taking writes: batches go to the spool until it answers (see docs/reliability.md)');
+    }
     if (item.record === undefined && !this.spooledAtClose.has(item)) await this.spoolItem(item);
     return 'kept';
   }

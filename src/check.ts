@@ -1,0 +1,62 @@
+/**
+ * `--check`: is the configuration right, does Home Assistant take the token, may we write to the
+ * database? One line per check, a verdict, and exit 0 only when all pass. Writes nothing: the
+ * write permission is probed with an empty body, which the database authorizes (401/403/404)
+ * before it looks at the content.
+ */
+import { request } from 'undici';
+import type { Config } from './config.js';
+import { openAuthenticated } from './ha/socket.js';
+import { influxWriteTarget } from './sinks/influx.js';
+import { checkDatabase } from './sinks/startup-check.js';
+
+export interface CheckLine {
+  readonly ok: boolean;
+  readonly what: string;
+  readonly message: string;
+}
+
+async function checkHa(config: Config): Promise<CheckLine> {
+  try {
+    const { socket, haVersion } = await openAuthenticated(config.ha.url, config.ha.token);
+    socket.close(1000);
+    return { ok: true, what: 'Home Assistant', message: `${config.ha.url} accepts the token (Home Assistant ${haVersion})` };
+  } catch (err) {
+    return { ok: false, what: 'Home Assistant', message: (err as Error).message };
+  }
+}
+
+async function checkWrite(config: Config): Promise<CheckLine> {
+  if (config.influx === null) return { ok: true, what: 'sink', message: `writing gzip files to ${config.dataDir}/out` };
+  const target = influxWriteTarget(config.influx);
+  try {
+    const res = await request(`${target.origin}${target.path}`, { method: 'POST', headers: target.headers, body: '', headersTimeout: 5_000, bodyTimeout: 5_000 });
+    const text = (await res.body.text()).trim().slice(0, 300);
+    const name = config.influx.api === 'v2' ? `bucket ${config.influx.bucket} (org ${config.influx.org})` : `database ${config.influx.db}`;
+    if (res.statusCode < 300 || (res.statusCode === 400 && !/not found|authoriz/i.test(text))) {
+      return { ok: true, what: 'database', message: `${target.description}: the credentials may write to ${name}` };
+    }
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      return { ok: false, what: 'database', message: `${config.influx.url} refused the credentials (${res.statusCode}): ${text}` };
+    }
+    if (res.statusCode === 404) return { ok: false, what: 'database', message: `${name} not found at ${config.influx.url} (${res.statusCode}): ${text}` };
+    return { ok: false, what: 'database', message: `${config.influx.url} answered a test write with ${res.statusCode}: ${text}` };
+  } catch (err) {
+    return { ok: false, what: 'database', message: `${config.influx.url} is unreachable: ${(err as Error).message}` };
+  }
+}
+
+export async function runChecks(config: Config): Promise<CheckLine[]> {
+  const lines = await Promise.all([checkHa(config), checkWrite(config)]);
+  if (config.influx?.api === 'v2' && lines[1]?.ok) {
+    const v = await checkDatabase(config.influx);
+    if (!v.ok) lines.push({ ok: false, what: 'database', message: v.message });
+  }
+  return lines;
+}
+
+export function formatChecks(lines: readonly CheckLine[]): string {
+  const body = lines.map((l) => `${l.ok ? 'ok  ' : 'FAIL'} ${l.what}: ${l.message}`).join('\n');
+  const failed = lines.filter((l) => !l.ok).length;
+  return `${body}\n${failed === 0 ? 'verdict: ready' : `verdict: ${failed} check${failed > 1 ? 's' : ''} failed`}\n`;
+}
