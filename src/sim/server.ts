@@ -237,6 +237,11 @@ export class HaSimulator {
     this.broadcast(this.generate(1, {}, 0, entity));
   }
 
+  /** Sends events made earlier by generate(), as they are (benchmarks pre-generate them). */
+  sendPrepared(events: string[]): void {
+    this.broadcast(events);
+  }
+
   private broadcast(events: string[]): void {
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {
