@@ -129,6 +129,9 @@ export async function run(spec: RunSpec): Promise<RunResult> {
         : fork(here('./bare-pipeline.js'), [`ws://127.0.0.1:${simPort}/api/websocket`, 'bench-token', `${writeBase}/write?db=bench&precision=ns`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(system);
     const pid = system.pid as number;
+    system.once('exit', (code, signal) => {
+      if (code !== 0 && signal !== 'SIGKILL') process.stderr.write(`${spec.system} exited early (code ${code}, signal ${signal})\n`);
+    });
     const snapshot = spec.system === 'ingestor' ? SNAPSHOT : 0;
     const expected = spec.events + snapshot;
 

@@ -47,7 +47,9 @@ async function run(msg: Start): Promise<void> {
     while (sent < msg.events) {
       while (sent - credit > msg.window) await new Promise<void>((r) => (creditWaiter = r));
       sendChunk(Math.min(chunk, msg.events - sent));
-      await new Promise((r) => setImmediate(r));
+      // Like HA, never let 4096 messages queue for a client: it would be disconnected.
+      if (sim.pendingMessages > 2048) await sim.waitForDrain(1024);
+      else await new Promise((r) => setImmediate(r));
     }
   } else {
     const t0 = performance.now();

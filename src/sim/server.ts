@@ -356,7 +356,8 @@ export class HaSimulator {
     }
   }
 
-  private waitForDrain(below: number): Promise<void> {
+  /** Resolves once at most `below` messages wait to be flushed to the clients. */
+  waitForDrain(below: number): Promise<void> {
     if (this.pendingMessages <= below || this.clients.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const check = (): void => {

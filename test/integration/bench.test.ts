@@ -1,0 +1,42 @@
+/** The benchmark harness runs, briefly, and produces well-formed results with zero loss. No timing is asserted. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
+
+describe('npm run bench -- --quick', () => {
+  it('writes micro and end-to-end results, every run without loss', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+    try {
+      const code = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [RUN, '--quick'], { env: { ...process.env, BENCH_RESULTS_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+        child.once('exit', resolve);
+      });
+      expect(code).toBe(0);
+      const micro = JSON.parse(readFileSync(join(dir, 'micro.json'), 'utf8')) as { results: { name: string; nsPerEvent: number }[] };
+      expect(micro.results.length).toBeGreaterThanOrEqual(15);
+      for (const r of micro.results) expect(r.nsPerEvent, r.name).toBeGreaterThan(0);
+      const e2e = JSON.parse(readFileSync(join(dir, 'e2e.json'), 'utf8')) as {
+        summary: { zeroLoss: boolean; ratioDefaultToBare: number; headroomOrdersOfMagnitude: number };
+        results: { name: string; system: string; received: number; expected: number; eventsPerSecond: number; rate: number | null; latencyMs: unknown; cpuMicrosPerEvent: number; peakRssMb: number }[];
+      };
+      expect(e2e.summary.zeroLoss).toBe(true);
+      expect(e2e.summary.ratioDefaultToBare).toBeGreaterThan(0);
+      expect(e2e.summary.headroomOrdersOfMagnitude).toBeGreaterThan(3);
+      expect(e2e.results.map((r) => r.system).sort()).toEqual(['bare', 'ingestor', 'ingestor', 'ingestor']);
+      for (const r of e2e.results) {
+        expect(r.received, r.name).toBe(r.expected);
+        expect(r.eventsPerSecond, r.name).toBeGreaterThan(0);
+        expect(r.cpuMicrosPerEvent, r.name).toBeGreaterThan(0);
+        expect(r.peakRssMb, r.name).toBeGreaterThan(0);
+        if (r.rate !== null) expect(r.latencyMs, r.name).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
