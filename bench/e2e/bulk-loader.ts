@@ -1,20 +1,22 @@
 /**
- * A bare bulk loader: pre-encoded line protocol, gzip batches of 5,000 lines, 2 requests in
- * flight, into InfluxDB's /write. What the database itself can take, for the ingestor to be
- * compared with. Usage: argv = write URL, points. Prints {"points","seconds"} as JSON.
+ * A bare bulk loader: the same lines the ingestor writes (the simulator's events through the
+ * typed encoder), pre-encoded, in gzip batches of 5,000 lines, 2 requests in flight, into
+ * InfluxDB's /write. What the database itself takes, for the ingestor to be compared with.
+ * Usage: argv = write URL, points. Prints {"points","seconds"} as JSON.
  */
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
+import { HaSimulator } from '../../src/sim/server.js';
+import { createTypedEncoder, type HaState } from '../../workers/typed-schema.js';
 
 const [writeUrl, pointsArg] = process.argv.slice(2) as [string, string];
 const points = Number(pointsArg);
-const base = Date.now() * 1_000_000 - points * 1000;
+const sim = new HaSimulator({ token: 'x', entities: 300, seed: 99, record: false });
+const encoder = createTypedEncoder();
 const bodies: Buffer[] = [];
 for (let i = 0; i < points; i += 5000) {
   let text = '';
-  for (let j = i; j < Math.min(points, i + 5000); j++) {
-    text += `sensor,device_class=temperature,entity_id=sensor.bulk_${j % 300},unit=°C value=${(j % 1000) / 10},friendly_name_str="Bulk ${j % 300}" ${base + j * 1000}\n`;
-  }
+  for (const e of sim.generate(Math.min(5000, points - i))) text += encoder.encodeState((JSON.parse(e) as { data: { new_state: HaState } }).data.new_state);
   bodies.push(gzipSync(text, { level: 1 }));
 }
 const started = performance.now();

@@ -20,6 +20,8 @@ export interface RunSpec {
   /** events/s; null = as fast as the system takes them (the simulator keeps `window` in flight). */
   readonly rate: number | null;
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra node options for the ingestor (e.g. --cpu-prof to profile it). */
+  readonly nodeArgs?: readonly string[];
   /** Write to this InfluxDB 1.x (database `bench`) instead of the counting sink. */
   readonly influxUrl?: string;
   readonly deadlineMs: number;
@@ -110,7 +112,7 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     const httpPort = 20000 + Math.floor(Math.random() * 20000);
     const system =
       spec.system === 'ingestor'
-        ? spawn(process.execPath, [MAIN], {
+        ? spawn(process.execPath, [...(spec.nodeArgs ?? []), MAIN], {
             env: {
               PATH: process.env.PATH ?? '',
               HA_URL: `http://127.0.0.1:${simPort}`,
@@ -194,9 +196,21 @@ export async function run(spec: RunSpec): Promise<RunResult> {
       eventLoopLagP99Ms: lag === null ? null : Math.round(lag * 1000 * 10) / 10,
     };
   } finally {
-    for (const c of children) {
-      if (c.exitCode === null) c.kill('SIGKILL');
-    }
+    // SIGTERM first (a profiler writes its file on a clean exit), SIGKILL what is left after 5 s.
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+            c.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -28,6 +28,7 @@ process.on('message', (msg: Start | { type: 'credit'; received: number } | { typ
     void sim.stop().then(() => process.exit(0));
   }
 });
+process.on('SIGTERM', () => process.exit(0));
 process.send?.({ type: 'ready', port: sim.port });
 
 async function run(msg: Start): Promise<void> {

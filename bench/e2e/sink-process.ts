@@ -51,6 +51,7 @@ server.listen(0, '127.0.0.1', () => {
 
 const tick = setInterval(() => process.send?.({ type: 'count', lines, bad }), 50);
 
+process.on('SIGTERM', () => process.exit(0));
 process.on('message', (msg: { type: string }) => {
   if (msg.type === 'reset') {
     lines = 0;
