@@ -118,9 +118,13 @@ export async function run(config: Config): Promise<number> {
       overflow.feed();
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
-    onError: (err) => {
+    onError: (err, job) => {
+      // A bug, not an input problem (those are counted per event): say so loudly, and let the
+      // watermark move on. The frames are lost; HA's history still has their state changes.
       metrics.encodeErrors.inc();
-      log.error({ error: { message: err.message, stack: err.stack } }, 'an encoder batch failed');
+      metrics.dispatchDropped.inc(job.ends.length);
+      watermark.release(job.token);
+      log.error({ frames: job.ends.length, error: { message: err.message, stack: err.stack } }, 'an encoder batch failed as a whole; its frames are lost');
     },
   });
   metrics.dispatchQueueBytes.collect(() => pool.queuedBytes);

@@ -15,7 +15,8 @@ export interface EncoderPoolOptions {
   readonly poolSize: number;
   readonly maxQueueBytes: number;
   readonly onResult: (result: EncodeResult) => void;
-  readonly onError: (err: Error) => void;
+  /** A whole batch failed (a bug or a crashed worker); `job` says which. */
+  readonly onError: (err: Error, job: EncodeJob) => void;
   readonly workerFile?: string;
 }
 
@@ -83,7 +84,7 @@ export class EncoderPool {
       try {
         this.opts.onResult(this.inline.encode(job));
       } catch (err) {
-        this.opts.onError(err as Error);
+        this.opts.onError(err as Error, job);
       }
       done();
       return;
@@ -95,7 +96,7 @@ export class EncoderPool {
       },
       (err: Error) => {
         done();
-        this.opts.onError(err);
+        this.opts.onError(err, job);
       },
     );
   }

@@ -30,7 +30,7 @@ describe('spool records', () => {
     const cut = decodeRecords(data.subarray(0, data.length - 5), 1);
     expect(cut.records).toHaveLength(2);
     const flipped = Buffer.from(data);
-    flipped[data.length - 1] ^= 0xff; // checksum no longer holds
+    flipped.writeUInt8(flipped.readUInt8(data.length - 1) ^ 0xff, data.length - 1); // checksum no longer holds
     expect(decodeRecords(flipped, 1).records).toHaveLength(2);
   });
 });
