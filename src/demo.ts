@@ -53,7 +53,7 @@ const progress = setInterval(() => {
       const now = Date.now();
       const perSecond = ((received - last.events) * 1000) / (now - last.at);
       last = { at: now, events: received };
-      const line = `events ${received}/${events}  ${Math.round(perSecond)}/s  written ${m.get('ha_ingestor_points_written_total') ?? 0}  in flight ${m.get('ha_ingestor_encoder_batches_in_flight') ?? 0} batches, ${m.get('ha_ingestor_writer_queue_lines') ?? 0} points`;
+      const line = `events ${received}/${events}  ${Math.round(perSecond)}/s  written ${m.get('ha_ingestor_points_written_total') ?? 0}  in flight ${m.get('ha_ingestor_encoder_batches_in_flight') ?? 0} batches, ${m.get('ha_ingestor_writer_queue_lines') ?? 0} points  spool ${m.get('ha_ingestor_spool_bytes') ?? 0} B`;
       process.stdout.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
     })
     .catch(() => {});
