@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Type, { type TSchema } from 'typebox';
 import Value from 'typebox/value';
+import type { SchemaOptions } from '../workers/typed-schema.js';
 import { ConfigError } from './errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -83,6 +84,28 @@ export const VARIABLES = {
     optional: true,
     secret: true,
   },
+  SCHEMA: {
+    schema: Type.Union([Type.Literal('typed'), Type.Literal('ha')]),
+    expected: 'typed or ha',
+    doc: "typed (docs/schema.md) or ha: the points HA's own InfluxDB integration writes",
+    default: () => 'typed',
+  },
+  INFLUX_MEASUREMENT_ATTR: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'unit_of_measurement, domain__device_class, entity_id or an attribute name',
+    doc: 'SCHEMA=ha: measurement_attr, as in HA\'s influxdb: configuration',
+    default: () => 'unit_of_measurement',
+  },
+  INFLUX_DEFAULT_MEASUREMENT: { schema: Type.String({ minLength: 1 }), expected: 'a measurement name', doc: 'SCHEMA=ha: default_measurement', optional: true },
+  INFLUX_OVERRIDE_MEASUREMENT: { schema: Type.String({ minLength: 1 }), expected: 'a measurement name', doc: 'SCHEMA=ha: override_measurement', optional: true },
+  INFLUX_TAGS: {
+    schema: Type.String({ pattern: '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$' }),
+    expected: 'key=value pairs separated by commas, such as source=hass,instance=home',
+    doc: 'SCHEMA=ha: tags added to every point',
+    optional: true,
+  },
+  INFLUX_TAGS_ATTRIBUTES: { schema: Type.String({ pattern: '^[^,]+(,[^,]+)*$' }), expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: tags_attributes', optional: true },
+  INFLUX_IGNORE_ATTRIBUTES: { schema: Type.String({ pattern: '^[^,]+(,[^,]+)*$' }), expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: ignore_attributes', optional: true },
   POOL_SIZE: {
     schema: int(0, 64),
     expected: 'an integer from 0 to 64',
@@ -194,6 +217,7 @@ export interface Config {
   readonly sink: 'influx' | 'file';
   /** Set when sink is 'influx'. */
   readonly influx: InfluxConfig | null;
+  readonly schema: SchemaOptions;
   readonly poolSize: number;
   readonly encoderQueueBytes: number;
   readonly batchMaxLines: number;
@@ -256,6 +280,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const str = (name: VariableName): string | undefined => values[name] as string | undefined;
+  const list = (name: VariableName): string[] => (str(name) ?? '').split(',').filter(Boolean);
   const num = (name: VariableName): number => values[name] as number;
   const requireFor = (names: VariableName[], why: string): void => {
     // A variable that is set but invalid was reported above already.
@@ -303,6 +328,20 @@ export function loadConfig(env: Env): Config {
             username: str('INFLUX_USERNAME'),
             password: str('INFLUX_PASSWORD'),
           },
+    schema:
+      str('SCHEMA') === 'ha'
+        ? {
+            schema: 'ha',
+            ha: {
+              measurementAttr: str('INFLUX_MEASUREMENT_ATTR') as string,
+              defaultMeasurement: str('INFLUX_DEFAULT_MEASUREMENT'),
+              overrideMeasurement: str('INFLUX_OVERRIDE_MEASUREMENT'),
+              tags: Object.fromEntries((str('INFLUX_TAGS') ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+              tagsAttributes: list('INFLUX_TAGS_ATTRIBUTES'),
+              ignoreAttributes: list('INFLUX_IGNORE_ATTRIBUTES'),
+            },
+          }
+        : { schema: 'typed' },
     poolSize: num('POOL_SIZE'),
     encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
     batchMaxLines: num('BATCH_MAX_LINES'),

@@ -107,10 +107,12 @@ export async function run(config: Config): Promise<number> {
 
   const pool = new EncoderPool({
     poolSize: config.poolSize,
+    schema: config.schema,
     maxQueueBytes: config.encoderQueueBytes,
     onResult: (r) => {
       metrics.events.inc(r.events);
       metrics.eventsRemoved.inc(r.removed);
+      metrics.eventsSkipped.inc(r.skipped);
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
       writer.accept(r.lp, r.lines, r.token);
@@ -257,6 +259,7 @@ export async function run(config: Config): Promise<number> {
       eventTypes: config.ha.eventTypes,
       sink: target === null ? `files in ${outDir}` : target.description,
       poolSize: config.poolSize,
+      schema: config.schema.schema,
       batchMaxLines: config.batchMaxLines,
       flushIntervalMs: config.flushIntervalMs,
       gzipLevel: config.gzipLevel,

@@ -19,7 +19,7 @@
  */
 import { isAscii } from 'node:buffer';
 import { isControlMessage, type ControlMessage } from '../src/ha/messages.js';
-import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type TypedEncoder } from './typed-schema.js';
+import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type StateEncoder } from './typed-schema.js';
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
 import { epochSecondsToNs, isoToNs } from './timestamp.js';
 
@@ -58,6 +58,8 @@ export interface EncodeResult {
   events: number;
   /** state_changed with new_state null: the entity was removed; nothing to write. */
   removed: number;
+  /** States the schema leaves out (SCHEMA=ha skips unknown, unavailable and empty states). */
+  skipped: number;
   /** Events, states or frames that could not be read or encoded. */
   invalid: number;
   /** Results and pongs, for the HA connection; get_states answers as SnapshotSummary. */
@@ -92,7 +94,7 @@ interface HaEvent {
   time_fired?: unknown;
 }
 
-export function createBatchEncoder(encoder: TypedEncoder) {
+export function createBatchEncoder(encoder: StateEncoder) {
   const textEncoder = new TextEncoder();
   const eventTypeTags = new Map<string, string>();
 
@@ -113,13 +115,17 @@ export function createBatchEncoder(encoder: TypedEncoder) {
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
       if (r.errors.length < MAX_ERRORS_KEPT) r.errors.push(reason);
     };
-    const add = (line: string): void => {
+    const add = (line: string | null): void => {
+      if (line === null) {
+        r.skipped++;
+        return;
+      }
       out += line;
       r.lines++;
       // The timestamp is the digits between the last space and the newline.
@@ -187,7 +193,7 @@ export function createBatchEncoder(encoder: TypedEncoder) {
           const state = ev.data?.new_state;
           if (state === null) r.removed++;
           else if (state === undefined) throw new InvalidStateError('state_changed without new_state');
-          else add(encoder.encodeState(state));
+          else add(encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined));
         } else {
           add(otherEventLine(ev));
         }

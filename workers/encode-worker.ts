@@ -2,11 +2,12 @@
  * Piscina entry: each worker thread owns one encoder (its caches stay warm across batches) and
  * hands the encoded bytes back by transfer, not by copy.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { createBatchEncoder, type EncodeJob, type EncodeResult } from './encode-batch.js';
-import { createTypedEncoder } from './typed-schema.js';
+import { createStateEncoder } from './schema.js';
+import type { SchemaOptions } from './typed-schema.js';
 
-const batchEncoder = createBatchEncoder(createTypedEncoder());
+const batchEncoder = createBatchEncoder(createStateEncoder((workerData as SchemaOptions | undefined) ?? { schema: 'typed' }));
 
 export default function encode(job: EncodeJob): EncodeResult {
   const result = batchEncoder.encode(job);

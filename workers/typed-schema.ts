@@ -66,6 +66,15 @@ export interface HaState {
   last_updated: string;
 }
 
+/** A schema: one state → one line, or null when the schema skips it. */
+export interface StateEncoder {
+  /**
+   * `timeNs` replaces the state's time (history rows give float seconds); `timeFired` is the
+   * event's time_fired, for schemas that stamp points with it.
+   */
+  encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null;
+}
+
 export class InvalidStateError extends Error {
   readonly code = 'STATE_INVALID';
 }
@@ -185,3 +194,6 @@ export function createTypedEncoder() {
 }
 
 export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
+
+/** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
+export type SchemaOptions = { readonly schema: 'typed' } | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions };

@@ -7,13 +7,15 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { createBatchEncoder, type EncodeJob, type EncodeResult } from '../../workers/encode-batch.js';
-import { createTypedEncoder } from '../../workers/typed-schema.js';
+import { createStateEncoder } from '../../workers/schema.js';
+import type { SchemaOptions } from '../../workers/typed-schema.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
 
 export interface EncoderPoolOptions {
   readonly poolSize: number;
   readonly maxQueueBytes: number;
+  readonly schema?: SchemaOptions;
   readonly onResult: (result: EncodeResult) => void;
   /** A whole batch failed (a bug or a crashed worker); `job` says which. */
   readonly onError: (err: Error, job: EncodeJob) => void;
@@ -34,11 +36,12 @@ export class EncoderPool {
         minThreads: opts.poolSize,
         maxThreads: opts.poolSize,
         idleTimeout: Number.POSITIVE_INFINITY,
+        workerData: opts.schema ?? { schema: 'typed' },
       });
       this.inline = null;
     } else {
       this.piscina = null;
-      this.inline = createBatchEncoder(createTypedEncoder());
+      this.inline = createBatchEncoder(createStateEncoder(opts.schema ?? { schema: 'typed' }));
     }
   }
 

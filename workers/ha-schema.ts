@@ -1,0 +1,143 @@
+/**
+ * SCHEMA=ha: the points Home Assistant's own InfluxDB integration writes, so that a user can
+ * switch to the ingestor without breaking a dashboard. Its rules, from the integration:
+ *
+ * - skipped: new_state null, and states "unknown", "unavailable" and "".
+ * - measurement: the attribute named by measurement_attr (default unit_of_measurement), or
+ *   `<domain>__<device_class>` / the entity id for those two special values; when empty,
+ *   default_measurement, else the full entity id. override_measurement replaces all of it.
+ * - tags: domain, entity_id = the object id (without the domain), the tags_attributes (their
+ *   values, as Python's str()), and the static tags.
+ * - fields: value = float(state) when it parses (Python's float(): "nan", "1_000", " 2 " too);
+ *   else for on/off-like states value 1/0 plus state; else state only.
+ * - attributes (less ignore_attributes, the unit when it is the measurement, the device class
+ *   when it is part of it): float(x) when it parses (booleans are 1/0), else `<key>_str` =
+ *   Python's str(x) (None, True, lists and dicts in Python's repr), plus a float `<key>` taken
+ *   from that string when it has two digits or more and at most one dot. A key that is already a
+ *   field gets a trailing `_`. Non-finite numbers are dropped.
+ * - timestamp: time_fired (snapshot and history rows: last_updated).
+ */
+import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
+import { pyFloat, pyStr } from './python-values.js';
+import { isoToNs } from './timestamp.js';
+import { InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
+
+export interface HaSchemaOptions {
+  /** unit_of_measurement (default), domain__device_class, entity_id, or any attribute name. */
+  readonly measurementAttr: string;
+  readonly defaultMeasurement: string | undefined;
+  readonly overrideMeasurement: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly tagsAttributes: readonly string[];
+  readonly ignoreAttributes: readonly string[];
+}
+
+export const DEFAULT_HA_SCHEMA: HaSchemaOptions = {
+  measurementAttr: 'unit_of_measurement',
+  defaultMeasurement: undefined,
+  overrideMeasurement: undefined,
+  tags: {},
+  tagsAttributes: [],
+  ignoreAttributes: [],
+};
+
+/** HA's state_as_number for the states it knows. */
+const STATE_AS_NUMBER: ReadonlyMap<string, number> = new Map([
+  ['on', 1], ['locked', 1], ['above_horizon', 1], ['open', 1], ['home', 1],
+  ['off', 0], ['unlocked', 0], ['unknown', 0], ['below_horizon', 0], ['closed', 0], ['not_home', 0],
+]);
+
+const SKIPPED_STATES = new Set(['unknown', 'unavailable', '']);
+const DIGIT_TAIL = /^[^.]*\d+\.?\d+[^.]*$/;
+const NOT_DECIMAL = /[^\d.]+/g;
+
+type Field = { readonly kind: 'float'; readonly value: number } | { readonly kind: 'string'; readonly value: string };
+
+export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA): StateEncoder {
+  const ignored = new Set(options.ignoreAttributes);
+  const tagAttributes = new Set(options.tagsAttributes);
+
+  function measurementOf(s: HaState, domain: string, attributes: Record<string, unknown>): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
+    if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
+    let name: unknown;
+    let includeDeviceClass = true;
+    if (options.measurementAttr === 'entity_id') name = s.entity_id;
+    else if (options.measurementAttr === 'domain__device_class') {
+      const dc = attributes.device_class;
+      if (dc === undefined || dc === null) name = domain;
+      else {
+        name = `${domain}__${pyStr(dc)}`;
+        includeDeviceClass = false;
+      }
+    } else name = attributes[options.measurementAttr];
+    if (name === undefined || name === null || name === '') {
+      return { name: options.defaultMeasurement || s.entity_id, includeUnit: true, includeDeviceClass };
+    }
+    return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
+  }
+
+  function encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null {
+    if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
+    const state = s.state === null || s.state === undefined ? '' : String(s.state);
+    if (SKIPPED_STATES.has(state)) return null;
+    const dot = s.entity_id.indexOf('.');
+    if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
+    const domain = s.entity_id.slice(0, dot);
+    const ns = timeNs ?? (typeof timeFired === 'string' ? isoToNs(timeFired) : null) ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: no usable time_fired or last_updated`);
+    const attributes = (s.attributes ?? {}) as Record<string, unknown>;
+    const measurement = measurementOf(s, domain, attributes);
+
+    const fields = new Map<string, Field>();
+    const asNumber = pyFloat(state);
+    if (asNumber !== null) {
+      fields.set('value', { kind: 'float', value: asNumber });
+    } else {
+      fields.set('state', { kind: 'string', value: state });
+      const binary = STATE_AS_NUMBER.get(state);
+      if (binary !== undefined) fields.set('value', { kind: 'float', value: binary });
+    }
+
+    const tags: Record<string, string> = { domain, entity_id: s.entity_id.slice(dot + 1) };
+    for (const [rawKey, value] of Object.entries(attributes)) {
+      if (tagAttributes.has(rawKey)) {
+        tags[rawKey] = pyStr(value);
+        continue;
+      }
+      if ((rawKey === 'unit_of_measurement' && !measurement.includeUnit) || (rawKey === 'device_class' && !measurement.includeDeviceClass) || ignored.has(rawKey)) continue;
+      const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
+      const number = value === null || typeof value === 'object' ? null : pyFloat(value);
+      if (number !== null) {
+        fields.set(key, { kind: 'float', value: number });
+      } else {
+        const text = pyStr(value);
+        fields.set(`${key}_str`, { kind: 'string', value: text });
+        if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
+      }
+      const written = fields.get(key);
+      if (written?.kind === 'float' && !Number.isFinite(written.value)) fields.delete(key);
+    }
+    Object.assign(tags, options.tags);
+
+    let line = escapeMeasurement(measurement.name) || 'ha';
+    for (const key of Object.keys(tags).sort()) {
+      const k = escapeKey(key);
+      const v = escapeTagValue(tags[key] as string);
+      if (k !== '' && v !== '') line += `,${k}=${v}`;
+    }
+    const parts: string[] = [];
+    for (const [key, field] of fields) {
+      const k = escapeKey(key);
+      if (k === '') continue;
+      if (field.kind === 'float') {
+        if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
+      } else {
+        parts.push(`${k}="${escapeStringValue(field.value)}"`);
+      }
+    }
+    if (parts.length === 0) return null;
+    return `${line} ${parts.join(',')} ${ns}\n`;
+  }
+
+  return { encodeState };
+}
