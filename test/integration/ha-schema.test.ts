@@ -1,0 +1,77 @@
+/**
+ * SCHEMA=ha end to end: the series and fields Home Assistant's own InfluxDB integration would
+ * write for the simulator's events (measurement = unit or entity id, tags domain + object id,
+ * value/state, time_fired), read back from a real InfluxDB 1.6.7.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { nsOf } from '../helpers/expected.js';
+import { Scenario } from '../helpers/scenario.js';
+
+let sc: Scenario | null = null;
+afterEach(async () => {
+  await sc?.stop();
+  sc = null;
+});
+
+const ON: Record<string, number> = { on: 1, locked: 1, above_horizon: 1, open: 1, home: 1, off: 0, unlocked: 0, below_horizon: 0, closed: 0, not_home: 0 };
+
+describe('SCHEMA=ha', () => {
+  it('writes the series HA would write: measurement, tags, value/state and time, point by point', async () => {
+    const url = inject('influxV1Url');
+    sc = await Scenario.start({ influxUrl: url, db: 'ha_compat', env: { SCHEMA: 'ha', SELF_METRICS_INTERVAL_S: '0' } });
+    await sc.sim.emit({ count: 3_000 });
+
+    // What HA's integration writes, computed here from its rules (not from our encoder).
+    const want = new Map<string, string>();
+    const add = (entityId: string, state: string, attributes: Record<string, unknown>, time: string): void => {
+      if (state === 'unknown' || state === 'unavailable' || state === '') return;
+      const unit = attributes.unit_of_measurement;
+      const measurement = typeof unit === 'string' && unit !== '' ? unit : entityId;
+      const [domain, objectId] = [entityId.slice(0, entityId.indexOf('.')), entityId.slice(entityId.indexOf('.') + 1)];
+      const n = Number(state.trim());
+      const numeric = state.trim() !== '' && !/[a-df-z]/i.test(state) && Number.isFinite(n);
+      // With a text state the value field is free, so an attribute named "value" takes it (HA does
+      // so); a state Python reads as inf or nan takes it but is not written.
+      const pythonNumber = /^[+-]?(inf|infinity|nan)$/i.test(state.trim());
+      const attrValue = typeof attributes.value === 'number' && !pythonNumber ? attributes.value : null;
+      const value = numeric ? n : (ON[state] ?? attrValue);
+      const shownState = numeric || pythonNumber ? null : state.replace(/\n/g, '\\n');
+      want.set(`${measurement}|${domain}|${objectId}|${nsOf(time)}`, JSON.stringify([value, shownState]));
+    };
+    for (const st of sc.sim.snapshotStates.values()) add(st.entity_id, st.state, st.attributes, st.last_updated);
+    for (const e of sc.sim.emitted) add(e.entityId, e.state, e.attributes, e.lastUpdated);
+
+    const q = async (query: string) => {
+      const body = (await (await fetch(`${url}/query?${new URLSearchParams({ db: 'ha_compat', q: query })}`)).json()) as { error?: string; results?: { error?: string; series?: { name: string; columns: string[]; values: unknown[][] }[] }[] };
+      const error = body.error ?? body.results?.[0]?.error;
+      if (error) throw new Error(`${query}: ${error}`);
+      return body.results?.[0]?.series ?? [];
+    };
+    const ident = (name: string) => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    let have = new Map<string, string>();
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      have = new Map();
+      for (const m of (await q('SHOW MEASUREMENTS')).flatMap((s) => s.values.map((v) => String(v[0])))) {
+        // SELECT *: a point whose value and state are both empty (state "inf") still has a row.
+        for (const s of await q(`SELECT * FROM ${ident(m)}`)) {
+          const at = (c: string) => s.columns.indexOf(c);
+          for (const row of s.values) {
+            const get = (c: string) => (at(c) === -1 ? null : (row[at(c)] ?? null));
+            have.set(`${m}|${get('domain')}|${get('entity_id')}|${nsOf(String(get('time')))}`, JSON.stringify([get('value'), get('state')]));
+          }
+        }
+      }
+      if (have.size >= want.size) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const missing = [...want.keys()].filter((k) => !have.has(k));
+    const extra = [...have.keys()].filter((k) => !want.has(k));
+    const different = [...want].filter(([k, v]) => have.has(k) && have.get(k) !== v);
+    const emittedAt = (k: string) => sc?.sim.emitted.find((e) => `${e.entityId.slice(0, e.entityId.indexOf('.'))}|${e.entityId.slice(e.entityId.indexOf('.') + 1)}|${nsOf(e.lastUpdated)}` === k.slice(k.indexOf('|') + 1))?.state;
+    expect({ missing: missing.slice(0, 3).map((k) => [k, emittedAt(k)]), extra: extra.slice(0, 3), different: different.slice(0, 3).map(([k, v]) => [k, v, have.get(k)]) }).toEqual({ missing: [], extra: [], different: [] });
+    expect(have.size).toBe(want.size);
+    expect([...have.keys()].some((k) => k.startsWith('°C|sensor|'))).toBe(true);
+    expect(await sc.ingestor?.metric('ha_ingestor_events_skipped_total')).toBeGreaterThan(0);
+  });
+});
