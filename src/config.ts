@@ -90,6 +90,12 @@ export const VARIABLES = {
     doc: "typed (docs/schema.md) or ha: the points HA's own InfluxDB integration writes",
     default: () => 'typed',
   },
+  NORMALIZE_UNITS: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: 'SCHEMA=typed: values of known device classes in canonical units (°C, kWh, W, hPa, m/s, …), raw kept as value_raw/unit_raw',
+    default: () => 'false',
+  },
   INFLUX_MEASUREMENT_ATTR: {
     schema: Type.String({ minLength: 1 }),
     expected: 'unit_of_measurement, domain__device_class, entity_id or an attribute name',
@@ -341,7 +347,7 @@ export function loadConfig(env: Env): Config {
               ignoreAttributes: list('INFLUX_IGNORE_ATTRIBUTES'),
             },
           }
-        : { schema: 'typed' },
+        : { schema: 'typed', normalizeUnits: str('NORMALIZE_UNITS') === 'true' },
     poolSize: num('POOL_SIZE'),
     encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
     batchMaxLines: num('BATCH_MAX_LINES'),

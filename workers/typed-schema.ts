@@ -20,6 +20,7 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { isoToNs } from './timestamp.js';
+import { canonicalUnit, normalizeUnit } from './units.js';
 
 export const STRING_FIELD_MAX = 16_384;
 
@@ -79,10 +80,15 @@ export class InvalidStateError extends Error {
   readonly code = 'STATE_INVALID';
 }
 
-const RESERVED_KEYS = new Set(['value', 'state', 'time']);
+const RESERVED_KEYS = new Set(['value', 'state', 'time', 'value_raw', 'unit_raw']);
+
+export interface TypedSchemaOptions {
+  /** Write values of known device classes in canonical units (workers/units.ts). */
+  readonly normalizeUnits?: boolean;
+}
 
 /** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
-export function createTypedEncoder() {
+export function createTypedEncoder(options: TypedSchemaOptions = {}) {
   const prefixes = new Map<string, string>();
   const floatKeys = new Map<string, string>();
   const stringKeys = new Map<string, string>();
@@ -171,16 +177,18 @@ export function createTypedEncoder() {
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = s.attributes ?? {};
-    const dc = attributes.device_class;
-    const unit = attributes.unit_of_measurement;
-    let line = prefixFor(
-      s.entity_id,
-      typeof dc === 'string' ? dc : undefined,
-      typeof unit === 'string' ? unit : undefined,
-    );
+    const dc = typeof attributes.device_class === 'string' ? attributes.device_class : undefined;
+    const unit = typeof attributes.unit_of_measurement === 'string' ? attributes.unit_of_measurement : undefined;
     const state = typeof s.state === 'string' ? s.state : String(s.state ?? '');
     const number = parseDecimal(state);
-    if (number !== null) {
+    const normalized = number !== null && options.normalizeUnits ? normalizeUnit(dc, unit, number) : null;
+    // The unit tag stays the canonical one for every state of the entity (unavailable too),
+    // so that its history does not split into two series.
+    const tagUnit = (options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
+    let line = prefixFor(s.entity_id, dc, tagUnit);
+    if (normalized !== null) {
+      line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${escapeStringValue(unit as string)}"`;
+    } else if (number !== null) {
       line += `value=${formatFloat(number)}`;
     } else {
       const binary = BINARY_STATES.get(state);
@@ -196,4 +204,4 @@ export function createTypedEncoder() {
 export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
 
 /** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
-export type SchemaOptions = { readonly schema: 'typed' } | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions };
+export type SchemaOptions = ({ readonly schema: 'typed' } & TypedSchemaOptions) | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions };
