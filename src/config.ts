@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import Type, { type TSchema } from 'typebox';
 import Value from 'typebox/value';
+import type { FilterConfig } from '../workers/filters.js';
 import type { SchemaOptions } from '../workers/typed-schema.js';
 import { ConfigError } from './errors.js';
 
@@ -27,6 +28,7 @@ interface VarSpec {
 
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
+const commaList = Type.String({ pattern: '^[^,]+(,[^,]+)*$' });
 
 /** The table. Order is the order of --help and of the README. */
 export const VARIABLES = {
@@ -110,8 +112,20 @@ export const VARIABLES = {
     doc: 'SCHEMA=ha: tags added to every point',
     optional: true,
   },
-  INFLUX_TAGS_ATTRIBUTES: { schema: Type.String({ pattern: '^[^,]+(,[^,]+)*$' }), expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: tags_attributes', optional: true },
-  INFLUX_IGNORE_ATTRIBUTES: { schema: Type.String({ pattern: '^[^,]+(,[^,]+)*$' }), expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: ignore_attributes', optional: true },
+  INFLUX_TAGS_ATTRIBUTES: { schema: commaList, expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: tags_attributes', optional: true },
+  INCLUDE_DOMAINS: { schema: commaList, expected: 'domains separated by commas', doc: 'write only these domains (and what other include rules name)', optional: true },
+  INCLUDE_ENTITIES: { schema: commaList, expected: 'entity ids separated by commas', doc: 'write these entities', optional: true },
+  INCLUDE_ENTITY_GLOBS: { schema: commaList, expected: 'globs such as sensor.*_temperature, separated by commas', doc: 'write entities matching these globs', optional: true },
+  EXCLUDE_DOMAINS: { schema: commaList, expected: 'domains separated by commas', doc: 'leave out these domains', optional: true },
+  EXCLUDE_ENTITIES: { schema: commaList, expected: 'entity ids separated by commas', doc: 'leave out these entities', optional: true },
+  EXCLUDE_ENTITY_GLOBS: { schema: commaList, expected: 'globs separated by commas', doc: 'leave out entities matching these globs', optional: true },
+  IGNORE_ATTRIBUTES: { schema: commaList, expected: 'attribute names separated by commas', doc: 'attributes never written, for every entity', optional: true },
+  CONFIG_FILE: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a path to a .yaml, .yml or .json file',
+    doc: 'filters and per-entity settings with HA\'s influxdb: keys (README, Filters)',
+    optional: true,
+  },
   POOL_SIZE: {
     schema: int(0, 64),
     expected: 'an integer from 0 to 64',
@@ -223,7 +237,9 @@ export interface Config {
   readonly sink: 'influx' | 'file';
   /** Set when sink is 'influx'. */
   readonly influx: InfluxConfig | null;
+  /** Encoding in the workers, filters from the environment included (CONFIG_FILE's are merged in main). */
   readonly schema: SchemaOptions;
+  readonly configFile: string | undefined;
   readonly poolSize: number;
   readonly encoderQueueBytes: number;
   readonly batchMaxLines: number;
@@ -308,6 +324,11 @@ export function loadConfig(env: Env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
 
   const eventTypes = str('HA_EVENT_TYPES') as string;
+  const filters: FilterConfig = {
+    include: { domains: list('INCLUDE_DOMAINS'), entities: list('INCLUDE_ENTITIES'), entity_globs: list('INCLUDE_ENTITY_GLOBS') },
+    exclude: { domains: list('EXCLUDE_DOMAINS'), entities: list('EXCLUDE_ENTITIES'), entity_globs: list('EXCLUDE_ENTITY_GLOBS') },
+    ignore_attributes: list('IGNORE_ATTRIBUTES'),
+  };
   return {
     ha: {
       url: haWebSocketUrl(str('HA_URL') as string),
@@ -344,10 +365,12 @@ export function loadConfig(env: Env): Config {
               overrideMeasurement: str('INFLUX_OVERRIDE_MEASUREMENT'),
               tags: Object.fromEntries((str('INFLUX_TAGS') ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
               tagsAttributes: list('INFLUX_TAGS_ATTRIBUTES'),
-              ignoreAttributes: list('INFLUX_IGNORE_ATTRIBUTES'),
+              ignoreAttributes: [],
             },
+            filters,
           }
-        : { schema: 'typed', normalizeUnits: str('NORMALIZE_UNITS') === 'true' },
+        : { schema: 'typed', normalizeUnits: str('NORMALIZE_UNITS') === 'true', filters },
+    configFile: str('CONFIG_FILE'),
     poolSize: num('POOL_SIZE'),
     encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
     batchMaxLines: num('BATCH_MAX_LINES'),

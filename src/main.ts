@@ -8,6 +8,7 @@
  * token.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -15,6 +16,7 @@ import { pino } from 'pino';
 import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
+import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
@@ -303,6 +305,19 @@ export async function run(config: Config): Promise<number> {
   return exitCode;
 }
 
+/** Reads CONFIG_FILE, when set, and merges its filters into those of the environment. */
+async function withConfigFile(config: Config): Promise<Config> {
+  if (config.configFile === undefined) return config;
+  let text: string;
+  try {
+    text = await readFile(config.configFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`CONFIG_FILE: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  const fromFile = parseFilterFile(text, config.configFile);
+  return { ...config, schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, fromFile) } };
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
@@ -315,7 +330,7 @@ async function main(): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = await withConfigFile(loadConfig(process.env));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n\nRun with --help for every variable and its default.\n`);

@@ -20,6 +20,7 @@
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
 import { isoToNs } from './timestamp.js';
+import { compileFilters, type FilterConfig } from './filters.js';
 import { InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
 
 export interface HaSchemaOptions {
@@ -53,11 +54,12 @@ const NOT_DECIMAL = /[^\d.]+/g;
 
 type Field = { readonly kind: 'float'; readonly value: number } | { readonly kind: 'string'; readonly value: string };
 
-export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA): StateEncoder {
-  const ignored = new Set(options.ignoreAttributes);
+export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
+  const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
 
-  function measurementOf(s: HaState, domain: string, attributes: Record<string, unknown>): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
+  function measurementOf(s: HaState, domain: string, attributes: Record<string, unknown>, entityOverride: string | undefined): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
+    if (entityOverride) return { name: entityOverride, includeUnit: true, includeDeviceClass: true };
     if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
     let name: unknown;
     let includeDeviceClass = true;
@@ -79,14 +81,16 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA): S
   function encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
     const state = s.state === null || s.state === undefined ? '' : String(s.state);
-    if (SKIPPED_STATES.has(state)) return null;
+    const rules = rulesFor(s.entity_id);
+    if (SKIPPED_STATES.has(state) || !rules.write) return null;
+    const ignored = rules.ignoreAttributes;
     const dot = s.entity_id.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
     const ns = timeNs ?? (typeof timeFired === 'string' ? isoToNs(timeFired) : null) ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: no usable time_fired or last_updated`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
-    const measurement = measurementOf(s, domain, attributes);
+    const measurement = measurementOf(s, domain, attributes, rules.overrideMeasurement);
 
     const fields = new Map<string, Field>();
     const asNumber = pyFloat(state);

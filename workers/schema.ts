@@ -3,5 +3,5 @@ import { createHaEncoder } from './ha-schema.js';
 import { createTypedEncoder, type SchemaOptions, type StateEncoder } from './typed-schema.js';
 
 export function createStateEncoder(options: SchemaOptions): StateEncoder {
-  return options.schema === 'ha' ? createHaEncoder(options.ha) : createTypedEncoder(options);
+  return options.schema === 'ha' ? createHaEncoder(options.ha, options.filters) : createTypedEncoder(options);
 }

@@ -20,6 +20,7 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { isoToNs } from './timestamp.js';
+import { compileFilters, type FilterConfig } from './filters.js';
 import { canonicalUnit, normalizeUnit } from './units.js';
 
 export const STRING_FIELD_MAX = 16_384;
@@ -85,21 +86,24 @@ const RESERVED_KEYS = new Set(['value', 'state', 'time', 'value_raw', 'unit_raw'
 export interface TypedSchemaOptions {
   /** Write values of known device classes in canonical units (workers/units.ts). */
   readonly normalizeUnits?: boolean;
+  /** Include/exclude, ignored attributes, measurement overrides (workers/filters.ts). */
+  readonly filters?: FilterConfig;
 }
 
 /** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
 export function createTypedEncoder(options: TypedSchemaOptions = {}) {
+  const rulesFor = compileFilters(options.filters);
   const prefixes = new Map<string, string>();
   const floatKeys = new Map<string, string>();
   const stringKeys = new Map<string, string>();
 
-  function prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined): string {
+  function prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
     const cacheKey = `${entityId}\u0000${deviceClass ?? ''}\u0000${unit ?? ''}`;
     let prefix = prefixes.get(cacheKey);
     if (prefix !== undefined) return prefix;
     const dot = entityId.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
-    const measurement = escapeMeasurement(entityId.slice(0, dot));
+    const measurement = escapeMeasurement(override ?? entityId.slice(0, dot));
     const id = escapeTagValue(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
     prefix = measurement;
@@ -139,9 +143,10 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     return k;
   }
 
-  function attributeFields(attributes: Record<string, unknown>): string {
+  function attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
     let out = '';
     for (const key in attributes) {
+      if (ignored.size > 0 && ignored.has(key)) continue;
       if (key === 'device_class' || key === 'unit_of_measurement') {
         if (typeof attributes[key] === 'string') continue;
       }
@@ -170,10 +175,12 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
    * One state → one line (with its trailing newline). `timeNs` replaces last_updated when the
    * time came in another form (HA's history gives float seconds). Throws InvalidStateError.
    */
-  function encodeState(s: HaState, timeNs?: string): string {
+  function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') {
       throw new InvalidStateError('state without entity_id');
     }
+    const rules = rulesFor(s.entity_id);
+    if (!rules.write) return null;
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = s.attributes ?? {};
@@ -185,7 +192,7 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     // The unit tag stays the canonical one for every state of the entity (unavailable too),
     // so that its history does not split into two series.
     const tagUnit = (options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
-    let line = prefixFor(s.entity_id, dc, tagUnit);
+    let line = prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
     if (normalized !== null) {
       line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${escapeStringValue(unit as string)}"`;
     } else if (number !== null) {
@@ -195,7 +202,7 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
       if (binary !== undefined) line += `value=${binary},`;
       line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
     }
-    return `${line}${attributeFields(attributes)} ${ns}\n`;
+    return `${line}${attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
 
   return { encodeState };
@@ -204,4 +211,6 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
 export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
 
 /** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
-export type SchemaOptions = ({ readonly schema: 'typed' } & TypedSchemaOptions) | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions };
+export type SchemaOptions =
+  | ({ readonly schema: 'typed' } & TypedSchemaOptions)
+  | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions; readonly filters?: FilterConfig };

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { mergeFilters, parseFilterFile } from '../../src/filter-file.js';
+import { createHaEncoder, DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
+import { compileFilters, type FilterConfig } from '../../workers/filters.js';
+import { createTypedEncoder } from '../../workers/typed-schema.js';
+
+const IDS = ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home'];
+const written = (config: FilterConfig) => IDS.filter((id) => compileFilters(config)(id).write);
+
+describe('include/exclude with HA semantics', () => {
+  it.each<[string, FilterConfig, string[]]>([
+    ['no filter: everything', {}, IDS],
+    ['include domains only', { include: { domains: ['sensor'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi']],
+    ['include entities only', { include: { entities: ['light.kitchen'] } }, ['light.kitchen']],
+    ['include globs only', { include: { entity_globs: ['*.kitchen*'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen']],
+    ['exclude domains only', { exclude: { domains: ['automation', 'weather'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door']],
+    ['exclude glob only', { exclude: { entity_globs: ['sensor.*_rssi'] } }, ['sensor.kitchen_temperature', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home']],
+    ['include domain, exclude a glob inside it', { include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] } }, ['sensor.kitchen_temperature']],
+    ['exclude domain, include one entity of it', { include: { entities: ['sensor.kitchen_rssi'] }, exclude: { domains: ['sensor'] } }, ['sensor.kitchen_rssi']],
+    ['include glob beats exclude domain', { include: { entity_globs: ['sensor.*_temperature'] }, exclude: { domains: ['sensor'] } }, ['sensor.kitchen_temperature']],
+    ['exclude entity beats include glob', { include: { entity_globs: ['sensor.*'] }, exclude: { entities: ['sensor.kitchen_rssi'] } }, ['sensor.kitchen_temperature']],
+    ['? matches one character', { include: { entity_globs: ['automation.?'] } }, ['automation.x']],
+  ])('%s', (_name, config, expected) => {
+    expect(written(config)).toEqual(expected);
+  });
+
+  it('merges per-entity settings: domain, then glob, then entity, the later winning', () => {
+    const rules = compileFilters({
+      ignore_attributes: ['icon'],
+      component_config_domain: { sensor: { override_measurement: 'sensors', ignore_attributes: ['a'] } },
+      component_config_glob: { 'sensor.*_temperature': { override_measurement: 'temperatures' } },
+      component_config: { 'sensor.kitchen_temperature': { ignore_attributes: ['b'] } },
+    });
+    expect(rules('sensor.kitchen_temperature')).toEqual({ write: true, overrideMeasurement: 'temperatures', ignoreAttributes: new Set(['icon', 'b']) });
+    expect(rules('sensor.kitchen_rssi')).toEqual({ write: true, overrideMeasurement: 'sensors', ignoreAttributes: new Set(['icon', 'a']) });
+    expect(rules('light.kitchen')).toEqual({ write: true, overrideMeasurement: undefined, ignoreAttributes: new Set(['icon']) });
+  });
+});
+
+describe('filters in both schemas', () => {
+  const state = { entity_id: 'sensor.kitchen_temperature', state: '21', attributes: { icon: 'mdi:x', friendly_name: 'K' }, last_updated: '2024-05-01T00:00:00+00:00' };
+  const filters: FilterConfig = { exclude: { domains: ['light'] }, ignore_attributes: ['icon'], component_config_glob: { 'sensor.*_temperature': { override_measurement: 'temperatures' } } };
+
+  it('typed: override, ignored attribute, excluded entity', () => {
+    const enc = createTypedEncoder({ filters });
+    expect(enc.encodeState(state)).toBe('temperatures,entity_id=sensor.kitchen_temperature value=21,friendly_name_str="K" 1714521600000000000\n');
+    expect(enc.encodeState({ ...state, entity_id: 'light.kitchen' })).toBeNull();
+  });
+
+  it('ha: override, ignored attribute, excluded entity', () => {
+    const enc = createHaEncoder(DEFAULT_HA_SCHEMA, filters);
+    expect(enc.encodeState(state)).toBe('temperatures,domain=sensor,entity_id=kitchen_temperature value=21,friendly_name_str="K" 1714521600000000000\n');
+    expect(enc.encodeState({ ...state, entity_id: 'light.kitchen' })).toBeNull();
+  });
+});
+
+describe('CONFIG_FILE', () => {
+  it('reads YAML and JSON with HA keys', () => {
+    const yaml = 'include:\n  domains: [sensor]\nexclude:\n  entity_globs: ["sensor.*_rssi"]\ncomponent_config:\n  sensor.a:\n    override_measurement: outdoor\n';
+    expect(parseFilterFile(yaml, 'f.yaml')).toEqual({ include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] }, component_config: { 'sensor.a': { override_measurement: 'outdoor' } } });
+    expect(parseFilterFile('{"ignore_attributes":["icon"]}', 'f.json')).toEqual({ ignore_attributes: ['icon'] });
+    expect(parseFilterFile('', 'empty.yaml')).toEqual({});
+  });
+
+  it('reports every problem with its place, in one error', () => {
+    const bad = 'include:\n  domains: [sensor, 3]\n  bogus: 1\ncomponent_config:\n  sensor.a:\n    override_measurement: ""\nextra: true\n';
+    let problems: readonly string[] = [];
+    try {
+      parseFilterFile(bad, 'f.yaml');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      'CONFIG_FILE f.yaml: (top level): unknown key "extra"',
+      'CONFIG_FILE f.yaml: include: unknown key "bogus"',
+      'CONFIG_FILE f.yaml: include.domains.1: must be string',
+      'CONFIG_FILE f.yaml: component_config.sensor.a.override_measurement: must not have fewer than 1 characters',
+    ]);
+  });
+
+  it('says when the file is not YAML or JSON', () => {
+    expect(() => parseFilterFile('{not json', 'f.json')).toThrow(/^invalid configuration:\n {2}- CONFIG_FILE f\.json: cannot be read as JSON: /);
+    expect(() => parseFilterFile('a: [1, 2', 'f.yaml')).toThrow(/CONFIG_FILE f\.yaml: cannot be read as YAML: /);
+  });
+
+  it('adds the file to the environment', () => {
+    const merged = mergeFilters({ include: { domains: ['sensor'] }, ignore_attributes: ['a'] }, { include: { domains: ['light'] }, ignore_attributes: ['b'] });
+    expect(merged.include?.domains).toEqual(['sensor', 'light']);
+    expect(merged.ignore_attributes).toEqual(['a', 'b']);
+  });
+});
