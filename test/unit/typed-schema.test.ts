@@ -4,7 +4,7 @@ import { capString, createTypedEncoder, parseDecimal, STRING_FIELD_MAX, type HaS
 const TS = '2024-05-01T12:34:56.123456+00:00';
 const NS = '1714566896123456000';
 
-function encode(partial: Partial<HaState> & { entity_id?: string }): string {
+function encode(partial: Partial<HaState> & { entity_id?: string }): string | null {
   return createTypedEncoder().encodeState({ entity_id: 'sensor.x', state: '1', attributes: {}, last_updated: TS, ...partial } as HaState);
 }
 
