@@ -92,6 +92,35 @@ export const VARIABLES = {
     doc: "typed (docs/schema.md) or ha: the points HA's own InfluxDB integration writes",
     default: () => 'typed',
   },
+  ENRICH_PRESENCE: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: 'SCHEMA=typed: every event point carries home_occupied and people_home; changes write home_presence',
+    default: () => 'true',
+  },
+  ENRICH_WEATHER: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: 'SCHEMA=typed: every event point carries outdoor_temperature/humidity/condition and weather_age_s',
+    default: () => 'true',
+  },
+  WEATHER_API_KEY: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'an OpenWeatherMap API key',
+    doc: 'OpenWeatherMap key; without it, HA\'s own weather entity is used',
+    optional: true,
+    secret: true,
+  },
+  WEATHER_LAT: { schema: Type.Number({ minimum: -90, maximum: 90 }), expected: 'a latitude from -90 to 90', doc: 'where to ask for the weather (default: HA\'s location)', optional: true },
+  WEATHER_LON: { schema: Type.Number({ minimum: -180, maximum: 180 }), expected: 'a longitude from -180 to 180', doc: 'where to ask for the weather (default: HA\'s location)', optional: true },
+  WEATHER_INTERVAL_S: {
+    schema: int(60, 86_400),
+    expected: 'an integer of seconds from 60 to 86400',
+    doc: 'how often to ask OpenWeatherMap (its free tier allows far more than the default)',
+    default: () => '600',
+  },
+  WEATHER_ENTITY: { schema: Type.String({ pattern: '^weather\\..+' }), expected: 'a weather.* entity id', doc: 'HA weather entity for the fallback (default: the first seen)', optional: true },
+  WEATHER_URL: { schema: httpUrl, expected: 'an http(s):// URL', doc: 'OpenWeatherMap API base URL', default: () => 'https://api.openweathermap.org' },
   NORMALIZE_UNITS: {
     schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
     expected: 'true or false',
@@ -240,6 +269,15 @@ export interface Config {
   /** Encoding in the workers, filters from the environment included (CONFIG_FILE's are merged in main). */
   readonly schema: SchemaOptions;
   readonly configFile: string | undefined;
+  readonly enrich: {
+    readonly presence: boolean;
+    readonly weather: boolean;
+    readonly weatherApiKey: string | undefined;
+    readonly weatherLocation: { readonly lat: number; readonly lon: number } | undefined;
+    readonly weatherIntervalMs: number;
+    readonly weatherEntity: string | undefined;
+    readonly weatherUrl: string;
+  };
   readonly poolSize: number;
   readonly encoderQueueBytes: number;
   readonly batchMaxLines: number;
@@ -275,7 +313,10 @@ export function haWebSocketUrl(haUrl: string): string {
 
 /** Env values are text: integers must be written as integers ("1.5" and "1e3" stay text and fail). */
 function convert(schema: TSchema, raw: string): unknown {
-  return (schema as { type?: unknown }).type === 'integer' && /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  const type = (schema as { type?: unknown }).type;
+  if (type === 'integer') return /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (type === 'number') return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : raw;
+  return raw;
 }
 
 function describeGiven(spec: VarSpec, raw: string): string {
@@ -311,6 +352,9 @@ export function loadConfig(env: Env): Config {
     }
   };
 
+  if ((env.WEATHER_LAT === undefined || env.WEATHER_LAT === '') !== (env.WEATHER_LON === undefined || env.WEATHER_LON === '')) {
+    problems.push('WEATHER_LAT, WEATHER_LON: set both or neither');
+  }
   const sink = str('SINK');
   const api = sink === 'influx' ? str('INFLUX_API') : undefined;
   if (sink === 'influx') requireFor(['INFLUX_URL'], 'SINK=influx');
@@ -371,6 +415,16 @@ export function loadConfig(env: Env): Config {
           }
         : { schema: 'typed', normalizeUnits: str('NORMALIZE_UNITS') === 'true', filters },
     configFile: str('CONFIG_FILE'),
+    enrich: {
+      presence: str('ENRICH_PRESENCE') === 'true',
+      weather: str('ENRICH_WEATHER') === 'true',
+      weatherApiKey: str('WEATHER_API_KEY'),
+      weatherLocation:
+        values.WEATHER_LAT !== undefined && values.WEATHER_LON !== undefined ? { lat: values.WEATHER_LAT as number, lon: values.WEATHER_LON as number } : undefined,
+      weatherIntervalMs: num('WEATHER_INTERVAL_S') * 1000,
+      weatherEntity: str('WEATHER_ENTITY'),
+      weatherUrl: (str('WEATHER_URL') as string).replace(/\/+$/, ''),
+    },
     poolSize: num('POOL_SIZE'),
     encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
     batchMaxLines: num('BATCH_MAX_LINES'),

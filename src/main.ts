@@ -18,6 +18,9 @@ import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
+import { contextFields, observationLine, presenceLine } from './enrich/context.js';
+import { Presence } from './enrich/presence.js';
+import { Weather } from './enrich/weather.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
 import { batchSpoolMetrics, createMetrics, frameSpoolMetrics, selfMetricsLine } from './metrics.js';
@@ -32,6 +35,7 @@ import { StateFile } from './state.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
+import type { Observed } from '../workers/encode-batch.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -107,6 +111,44 @@ export async function run(config: Config): Promise<number> {
   });
   writer.start();
 
+  // Enrichment (typed schema): who is home, and the weather outside.
+  const enrich = config.schema.schema === 'typed';
+  const presence = enrich && config.enrich.presence ? new Presence() : null;
+  const weather =
+    enrich && config.enrich.weather
+      ? new Weather(
+          {
+            apiKey: config.enrich.weatherApiKey,
+            baseUrl: config.enrich.weatherUrl,
+            intervalMs: config.enrich.weatherIntervalMs,
+            log,
+            metrics,
+            onObservation: (o) => {
+              const line = observationLine(o);
+              if (line !== '') writer.accept(Buffer.from(line), 1, Date.now());
+            },
+          },
+          config.enrich.weatherEntity,
+        )
+      : null;
+  if (weather !== null && config.enrich.weatherLocation !== undefined) {
+    weather.setLocation(config.enrich.weatherLocation.lat, config.enrich.weatherLocation.lon);
+    weather.start();
+  }
+  const observe = (observed: readonly Observed[]): void => {
+    for (const o of observed) {
+      if (o.id.startsWith('weather.')) {
+        weather?.fromHa(o.id, o.state, o.temperature ?? null, o.humidity ?? null, o.timeNs === '' ? Date.now() : Number(o.timeNs.slice(0, -6)));
+      } else if (presence !== null && o.timeNs !== '') {
+        const change = presence.update(o.id, o.state, o.timeNs);
+        if (change !== null) {
+          metrics.presenceChanges.inc();
+          writer.accept(Buffer.from(presenceLine(change.peopleHome, change.timeNs)), 1, Date.now());
+        }
+      }
+    }
+  };
+
   const pool = new EncoderPool({
     poolSize: config.poolSize,
     schema: config.schema,
@@ -119,6 +161,7 @@ export async function run(config: Config): Promise<number> {
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
       writer.accept(r.lp, r.lines, r.token);
       watermark.release(r.token);
+      if (r.observed.length > 0) observe(r.observed);
       overflow.feed();
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
@@ -146,7 +189,8 @@ export async function run(config: Config): Promise<number> {
     log,
   );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
-    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults] };
+    const context = enrich ? contextFields(weather?.current() ?? null, presence, Date.now()) : '';
+    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context };
     watermark.hold(firstAt);
     if (!overflow.active && pool.submit(job)) return;
     // The encoders are behind: the frames wait on disk (durable there), never on the floor.
@@ -176,6 +220,17 @@ export async function run(config: Config): Promise<number> {
       subscribed: (session, gapStartMs) => {
         // A new connection: fill what HA recorded since the last frame of the previous one
         // (or, on the first connection, since the watermark saved by the previous run).
+        if (weather !== null && config.enrich.weatherApiKey !== undefined && config.enrich.weatherLocation === undefined) {
+          // No WEATHER_LAT/LON: HA's own location.
+          void connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((reply) => {
+            const r = reply.type === 'result' && 'result' in reply ? (reply.result as { latitude?: unknown; longitude?: unknown } | null) : null;
+            if (typeof r?.latitude === 'number' && typeof r.longitude === 'number') {
+              weather.setLocation(r.latitude, r.longitude);
+              weather.start();
+            }
+            else log.warn('HA did not tell its location; set WEATHER_LAT and WEATHER_LON for OpenWeatherMap');
+          });
+        }
         const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
         const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
         for (const id of connection.knownEntityIds) knownIds.add(id);
@@ -290,6 +345,7 @@ export async function run(config: Config): Promise<number> {
 
   // Shutdown follows the data: stop reading, encode what was read, write what was encoded.
   connection.stop();
+  weather?.stop();
   await connectionDone;
   batcher.flush();
   overflow.stop();

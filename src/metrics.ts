@@ -153,6 +153,10 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     backfillPoints: registry.counter('backfill_points_total', 'points written from HA history'),
     backfillUnfilledSeconds: registry.counter('backfill_unfilled_seconds_total', 'seconds of gaps that could not be filled from HA history'),
     watermarkAge: registry.gauge('watermark_age_seconds', 'how far the durable watermark trails the clock'),
+    weatherRequests: registry.counter('weather_requests_total', 'OpenWeatherMap requests, by result (ok, error)'),
+    weatherBreakerOpen: registry.gauge('weather_breaker_state', 'weather circuit breaker: 0 closed, 0.5 half-open, 1 open'),
+    weatherBreakerTransitions: registry.counter('weather_breaker_transitions_total', 'weather circuit breaker transitions, by new state'),
+    presenceChanges: registry.counter('presence_changes_total', 'changes of people_home written as home_presence points'),
     splitBatches: registry.counter('write_split_batches_total', 'batches split in two (413 too large, or 400/422 to isolate bad lines)'),
   };
 }

@@ -32,7 +32,21 @@ export interface EncodeJob {
   readonly token: number;
   /** Ids of commands whose answer is states to write, and the answer's shape. */
   readonly stateResults: readonly (readonly [number, StateResultKind])[];
+  /** Enrichment fields appended to every live event point (src/enrich/context.ts); '' = none. */
+  readonly context?: string;
 }
+
+/** A person, device tracker or weather state seen in the batch, for the main thread's context. */
+export interface Observed {
+  readonly id: string;
+  readonly state: string;
+  /** HA's last_updated, ns digits ('' when unreadable). */
+  readonly timeNs: string;
+  readonly temperature?: number;
+  readonly humidity?: number;
+}
+
+const OBSERVED_DOMAINS = /^(person|device_tracker|weather)\./;
 
 /**
  * snapshot: get_states, a list of states. history: history/history_during_period's compressed
@@ -66,6 +80,8 @@ export interface EncodeResult {
   control: (ControlMessage | StatesSummary)[];
   /** Largest point timestamp in the batch (ns digits), '' when none. */
   maxTimeNs: string;
+  /** Person, device tracker and weather states, in order (live events and snapshots). */
+  observed: Observed[];
   /** The first few reasons for `invalid`, for the log. */
   errors: string[];
 }
@@ -115,7 +131,7 @@ export function createBatchEncoder(encoder: StateEncoder) {
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, invalid: 0, control: [], maxTimeNs: '', errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
@@ -131,6 +147,23 @@ export function createBatchEncoder(encoder: StateEncoder) {
       // The timestamp is the digits between the last space and the newline.
       const ts = line.slice(line.lastIndexOf(' ') + 1, -1);
       if (ts.length > r.maxTimeNs.length || (ts.length === r.maxTimeNs.length && ts > r.maxTimeNs)) r.maxTimeNs = ts;
+    };
+    const observe = (state: HaState): void => {
+      if (!OBSERVED_DOMAINS.test(state.entity_id)) return;
+      const a = (state.attributes ?? {}) as { temperature?: unknown; humidity?: unknown };
+      r.observed.push({
+        id: state.entity_id,
+        state: String(state.state),
+        timeNs: (typeof state.last_updated === 'string' ? isoToNs(state.last_updated) : null) ?? '',
+        ...(typeof a.temperature === 'number' ? { temperature: a.temperature } : {}),
+        ...(typeof a.humidity === 'number' ? { humidity: a.humidity } : {}),
+      });
+    };
+    const context = job.context ?? '';
+    const withContext = (line: string | null): string | null => {
+      if (line === null || context === '') return line;
+      const sp = line.lastIndexOf(' ');
+      return `${line.slice(0, sp)}${context}${line.slice(sp)}`;
     };
     const encodeState = (state: unknown, timeNs?: string): void => {
       try {
@@ -165,6 +198,7 @@ export function createBatchEncoder(encoder: StateEncoder) {
         for (const state of list) {
           states++;
           encodeState(state);
+          if (kind === 'snapshot' && typeof (state as HaState | null)?.entity_id === 'string') observe(state as HaState);
           const id = (state as { entity_id?: unknown } | null)?.entity_id;
           if (kind === 'snapshot' && typeof id === 'string') entityIds.push(id);
         }
@@ -193,7 +227,10 @@ export function createBatchEncoder(encoder: StateEncoder) {
           const state = ev.data?.new_state;
           if (state === null) r.removed++;
           else if (state === undefined) throw new InvalidStateError('state_changed without new_state');
-          else add(encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined));
+          else {
+            add(withContext(encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined)));
+            if (typeof state?.entity_id === 'string') observe(state);
+          }
         } else {
           add(otherEventLine(ev));
         }

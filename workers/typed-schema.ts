@@ -81,7 +81,12 @@ export class InvalidStateError extends Error {
   readonly code = 'STATE_INVALID';
 }
 
-const RESERVED_KEYS = new Set(['value', 'state', 'time', 'value_raw', 'unit_raw']);
+/** Our own field names: an attribute of the same name is written as attr_<name>. */
+const RESERVED_KEYS = new Set([
+  'value', 'state', 'time', 'value_raw', 'unit_raw',
+  // the enrichment context (src/enrich/context.ts)
+  'outdoor_temperature', 'outdoor_humidity', 'outdoor_condition', 'weather_age_s', 'home_occupied', 'people_home',
+]);
 
 export interface TypedSchemaOptions {
   /** Write values of known device classes in canonical units (workers/units.ts). */

@@ -93,8 +93,9 @@ export async function readInfluxV1(url: string, db: string, auth?: { user: strin
     if (body.results[0]?.error) throw new Error(body.results[0].error);
     return body.results[0]?.series ?? [];
   };
-  // ha_ingestor is the ingestor's own health (SELF_METRICS_INTERVAL_S), not HA data.
-  const measurements = (await q('SHOW MEASUREMENTS')).flatMap((s) => s.values.map((v) => String(v[0]))).filter((m) => m !== 'ha_ingestor');
+  // The ingestor's own health and the points it derives (presence, weather) are not HA states.
+  const derived = new Set(['ha_ingestor', 'home_presence', 'weather_observation']);
+  const measurements = (await q('SHOW MEASUREMENTS')).flatMap((s) => s.values.map((v) => String(v[0]))).filter((m) => !derived.has(m));
   const points: ExpectedPoint[] = [];
   for (const m of measurements) {
     const fields = new Set((await q(`SHOW FIELD KEYS FROM "${m}"`)).flatMap((s) => s.values.map((v) => String(v[0]))));

@@ -176,7 +176,7 @@ describe('database faults', () => {
 
   it('one poisoned point in a batch of 5,000: 4,999 written, 1 in the dead-letter file with the reason', async () => {
     const url = inject('influxV1Url');
-    const sc = await scenario({ influxUrl: url, db: 'poison', env: { FLUSH_INTERVAL_MS: '10000', BATCH_MAX_LINES: '5000', SELF_METRICS_INTERVAL_S: '0' } });
+    const sc = await scenario({ influxUrl: url, db: 'poison', env: { FLUSH_INTERVAL_MS: '10000', BATCH_MAX_LINES: '5000', SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false' } });
     // A field type planted beforehand: poison_level is a string in this shard from now on.
     await fetch(`${url}/write?db=poison&precision=ns`, { method: 'POST', body: `sensor,entity_id=sensor.planted poison_level="text" ${Date.now()}000000` });
     const snapshot = sc.sim.lastSnapshot.length;

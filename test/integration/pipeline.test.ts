@@ -68,7 +68,7 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
   await sim.start();
   const dbEnv = await sink.prepare(run);
   dataDir = mkdtempSync(join(tmpdir(), 'ha-ingestor-data-'));
-  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', DATA_DIR: dataDir, SELF_METRICS_INTERVAL_S: '0', ...dbEnv, ...opts.env });
+  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', DATA_DIR: dataDir, SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false', ...dbEnv, ...opts.env });
   await ingestor.healthy();
   await sim.emit({ count: opts.events, rate: opts.rate, newEntityEvery: 997, removeEvery: 1499 });
 
