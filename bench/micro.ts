@@ -9,7 +9,8 @@ import { Bench } from 'tinybench';
 import { WORKER_FILE } from '../src/pipeline/encoder-pool.js';
 import { FrameBatcher } from '../src/pipeline/frame-batcher.js';
 import { HaSimulator } from '../src/sim/server.js';
-import { createBatchEncoder, type EncodeJob } from '../workers/encode-batch.js';
+import type { EncodeJob } from '../workers/encode-batch.js';
+import { createSchemaBatchEncoder } from '../workers/schema.js';
 import { escapeKey, escapeStringValue } from '../workers/line-protocol.js';
 import { isoToNs } from '../workers/timestamp.js';
 import { createTypedEncoder, type HaState } from '../workers/typed-schema.js';
@@ -44,7 +45,7 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
   const states = parsed.map((m) => m.event.data.new_state);
   const stamps = states.map((s) => s.last_updated);
   const typed = createTypedEncoder();
-  const batchEncoder = createBatchEncoder(createTypedEncoder());
+  const batchEncoder = createSchemaBatchEncoder({ schema: 'typed' });
   const oneFrameJob = () => framesJob([frame]);
   const lp = Buffer.from(batchEncoder.encode(framesJob(frames)).lp);
   const lpLines = FRAME_EVENTS * 10;

@@ -20,6 +20,7 @@ import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { contextFields, observationLine, presenceLine } from './enrich/context.js';
 import { Presence } from './enrich/presence.js';
+import { REGISTRY_EVENTS, Registries } from './enrich/registries.js';
 import { Weather } from './enrich/weather.js';
 import { HaConnection } from './ha/connection.js';
 import { startHttpServer } from './http/server.js';
@@ -36,6 +37,7 @@ import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
 import type { Observed } from '../workers/encode-batch.js';
+import { createSharedRegistry } from '../workers/shared-registry.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -111,8 +113,11 @@ export async function run(config: Config): Promise<number> {
   });
   writer.start();
 
-  // Enrichment (typed schema): who is home, and the weather outside.
+  // Enrichment (typed schema): who is home, the weather outside, areas and devices.
   const enrich = config.schema.schema === 'typed';
+  const registrySab = createSharedRegistry();
+  const schema = config.schema.schema === 'typed' ? { ...config.schema, registry: registrySab } : config.schema;
+  const internalEventTypes = enrich ? REGISTRY_EVENTS.filter((t) => config.ha.eventTypes !== 'all' && !config.ha.eventTypes.includes(t)) : [];
   const presence = enrich && config.enrich.presence ? new Presence() : null;
   const weather =
     enrich && config.enrich.weather
@@ -137,7 +142,9 @@ export async function run(config: Config): Promise<number> {
   }
   const observe = (observed: readonly Observed[]): void => {
     for (const o of observed) {
-      if (o.id.startsWith('weather.')) {
+      if (o.id.startsWith('event:')) {
+        registries?.changed();
+      } else if (o.id.startsWith('weather.')) {
         weather?.fromHa(o.id, o.state, o.temperature ?? null, o.humidity ?? null, o.timeNs === '' ? Date.now() : Number(o.timeNs.slice(0, -6)));
       } else if (presence !== null && o.timeNs !== '') {
         const change = presence.update(o.id, o.state, o.timeNs);
@@ -151,7 +158,7 @@ export async function run(config: Config): Promise<number> {
 
   const pool = new EncoderPool({
     poolSize: config.poolSize,
-    schema: config.schema,
+    schema,
     maxQueueBytes: config.encoderQueueBytes,
     onResult: (r) => {
       metrics.events.inc(r.events);
@@ -190,7 +197,7 @@ export async function run(config: Config): Promise<number> {
   );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
     const context = enrich ? contextFields(weather?.current() ?? null, presence, Date.now()) : '';
-    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context };
+    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes };
     watermark.hold(firstAt);
     if (!overflow.active && pool.submit(job)) return;
     // The encoders are behind: the frames wait on disk (durable there), never on the floor.
@@ -212,12 +219,14 @@ export async function run(config: Config): Promise<number> {
     url: config.ha.url,
     token: config.ha.token,
     eventTypes: config.ha.eventTypes,
+    extraEventTypes: internalEventTypes,
     log,
     metrics,
     handlers: {
       frame: (data) => batcher.push(data),
       closed: () => batcher.flush(),
       subscribed: (session, gapStartMs) => {
+        void registries?.refresh();
         // A new connection: fill what HA recorded since the last frame of the previous one
         // (or, on the first connection, since the watermark saved by the previous run).
         if (weather !== null && config.enrich.weatherApiKey !== undefined && config.enrich.weatherLocation === undefined) {
@@ -254,6 +263,7 @@ export async function run(config: Config): Promise<number> {
       },
     },
   });
+  const registries = enrich ? new Registries(connection, registrySab, log) : null;
   const knownIds = new Set(saved?.entityIds ?? []);
   const backfillOptions: BackfillOptions = {
     connection,
@@ -346,6 +356,7 @@ export async function run(config: Config): Promise<number> {
   // Shutdown follows the data: stop reading, encode what was read, write what was encoded.
   connection.stop();
   weather?.stop();
+  registries?.stop();
   await connectionDone;
   batcher.flush();
   overflow.stop();

@@ -21,6 +21,7 @@ import { isAscii } from 'node:buffer';
 import { isControlMessage, type ControlMessage } from '../src/ha/messages.js';
 import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type StateEncoder } from './typed-schema.js';
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
+import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { epochSecondsToNs, isoToNs } from './timestamp.js';
 
 export interface EncodeJob {
@@ -34,9 +35,14 @@ export interface EncodeJob {
   readonly stateResults: readonly (readonly [number, StateResultKind])[];
   /** Enrichment fields appended to every live event point (src/enrich/context.ts); '' = none. */
   readonly context?: string;
+  /** Event types subscribed to for the ingestor's own use: reported in `observed`, not written. */
+  readonly internalEventTypes?: readonly string[];
 }
 
-/** A person, device tracker or weather state seen in the batch, for the main thread's context. */
+/**
+ * A person, device tracker or weather state seen in the batch, for the main thread's context;
+ * or (id `event:<type>`) an event of an internal type.
+ */
 export interface Observed {
   readonly id: string;
   readonly state: string;
@@ -102,7 +108,6 @@ function escapesAreAscii(bytes: Buffer): boolean {
   return true;
 }
 
-const fromLatin1 = (s: string): string => (/[\x80-\xff]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
 interface HaEvent {
   event_type?: unknown;
@@ -110,7 +115,12 @@ interface HaEvent {
   time_fired?: unknown;
 }
 
-export function createBatchEncoder(encoder: StateEncoder) {
+/**
+ * `latin1Encoder` is the same schema built for the Latin-1 fast path (its configuration strings
+ * in Latin-1 form, workers/latin1.ts); without it every frame is decoded as UTF-8.
+ */
+export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: StateEncoder) {
+  let encoder = utf8Encoder;
   const textEncoder = new TextEncoder();
   const eventTypeTags = new Map<string, string>();
 
@@ -159,7 +169,10 @@ export function createBatchEncoder(encoder: StateEncoder) {
         ...(typeof a.humidity === 'number' ? { humidity: a.humidity } : {}),
       });
     };
-    const context = job.context ?? '';
+    const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+    const latin1 = latin1Encoder !== undefined && !isAscii(text) && escapesAreAscii(text);
+    encoder = latin1 ? (latin1Encoder as StateEncoder) : utf8Encoder;
+    const context = latin1 ? toLatin1Form(job.context ?? '') : (job.context ?? '');
     const withContext = (line: string | null): string | null => {
       if (line === null || context === '') return line;
       const sp = line.lastIndexOf(' ');
@@ -231,6 +244,8 @@ export function createBatchEncoder(encoder: StateEncoder) {
             add(withContext(encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined)));
             if (typeof state?.entity_id === 'string') observe(state);
           }
+        } else if (typeof ev.event_type === 'string' && job.internalEventTypes?.includes(ev.event_type)) {
+          r.observed.push({ id: `event:${ev.event_type}`, state: '', timeNs: '' });
         } else {
           add(otherEventLine(ev));
         }
@@ -240,8 +255,6 @@ export function createBatchEncoder(encoder: StateEncoder) {
       }
     };
 
-    const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
-    const latin1 = !isAscii(text) && escapesAreAscii(text);
     let start = 0;
     for (const end of job.ends) {
       let parsed: unknown;
@@ -260,9 +273,10 @@ export function createBatchEncoder(encoder: StateEncoder) {
       const lp = Buffer.allocUnsafeSlow(out.length);
       lp.write(out, 0, 'latin1');
       r.lp = lp;
-      r.errors = r.errors.map(fromLatin1);
+      r.errors = r.errors.map(fromLatin1Form);
+      r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
       r.control = r.control.map((c) =>
-        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1) } } : (JSON.parse(fromLatin1(JSON.stringify(c))) as ControlMessage),
+        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
       );
     } else {
       r.lp = textEncoder.encode(out);

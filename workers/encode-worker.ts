@@ -3,11 +3,11 @@
  * hands the encoded bytes back by transfer, not by copy.
  */
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
-import { createBatchEncoder, type EncodeJob, type EncodeResult } from './encode-batch.js';
-import { createStateEncoder } from './schema.js';
+import type { EncodeJob, EncodeResult } from './encode-batch.js';
+import { createSchemaBatchEncoder } from './schema.js';
 import type { SchemaOptions } from './typed-schema.js';
 
-const batchEncoder = createBatchEncoder(createStateEncoder((workerData as SchemaOptions | undefined) ?? { schema: 'typed' }));
+const batchEncoder = createSchemaBatchEncoder((workerData as SchemaOptions | undefined) ?? { schema: 'typed' });
 
 export default function encode(job: EncodeJob): EncodeResult {
   const result = batchEncoder.encode(job);

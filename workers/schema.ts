@@ -1,7 +1,16 @@
 /** Picks the state encoder for SCHEMA: typed (ours, docs/schema.md) or ha (HA's integration). */
+import { createBatchEncoder } from './encode-batch.js';
 import { createHaEncoder } from './ha-schema.js';
+import { deepLatin1Form } from './latin1.js';
 import { createTypedEncoder, type SchemaOptions, type StateEncoder } from './typed-schema.js';
 
-export function createStateEncoder(options: SchemaOptions): StateEncoder {
-  return options.schema === 'ha' ? createHaEncoder(options.ha, options.filters) : createTypedEncoder(options);
+/** `latin1`: the encoder for the Latin-1 fast path, its configuration strings converted. */
+export function createStateEncoder(options: SchemaOptions, latin1 = false): StateEncoder {
+  const o = latin1 ? deepLatin1Form(options) : options;
+  return o.schema === 'ha' ? createHaEncoder(o.ha, o.filters) : createTypedEncoder({ ...o, latin1 });
+}
+
+/** A batch encoder with both forms of the schema: what each worker (and POOL_SIZE=0) uses. */
+export function createSchemaBatchEncoder(options: SchemaOptions) {
+  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true));
 }

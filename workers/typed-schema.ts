@@ -21,6 +21,8 @@
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { isoToNs } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
+import { fromLatin1Form, toLatin1Form } from './latin1.js';
+import { placementReader, type Placements } from './shared-registry.js';
 import { canonicalUnit, normalizeUnit } from './units.js';
 
 export const STRING_FIELD_MAX = 16_384;
@@ -93,11 +95,17 @@ export interface TypedSchemaOptions {
   readonly normalizeUnits?: boolean;
   /** Include/exclude, ignored attributes, measurement overrides (workers/filters.ts). */
   readonly filters?: FilterConfig;
+  /** Area and device names per entity, shared with the main thread (workers/shared-registry.ts). */
+  readonly registry?: SharedArrayBuffer;
+  /** This encoder serves the Latin-1 fast path: area and device names are converted to that form. */
+  readonly latin1?: boolean;
 }
 
 /** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
 export function createTypedEncoder(options: TypedSchemaOptions = {}) {
   const rulesFor = compileFilters(options.filters);
+  const placementsOf = placementReader(options.registry);
+  let placements: Placements = {};
   const prefixes = new Map<string, string>();
   const floatKeys = new Map<string, string>();
   const stringKeys = new Map<string, string>();
@@ -112,6 +120,12 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     const id = escapeTagValue(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
     prefix = measurement;
+    const place = placements[options.latin1 ? fromLatin1Form(entityId) : entityId];
+    const external = (s: string): string => (options.latin1 ? toLatin1Form(s) : s);
+    const area = place?.area === undefined ? '' : escapeTagValue(external(place.area));
+    if (area !== '') prefix += `,area=${area}`;
+    const device = place?.device === undefined ? '' : escapeTagValue(external(place.device));
+    if (device !== '') prefix += `,device=${device}`;
     const dc = deviceClass === undefined ? '' : escapeTagValue(deviceClass);
     if (dc !== '') prefix += `,device_class=${dc}`;
     prefix += `,entity_id=${id}`;
@@ -186,6 +200,11 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     }
     const rules = rulesFor(s.entity_id);
     if (!rules.write) return null;
+    const latest = placementsOf.read();
+    if (latest.changed) {
+      placements = latest.placements;
+      prefixes.clear();
+    }
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = s.attributes ?? {};

@@ -61,6 +61,8 @@ export interface ConnectionOptions {
   readonly pingIntervalMs?: number;
   readonly pongTimeoutMs?: number;
   readonly commandTimeoutMs?: number;
+  /** Event types subscribed to for the ingestor's own use (registry updates); failures are logged only. */
+  readonly extraEventTypes?: readonly string[];
 }
 
 export type Reply = ControlMessage | StatesSummary;
@@ -204,6 +206,12 @@ export class HaConnection {
       const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
       const subscriptions = types.map((t) => this.command(`subscribe_events ${t ?? '(all)'}`, (id) => subscribeEventsMessage(id, t)));
       const states = this.command('get_states', getStatesMessage, 'snapshot');
+      const extras = this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
+      for (const t of extras) {
+        void this.command(`subscribe_events ${t}`, (id) => subscribeEventsMessage(id, t)).then((reply) => {
+          if (reply.type === 'result' && !reply.success && reply.error?.code !== 'connection_lost') log.info({ eventType: t, haError: reply.error }, 'cannot subscribe to an event type the ingestor uses');
+        });
+      }
 
       const featuresReply = await features;
       this.coalescing = featuresReply.type === 'result' && featuresReply.success;

@@ -6,8 +6,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { createBatchEncoder, type EncodeJob, type EncodeResult } from '../../workers/encode-batch.js';
-import { createStateEncoder } from '../../workers/schema.js';
+import type { EncodeJob, EncodeResult } from '../../workers/encode-batch.js';
+import { createSchemaBatchEncoder } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
@@ -26,7 +26,7 @@ export class EncoderPool {
   queuedBytes = 0;
   inFlight = 0;
   private readonly piscina: Piscina | null;
-  private readonly inline: ReturnType<typeof createBatchEncoder> | null;
+  private readonly inline: ReturnType<typeof createSchemaBatchEncoder> | null;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: EncoderPoolOptions) {
@@ -41,7 +41,7 @@ export class EncoderPool {
       this.inline = null;
     } else {
       this.piscina = null;
-      this.inline = createBatchEncoder(createStateEncoder(opts.schema ?? { schema: 'typed' }));
+      this.inline = createSchemaBatchEncoder(opts.schema ?? { schema: 'typed' });
     }
   }
 

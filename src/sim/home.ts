@@ -290,6 +290,31 @@ function sun(entityId: string): SimEntity {
  * Builds `count` entities (at least 40): mostly sensors, as in real homes, plus a few of every
  * other kind and some with awkward ids.
  */
+/**
+ * HA's registries for a home: one area per room, a device for every light (the light's area comes
+ * from its device), every other entity with a room in its id placed in that area directly.
+ */
+export function registriesFor(entityIds: readonly string[]): {
+  areas: { area_id: string; name: string }[];
+  devices: { id: string; name: string; name_by_user: string | null; area_id: string }[];
+  entities: { entity_id: string; device_id: string | null; area_id: string | null }[];
+} {
+  const areas = ROOMS.map((room) => ({ area_id: room, name: ROOM_NAMES[room] as string }));
+  const devices: { id: string; name: string; name_by_user: string | null; area_id: string }[] = [];
+  const entities: { entity_id: string; device_id: string | null; area_id: string | null }[] = [];
+  for (const id of entityIds) {
+    const room = ROOMS.find((r) => id.includes(r));
+    if (room !== undefined && id.startsWith('light.')) {
+      const deviceId = `dev_${id.slice(6)}`;
+      devices.push({ id: deviceId, name: `Bulb ${id.slice(6)}`, name_by_user: null, area_id: room });
+      entities.push({ entity_id: id, device_id: deviceId, area_id: null });
+    } else {
+      entities.push({ entity_id: id, device_id: null, area_id: room ?? null });
+    }
+  }
+  return { areas, devices, entities };
+}
+
 export function createHome(count: number, seed: number): SimEntity[] {
   const rng = createRng(seed ^ 0x5eed);
   const fixed: SimEntity[] = [

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createHome, createRng, type Attributes, type Rng, type SimEntity } from './home.js';
+import { createHome, createRng, registriesFor, type Attributes, type Rng, type SimEntity } from './home.js';
 
 export interface SimState {
   entity_id: string;
@@ -49,6 +49,8 @@ export interface SimulatorOptions {
   /** Most messages in one coalesced frame. */
   readonly maxMessagesPerFrame?: number;
   readonly haVersion?: string;
+  /** Whether the token is an admin's (registries readable). */
+  readonly admin?: boolean;
 }
 
 export interface EmitOptions {
@@ -105,6 +107,7 @@ export class HaSimulator {
   private http: Server | null = null;
   private wss: WebSocketServer | null = null;
   private clockUs = 0;
+  private readonly areaNames = new Map<string, string>();
   private nextNewEntity = 0;
   private drainWaiters: (() => void)[] = [];
 
@@ -120,6 +123,7 @@ export class HaSimulator {
       record: options.record ?? true,
       maxMessagesPerFrame: options.maxMessagesPerFrame ?? 500,
       haVersion: options.haVersion ?? (options.mode === 'old' ? '2021.12.0' : '2025.11.0'),
+      admin: options.admin ?? true,
     };
     this.rng = createRng(this.opts.seed);
     this.home = createHome(this.opts.entities, this.opts.seed);
@@ -228,6 +232,24 @@ export class HaSimulator {
       await new Promise((r) => setTimeout(r, 5));
       const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate));
       while (sent < due) burst(Math.min(frameMax, due - sent));
+    }
+  }
+
+  /** HA's registries for the entities of this home (with renamed areas applied). */
+  registries(): ReturnType<typeof registriesFor> {
+    const reg = registriesFor(this.entityIds);
+    for (const a of reg.areas) a.name = this.areaNames.get(a.area_id) ?? a.name;
+    return reg;
+  }
+
+  /** Renames an area and announces it with area_registry_updated, as HA does. */
+  renameArea(areaId: string, name: string): void {
+    this.areaNames.set(areaId, name);
+    const event = JSON.stringify({ event_type: 'area_registry_updated', data: { action: 'update', area_id: areaId }, origin: 'LOCAL', time_fired: isoFromMicros(Date.now() * 1000), context: { id: this.contextId(), parent_id: null, user_id: null } });
+    for (const client of this.clients) {
+      for (const [subId, type] of client.subscriptions) {
+        if (type === undefined || type === 'area_registry_updated') this.sendEvents(client, [`{"type":"event","event":${event},"id":${subId}}`]);
+      }
     }
   }
 
@@ -476,6 +498,17 @@ export class HaSimulator {
         for (const st of this.lastSnapshot) this.snapshotStates.set(`${st.entity_id}\u0000${st.last_updated}`, st);
         ok(this.lastSnapshot);
         break;
+      case 'config/area_registry/list':
+      case 'config/device_registry/list':
+      case 'config/entity_registry/list': {
+        if (!this.opts.admin) {
+          fail('unauthorized', 'Unauthorized');
+          break;
+        }
+        const reg = this.registries();
+        ok(msg.type === 'config/area_registry/list' ? reg.areas : msg.type === 'config/device_registry/list' ? reg.devices : reg.entities);
+        break;
+      }
       case 'get_config':
         ok({
           latitude: 52.52,

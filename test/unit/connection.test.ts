@@ -4,8 +4,7 @@ import { HaAuthRejectedError } from '../../src/errors.js';
 import { HaConnection } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HaSimulator } from '../../src/sim/server.js';
-import { createBatchEncoder } from '../../workers/encode-batch.js';
-import { createTypedEncoder } from '../../workers/typed-schema.js';
+import { createSchemaBatchEncoder } from '../../workers/schema.js';
 import { capturingLogger } from '../helpers/log.js';
 import { until } from '../helpers/ports.js';
 
@@ -25,7 +24,7 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
   const snapshots: number[] = [];
   const fatal: Error[] = [];
   // What the pool does with each frame, inline: parse, encode, hand replies back.
-  const encoder = createBatchEncoder(createTypedEncoder());
+  const encoder = createSchemaBatchEncoder({ schema: 'typed' });
   const { log, lines } = capturingLogger();
   const metrics = createMetrics();
   conn = new HaConnection({

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createBatchEncoder, type EncodeJob, type StateResultKind } from '../../workers/encode-batch.js';
+import type { EncodeJob, StateResultKind } from '../../workers/encode-batch.js';
+import { createSchemaBatchEncoder } from '../../workers/schema.js';
+import { createSharedRegistry, publishPlacements } from '../../workers/shared-registry.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
 function framesJob(frames: string[], snapshotIds: number[] = [], extra: [number, StateResultKind][] = []): EncodeJob {
@@ -19,7 +21,7 @@ const changed = (id: string, s: string, ts: string, sub = 3) =>
   JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: null, new_state: state(id, s, ts) }, origin: 'LOCAL', time_fired: ts, context: { id: 'c' } }, id: sub });
 
 describe('batch encoder', () => {
-  const encoder = () => createBatchEncoder(createTypedEncoder());
+  const encoder = () => createSchemaBatchEncoder({ schema: 'typed' });
   const text = (lp: Uint8Array) => Buffer.from(lp).toString('utf8');
 
   it('reads object frames, array frames and one-element arrays, in any key order', () => {
@@ -117,7 +119,7 @@ describe('batch encoder', () => {
 });
 
 describe('batch encoder: bytes in, the same bytes out', () => {
-  const encoder = () => createBatchEncoder(createTypedEncoder());
+  const encoder = () => createSchemaBatchEncoder({ schema: 'typed' });
   const ts = '2024-05-01T00:00:01+00:00';
   const msg = (id: string, s: string, attributes: Record<string, unknown>) =>
     JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, new_state: { ...state(id, s, ts), attributes } } }, id: 2 });
@@ -153,5 +155,37 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const line = Buffer.from(r.lp).toString('utf8');
     expect(line).not.toContain('\ufffd');
     expect(line).toMatch(/text_str="x(ä+)"/);
+  });
+});
+
+describe('batch encoder: strings from outside the frame on the Latin-1 path', () => {
+  const ts = '2024-05-01T00:00:01+00:00';
+  const frame = (id: string, s: string, attributes: Record<string, unknown>) =>
+    JSON.stringify([{ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, new_state: { entity_id: id, state: s, attributes, last_updated: ts } }, time_fired: ts }, id: 2 }]);
+
+  it('area and device names, overrides, filters and the context keep their UTF-8 whatever the frame', () => {
+    const registry = createSharedRegistry(1 << 16);
+    publishPlacements(registry, { 'sensor.küche': { area: 'Küche', device: 'Thermomètre' }, 'sensor.plain': { area: 'Salle à manger' } });
+    const enc = createSchemaBatchEncoder({
+      schema: 'typed',
+      registry,
+      filters: { exclude: { entities: ['sensor.ausgeschloßen'] }, component_config: { 'sensor.küche': { override_measurement: 'Temperatür' } }, ignore_attributes: ['größe'] },
+    });
+    const context = ',outdoor_condition_str="leichter Regen — ü"';
+    for (const attrs of [{ friendly_name: 'Küche' }, { friendly_name: 'plain' }]) {
+      // Once with a non-ASCII frame (Latin-1 path), once with an ASCII one (UTF-8 path).
+      const job = (frames: string[]) => ({ ...framesJob(frames), context });
+      const r = enc.encode(job([frame('sensor.küche', '21', { ...attrs, größe: 3 }), frame('sensor.plain', '1', attrs), frame('sensor.ausgeschloßen', '1', attrs)]));
+      const text = Buffer.from(r.lp).toString('utf8');
+      const name = attrs.friendly_name;
+      expect(text).toBe(
+        [
+          `Temperatür,area=Küche,device=Thermomètre,entity_id=sensor.küche value=21,friendly_name_str="${name}"${context} 1714521601000000000`,
+          `sensor,area=Salle\\ à\\ manger,entity_id=sensor.plain value=1,friendly_name_str="${name}"${context} 1714521601000000000`,
+          '',
+        ].join('\n'),
+      );
+      expect(r.skipped).toBe(1);
+    }
   });
 });
