@@ -80,6 +80,15 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000, got "soon"'],
     [{ HA_EVENT_TYPES: 'state_changed, call_service' }, 'HA_EVENT_TYPES: expected a comma-separated list of event types without spaces, or *, got "state_changed, call_service"'],
     [{ INFLUX_URL: 'influx:8086' }, 'INFLUX_URL: expected an http(s):// URL such as http://localhost:8086, got "influx:8086"'],
+    [{ SCHEMA: 'influx' }, 'SCHEMA: expected typed or ha, got "influx"'],
+    [{ NORMALIZE_UNITS: 'yes' }, 'NORMALIZE_UNITS: expected true or false, got "yes"'],
+    [{ INCLUDE_DOMAINS: 'sensor,,light' }, 'INCLUDE_DOMAINS: expected domains separated by commas, got "sensor,,light"'],
+    [{ INFLUX_TAGS: 'source' }, 'INFLUX_TAGS: expected key=value pairs separated by commas, such as source=hass,instance=home, got "source"'],
+    [{ WEATHER_LAT: '52.5' }, 'WEATHER_LAT, WEATHER_LON: set both or neither'],
+    [{ WEATHER_LAT: '95', WEATHER_LON: '13' }, 'WEATHER_LAT: expected a latitude from -90 to 90, got "95"'],
+    [{ WEATHER_INTERVAL_S: '10' }, 'WEATHER_INTERVAL_S: expected an integer of seconds from 60 to 86400, got "10"'],
+    [{ WEATHER_ENTITY: 'sensor.x' }, 'WEATHER_ENTITY: expected a weather.* entity id, got "sensor.x"'],
+    [{ WEATHER_API_KEY: '' , WEATHER_URL: 'ftp://x' }, 'WEATHER_URL: expected an http(s):// URL, got "ftp://x"'],
   ])('%j', (override, message) => {
     expect(problems({ ...V2, ...override })).toEqual([message]);
   });
@@ -97,6 +106,16 @@ describe('loadConfig', () => {
       'INFLUX_DB: required when INFLUX_API=v1, not set',
       'INFLUX_USERNAME, INFLUX_PASSWORD: set both or neither',
     ]);
+  });
+
+  it('reads the schema, filter and enrichment settings', () => {
+    const c = loadConfig({ ...V2, SCHEMA: 'ha', INFLUX_TAGS: 'source=hass,instance=home', INFLUX_TAGS_ATTRIBUTES: 'friendly_name', EXCLUDE_DOMAINS: 'automation,script', WEATHER_LAT: '52.52', WEATHER_LON: '-13.4', WEATHER_API_KEY: 'k' });
+    expect(c.schema).toEqual({
+      schema: 'ha',
+      ha: { measurementAttr: 'unit_of_measurement', defaultMeasurement: undefined, overrideMeasurement: undefined, tags: { source: 'hass', instance: 'home' }, tagsAttributes: ['friendly_name'], ignoreAttributes: [] },
+      filters: { include: { domains: [], entities: [], entity_globs: [] }, exclude: { domains: ['automation', 'script'], entities: [], entity_globs: [] }, ignore_attributes: [] },
+    });
+    expect(c.enrich).toMatchObject({ presence: true, weather: true, weatherApiKey: 'k', weatherLocation: { lat: 52.52, lon: -13.4 }, weatherIntervalMs: 600_000, weatherUrl: 'https://api.openweathermap.org' });
   });
 
   it('never prints a secret', () => {
@@ -122,5 +141,15 @@ describe('haWebSocketUrl', () => {
     ['wss://ha/api/websocket', 'wss://ha/api/websocket'],
   ])('%s → %s', (input, output) => {
     expect(haWebSocketUrl(input)).toBe(output);
+  });
+});
+
+describe('README', () => {
+  it('documents every variable the ingestor reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { VARIABLES } = await import('../../src/config.js');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const missing = Object.keys(VARIABLES).filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 });
