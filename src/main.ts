@@ -200,15 +200,13 @@ export async function run(config: Config): Promise<number> {
     const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes };
     watermark.hold(firstAt);
     if (!overflow.active && pool.submit(job)) return;
-    // The encoders are behind: the frames wait on disk (durable there), never on the floor.
-    void overflow.put(job).then(
-      () => watermark.release(firstAt),
-      (err: Error) => {
-        watermark.release(firstAt);
-        metrics.dispatchDropped.inc(ends.length);
-        log.error({ frames: ends.length, error: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
-      },
-    );
+    // The encoders are behind: the frames wait on disk, never on the floor. Their token stays
+    // held (released when the writer has their lines, like any batch).
+    void overflow.put(job).catch((err: Error) => {
+      watermark.release(firstAt);
+      metrics.dispatchDropped.inc(ends.length);
+      log.error({ frames: ends.length, error: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
+    });
   });
 
   let exitCode: number = EXIT.ok;
@@ -225,8 +223,11 @@ export async function run(config: Config): Promise<number> {
     handlers: {
       frame: (data) => batcher.push(data),
       closed: () => batcher.flush(),
+      // Area and device tags are part of a point's identity: know them before the first point.
+      beforeSubscribe: async () => {
+        await registries?.refresh();
+      },
       subscribed: (session, gapStartMs) => {
-        void registries?.refresh();
         // A new connection: fill what HA recorded since the last frame of the previous one
         // (or, on the first connection, since the watermark saved by the previous run).
         if (weather !== null && config.enrich.weatherApiKey !== undefined && config.enrich.weatherLocation === undefined) {
@@ -254,6 +255,9 @@ export async function run(config: Config): Promise<number> {
             },
             (err: Error) => log.error({ error: { message: err.message } }, 'backfill failed'),
           )
+          // The answers went to the writer as frames that arrived before now: release the
+          // backfill's start only when all of those are durable too.
+          .then(() => watermark.whenNothingHeldBefore(Date.now(), from))
           .finally(() => watermark.release(from));
       },
       fatal: (err) => {
@@ -359,12 +363,12 @@ export async function run(config: Config): Promise<number> {
   registries?.stop();
   await connectionDone;
   batcher.flush();
-  overflow.stop();
+  await overflow.stop();
   await pool.close();
   await frameSpool.close();
+  clearInterval(selfTimer);
   const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
   clearInterval(stateTimer);
-  clearInterval(selfTimer);
   await saveState();
   lag.disable();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));

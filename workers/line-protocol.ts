@@ -13,37 +13,31 @@
  *   - A raw line feed or carriage return is never written; it becomes the two characters `\n`
  *     (or `\r`). Every parser splits lines at a raw newline, and VictoriaMetrics does so even
  *     inside quoted strings.
- *   - A name (measurement, tag, field key) never ends with a backslash: the parser would read
- *     it as escaping the separator after it. Trailing backslashes are removed.
+ *   - In names and tag values, a backslash followed by another backslash, by a character that is
+ *     escaped there, or by nothing (the end) becomes `/`. Parsers disagree on such sequences
+ *     (InfluxDB 1.x/2.x read `\\` as two backslashes, VictoriaMetrics and InfluxDB 3 as one,
+ *     and a trailing one escapes the separator after it): no spelling reads back the same
+ *     everywhere. A backslash before any other character is kept; every parser reads it literally.
  *   - An empty tag value is not allowed: callers omit the tag (`escapeTagValue` returns '').
- *
- * A backslash elsewhere is kept as it is: InfluxDB reads `\` + a non-special character
- * literally, and `a\,b` (raw backslash, escaped comma) reads back as `a\,b`.
  */
 
-const MEASUREMENT_SPECIAL = /[, \n\r]|\\$/;
-const KEY_SPECIAL = /[,= \n\r]|\\$/;
+const MEASUREMENT_SPECIAL = /[, \n\r\\]/;
+const KEY_SPECIAL = /[,= \n\r\\]/;
 const STRING_SPECIAL = /["\\\n\r]/;
 
 function newlinesAsText(s: string): string {
   return s.replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-function trimTrailingBackslashes(s: string): string {
-  let end = s.length;
-  while (end > 0 && s.charCodeAt(end - 1) === 92) end--;
-  return end === s.length ? s : s.slice(0, end);
-}
-
 export function escapeMeasurement(name: string): string {
   if (!MEASUREMENT_SPECIAL.test(name)) return name;
-  return trimTrailingBackslashes(newlinesAsText(name)).replace(/[, ]/g, '\\$&');
+  return newlinesAsText(name).replace(/\\(?=[\\, ]|$)/g, '/').replace(/[, ]/g, '\\$&');
 }
 
-/** Tag keys, tag values and field keys. Returns '' when nothing is left (caller omits it). */
+/** Tag keys, tag values and field keys. Returns '' for '' (the caller omits the tag). */
 export function escapeKey(name: string): string {
   if (!KEY_SPECIAL.test(name)) return name;
-  return trimTrailingBackslashes(newlinesAsText(name)).replace(/[,= ]/g, '\\$&');
+  return newlinesAsText(name).replace(/\\(?=[\\,= ]|$)/g, '/').replace(/[,= ]/g, '\\$&');
 }
 
 export const escapeTagValue = escapeKey;

@@ -9,6 +9,9 @@ import { gunzipSync } from 'node:zlib';
 
 let lines = 0;
 let bad = 0;
+/** Points the ingestor derives (presence, weather, its own health), not HA events: not in `lines`. */
+let derived = 0;
+const DERIVED = /^(home_presence|weather_observation|ha_ingestor)[ ,]/;
 let firstAt = 0;
 let lastAt = 0;
 /** ms from the point's timestamp to receipt, one entry per point (subsampled past 2 M). */
@@ -34,6 +37,10 @@ const server = createServer((req, res) => {
         bad++;
         continue;
       }
+      if (DERIVED.test(line)) {
+        derived++;
+        continue;
+      }
       lines++;
       if (latencies.length < 2_000_000) latencies.push(now - Number(ts.slice(0, 13)));
     }
@@ -56,12 +63,13 @@ process.on('message', (msg: { type: string }) => {
   if (msg.type === 'reset') {
     lines = 0;
     bad = 0;
+    derived = 0;
     firstAt = 0;
     lastAt = 0;
     latencies = [];
     marks.length = 0;
   } else if (msg.type === 'report') {
-    process.send?.({ type: 'report', lines, bad, firstAt, lastAt, latencies, marks });
+    process.send?.({ type: 'report', lines, bad, derived, firstAt, lastAt, latencies, marks });
   } else if (msg.type === 'stop') {
     clearInterval(tick);
     server.close(() => process.exit(0));

@@ -44,6 +44,8 @@ export interface ConnectionHandlers {
    * arrived (0 on the first connection): events since then may have been missed.
    */
   subscribed?(session: number, gapStartMs: number): void;
+  /** Authenticated, nothing subscribed yet: what must be known before the first event is encoded. */
+  beforeSubscribe?(): Promise<void>;
   /** Authentication failed: the token is wrong. Nothing will be retried. */
   fatal(err: Error): void;
 }
@@ -203,6 +205,7 @@ export class HaConnection {
     log.info({ haVersion }, 'authenticated to Home Assistant');
     try {
       const features = this.command('supported_features', supportedFeaturesMessage);
+      await handlers.beforeSubscribe?.();
       const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
       const subscriptions = types.map((t) => this.command(`subscribe_events ${t ?? '(all)'}`, (id) => subscribeEventsMessage(id, t)));
       const states = this.command('get_states', getStatesMessage, 'snapshot');

@@ -8,8 +8,10 @@
  *
  *   header length (u32 BE) | header JSON {session, token, stateResults} | ends (u32 BE × frames) | frame bytes
  *
- * so a batch comes back exactly as it left, still tagged with its connection. Frames on disk
- * are durable: their watermark token is released once they are written there.
+ * so a batch comes back exactly as it left, still tagged with its connection. The watermark
+ * token of a batch put on disk stays held until the writer has its lines: a record is deleted
+ * as soon as it is handed to the pool, and a crash then must not find the watermark past it.
+ * Records left by an earlier run get their token held when they are fed.
  */
 import type { Logger } from 'pino';
 import type { EncodeJob } from '../../workers/encode-batch.js';
@@ -44,6 +46,9 @@ export class FrameOverflow {
   private feeding = false;
   private spilling = false;
   private stopped = false;
+  private feedLoop: Promise<void> = Promise.resolve();
+  /** Tokens of this run's batches on disk: held since they arrived (main.ts). */
+  private readonly heldTokens = new Map<number, number>();
 
   constructor(
     private readonly spool: Spool,
@@ -66,22 +71,24 @@ export class FrameOverflow {
     this.appending++;
     try {
       await this.spool.append(encodeFrames(job), job.ends.length, false);
+      this.heldTokens.set(job.token, (this.heldTokens.get(job.token) ?? 0) + 1);
     } finally {
       this.appending--;
     }
     this.feed();
   }
 
-  /** Stops feeding the pool (shutdown): what is on disk stays there for the next start. */
-  stop(): void {
+  /** Stops feeding the pool (shutdown); resolves when no batch is on its way to it. What is on disk stays for the next start. */
+  stop(): Promise<void> {
     this.stopped = true;
+    return this.feedLoop;
   }
 
   /** Feeds batches from disk to the pool while it has room. Call whenever the pool finishes one. */
   feed(): void {
     if (this.stopped || this.feeding || !this.spool.hasPending) return;
     this.feeding = true;
-    void (async () => {
+    this.feedLoop = (async () => {
       try {
         while (!this.stopped && this.pool.queuedBytes < this.maxQueueBytes / 2) {
           const record = await this.spool.next();
@@ -92,12 +99,20 @@ export class FrameOverflow {
             }
             break;
           }
+          if (this.stopped) {
+            this.spool.retryLater(record);
+            break;
+          }
           const job = decodeFrames(record.body, record.lines);
-          // Held again until the writer has it, as for a batch straight from the socket.
-          this.watermark.hold(job.token);
+          const ownHolds = this.heldTokens.get(job.token) ?? 0;
+          if (ownHolds > 1) this.heldTokens.set(job.token, ownHolds - 1);
+          else if (ownHolds === 1) this.heldTokens.delete(job.token);
+          else this.watermark.hold(job.token); // from an earlier run: held until the writer has it
           this.pool.submit(job, true);
           await this.spool.ack(record);
         }
+      } catch (err) {
+        this.log.error({ error: { message: (err as Error).message } }, 'cannot feed frames from disk to the encoders; they stay on disk');
       } finally {
         this.feeding = false;
       }

@@ -30,6 +30,19 @@ export class Watermark {
     return min === Number.POSITIVE_INFINITY ? this.now() : min;
   }
 
+  /**
+   * Resolves once no token older than `t` is held, not counting one hold of `except` (the
+   * caller's own). Polls: it serves rare events (the end of a backfill).
+   */
+  async whenNothingHeldBefore(t: number, except: number): Promise<void> {
+    for (;;) {
+      let blocked = false;
+      for (const [token, n] of this.held) if (token < t && (token !== except || n > 1)) blocked = true;
+      if (!blocked) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   get heldTokens(): number {
     return this.held.size;
   }

@@ -57,5 +57,8 @@ export function createFileWriteClient(dir: string, opts: { rotateBytes?: number;
       await current?.handle.close();
       current = null;
     },
+    destroy() {
+      return this.close();
+    },
   };
 }

@@ -42,7 +42,10 @@ export interface WriteResponse {
 
 export interface WriteClient {
   write(body: Buffer, gzipped: boolean): Promise<WriteResponse>;
+  /** Waits for requests under way, then closes. */
   close(): Promise<void>;
+  /** Ends requests under way at once (they answer as network errors). */
+  destroy(): Promise<void>;
 }
 
 /** The server's error text, shortened: v2 sends {"code","message"}, v1 {"error"}. */
@@ -85,6 +88,7 @@ export function createHttpWriteClient(target: WriteTarget, opts: { connections: 
       }
     },
     close: () => pool.close(),
+    destroy: () => pool.destroy(),
   };
 }
 

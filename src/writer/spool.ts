@@ -164,7 +164,8 @@ export class Spool {
   }
 
   private async nextNow(): Promise<SpoolRecord | null> {
-    for (const segment of this.segments) {
+    // A copy: load() removes an empty segment from the list while we walk it.
+    for (const segment of [...this.segments]) {
       if (segment.unread === null) await this.load(segment);
       if (segment.unread !== null && segment.unread.length > 0) {
         return segment.unread.shift() as SpoolRecord;
@@ -214,8 +215,16 @@ export class Spool {
       this.segments.push(segment);
     }
     const { segment, handle } = this.writing;
-    await handle.write(record);
-    await handle.datasync();
+    try {
+      const { bytesWritten } = await handle.write(record);
+      if (bytesWritten !== record.length) throw new Error(`short write to ${segment.path}: ${bytesWritten} of ${record.length} bytes (disk full?)`);
+      await handle.datasync();
+    } catch (err) {
+      // Nothing after a torn record could be read back: cut it off and start a new segment.
+      await handle.truncate(segment.bytes).catch(() => {});
+      await this.seal().catch(() => {});
+      throw err;
+    }
     segment.bytes += record.length;
     segment.lines += lines;
     segment.outstanding++;

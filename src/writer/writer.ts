@@ -103,7 +103,14 @@ export class Writer {
   constructor(private readonly opts: WriterOptions) {
     this.batcher = new LineBatcher(
       { maxLines: opts.maxLines, maxBytes: opts.maxBytes, maxDelayMs: opts.flushIntervalMs },
-      (batch) => void this.compress(batch),
+      (batch) =>
+        void this.compress(batch).catch((err: Error) => {
+          // Only the spool can fail here (the disk): say so loudly, count it, let the rest go on.
+          this.opts.log.error({ points: batch.lines, error: { message: err.message } }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost');
+          this.opts.metrics.writerDroppedPoints.inc(batch.lines, { reason: 'spool_failed' });
+          this.settleTokens(batch.tokens);
+          this.checkIdle();
+        }),
     );
     opts.metrics.writerQueueLines.collect(() => this.batcher.pendingLines + this.queue.reduce((n, i) => n + i.lines, 0));
     opts.metrics.writerQueueBytes.collect(() => this.queuedBytes);
@@ -172,9 +179,16 @@ export class Writer {
       }
       if (spooled > 0) this.opts.log.warn({ points: spooled }, `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`);
     }
-    await this.replayDone;
+    if (outcome === 'timeout') {
+      // Requests still out would hold the exit up to their own timeout: cut them. A replayed
+      // record whose answer never comes stays in the spool (it is acknowledged only on an answer).
+      await this.opts.client.destroy();
+      await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, 1000))]);
+    } else {
+      await this.replayDone;
+      await this.opts.client.close();
+    }
     await this.opts.spool.close();
-    await this.opts.client.close();
     return spooled;
   }
 
@@ -226,13 +240,16 @@ export class Writer {
     while (this.liveInFlight < Math.max(1, limit) && this.queue.length > 0 && !this.closing) {
       const item = this.queue.shift() as LiveItem;
       this.liveInFlight++;
-      void this.deliver(item).then(
-        () => this.liveSettled(item),
-        (err: Error) => {
+      void this.deliver(item)
+        .catch(async (err: Error) => {
           this.opts.log.error({ error: { message: err.message } }, 'writer failed to settle a batch; spooling it');
-          return this.spoolItem(item).then(() => this.liveSettled(item));
-        },
-      );
+          await this.spoolItem(item);
+        })
+        .catch((err: Error) => {
+          this.opts.log.error({ points: item.lines, error: { message: err.message } }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost');
+          this.opts.metrics.writerDroppedPoints.inc(item.lines, { reason: 'spool_failed' });
+        })
+        .finally(() => this.liveSettled(item));
     }
   }
 
@@ -283,6 +300,8 @@ export class Writer {
     this.inFlightItems.add(item);
     try {
       for (let attempt = 0; ; attempt++) {
+        // Past the shutdown deadline a batch is not tried again: it waits in the spool.
+        if (this.closing && attempt > 0) return await this.keep(item);
         const started = performance.now();
         const res = await client.write(item.body, item.gzipped);
         metrics.writeDuration.set((performance.now() - started) / 1000);

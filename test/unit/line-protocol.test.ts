@@ -13,8 +13,9 @@ describe('escapeMeasurement', () => {
     ['line\nfeed', 'line\\nfeed'],
     ['car\rriage', 'car\\rriage'],
     ['back\\slash', 'back\\slash'],
-    ['ends\\', 'ends'],
-    ['ends\\\\', 'ends'],
+    ['ends\\', 'ends/'],
+    ['ends\\\\', 'ends//'],
+    ['a\\ b', 'a/\\ b'],
     ['über 温度', 'über\\ 温度'],
     ['', ''],
   ])('%j → %j', (input, expected) => {
@@ -33,9 +34,12 @@ describe('escapeKey / escapeTagValue', () => {
     ['trail=', 'trail\\='],
     ['quote"', 'quote"'],
     ['new\nline', 'new\\nline'],
-    ['back\\,slash', 'back\\\\,slash'], // raw backslash kept, comma escaped: reads back as back\,slash
-    ['ends\\', 'ends'],
-    ['\\', ''],
+    ['back\\,slash', 'back/\\,slash'], // parsers disagree on a backslash before an escape: it becomes /
+    ['Basement \\ cellar', 'Basement\\ /\\ cellar'],
+    ['a\\\\b', 'a/\\b'],
+    ['C:\\temp', 'C:\\temp'], // a backslash before an ordinary character is kept
+    ['ends\\', 'ends/'],
+    ['\\', '/'],
     ['°C', '°C'],
     ['µg/m³', 'µg/m³'],
     ['🌡 temp', '🌡\\ temp'],

@@ -46,7 +46,7 @@ describe('typed schema: one state → one line', () => {
     [
       'special characters in keys',
       { attributes: { 'k, =v': 1, 'ends\\': 2 } },
-      `sensor,entity_id=sensor.x value=1,k\\,\\ \\=v=1,ends=2 ${NS}\n`,
+      `sensor,entity_id=sensor.x value=1,k\\,\\ \\=v=1,ends/=2 ${NS}\n`,
     ],
     [
       'odd entity id and tag values',
@@ -54,7 +54,7 @@ describe('typed schema: one state → one line', () => {
       `sensor,device_class=a\\ b,entity_id=sensor.odd\\ id\\,\\ with\\=signs,unit=µg/m³ value=1 ${NS}\n`,
     ],
     ['empty unit is omitted', { attributes: { unit_of_measurement: '' } }, `sensor,entity_id=sensor.x value=1 ${NS}\n`],
-    ['backslash-only unit is omitted', { attributes: { unit_of_measurement: '\\' } }, `sensor,entity_id=sensor.x value=1 ${NS}\n`],
+    ['backslash-only unit becomes /', { attributes: { unit_of_measurement: '\\' } }, `sensor,entity_id=sensor.x,unit=/ value=1 ${NS}\n`],
     ['non-string device_class is a field', { attributes: { device_class: 5 } }, `sensor,entity_id=sensor.x value=1,device_class=5 ${NS}\n`],
     ['null attributes', { attributes: null }, `sensor,entity_id=sensor.x value=1 ${NS}\n`],
     ['no fraction in timestamp', { last_updated: '2024-05-01T12:34:56+00:00' }, `sensor,entity_id=sensor.x value=1 1714566896000000000\n`],
