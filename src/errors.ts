@@ -47,13 +47,3 @@ export class HaCommandError extends IngestorError {
     this.haCode = haCode;
   }
 }
-
-/** A write to the database did not end in 2xx. */
-export class WriteError extends IngestorError {
-  readonly status: number | undefined;
-
-  constructor(message: string, status: number | undefined, retryable: boolean, options?: { cause?: unknown }) {
-    super(status === undefined ? 'WRITE_NETWORK' : `WRITE_HTTP_${status}`, message, retryable, options);
-    this.status = status;
-  }
-}

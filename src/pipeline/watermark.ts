@@ -42,8 +42,4 @@ export class Watermark {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-
-  get heldTokens(): number {
-    return this.held.size;
-  }
 }
