@@ -73,11 +73,18 @@ child.kill('SIGTERM');
 const code = await exited;
 await sim.stop();
 
+// Points of HA states, and the ones the ingestor derives (presence, weather, its own health).
+const DERIVED = /^(home_presence|weather_observation|ha_ingestor)[ ,]/;
 let lines = 0;
+let derived = 0;
 const files = toFiles ? readdirSync(outDir).filter((f) => f.startsWith('points-')) : [];
 for (const f of files) {
   const raw = readFileSync(join(outDir, f));
-  lines += (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString().split('\n').filter(Boolean).length;
+  for (const line of (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString().split('\n')) {
+    if (line === '') continue;
+    if (DERIVED.test(line)) derived++;
+    else lines++;
+  }
 }
 const seconds = (Date.now() - started) / 1000;
 console.log(`${tty ? '\n' : ''}
@@ -86,7 +93,8 @@ summary
   ingestor exit code      ${code}
   run time                ${seconds.toFixed(1)} s${toFiles ? `
   files                   ${files.length} in ${outDir}
-  points in the files     ${lines}
+  points of HA states     ${lines}
+  derived points          ${derived} (home_presence, weather_observation, ha_ingestor)
   zero loss               ${lines === expected ? 'yes' : `NO: expected ${expected}`}` : ''}
 Try: zcat ${outDir}/points-*.lp.gz | head`);
 process.exit(code === 0 && (!toFiles || lines === expected) ? 0 : 1);
