@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import type { EmittedState, SimState } from '../../src/sim/server.js';
+import { influxQuery } from './influxql.js';
 
 const BINARY: Record<string, number> = { on: 1, off: 0, home: 1, not_home: 0, open: 1, closed: 0, above_horizon: 1, below_horizon: 0, locked: 1, unlocked: 0 };
 
@@ -85,14 +86,7 @@ export function expectSamePoints(actual: ExpectedPoint[], expected: ExpectedPoin
 
 /** InfluxDB 1.x: every point of the measurements, read back through /query. */
 export async function readInfluxV1(url: string, db: string, auth?: { user: string; password: string }): Promise<ExpectedPoint[]> {
-  const q = async (query: string) => {
-    const params = new URLSearchParams({ db, q: query });
-    if (auth) params.set('u', auth.user), params.set('p', auth.password);
-    const res = await fetch(`${url}/query?${params}`);
-    const body = (await res.json()) as { results: { series?: { name: string; columns: string[]; values: unknown[][] }[]; error?: string }[] };
-    if (body.results[0]?.error) throw new Error(body.results[0].error);
-    return body.results[0]?.series ?? [];
-  };
+  const q = (query: string) => influxQuery(url, db, query, { auth });
   // The ingestor's own health and the points it derives (presence, weather) are not HA states.
   const derived = new Set(['ha_ingestor', 'home_presence', 'weather_observation']);
   const measurements = (await q('SHOW MEASUREMENTS')).flatMap((s) => s.values.map((v) => String(v[0]))).filter((m) => !derived.has(m));

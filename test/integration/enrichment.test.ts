@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { FakeOwm, owmBody } from '../helpers/fake-owm.js';
+import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { freePort, until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
 
@@ -15,8 +16,7 @@ afterEach(async () => {
 type Row = Record<string, unknown>;
 
 async function rows(url: string, db: string, measurement: string): Promise<Row[]> {
-  const body = (await (await fetch(`${url}/query?${new URLSearchParams({ db, q: `SELECT * FROM "${measurement}"`, epoch: 'ms' })}`)).json()) as { results: { series?: { columns: string[]; values: unknown[][] }[] }[] };
-  return (body.results[0]?.series ?? []).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
+  return rowsOf(await influxQuery(url, db, `SELECT * FROM "${measurement}"`, { epoch: 'ms' }));
 }
 
 async function eventRows(url: string, db: string, since: number): Promise<Row[]> {

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { influxQuery } from '../helpers/influxql.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
@@ -14,8 +15,7 @@ afterEach(async () => {
 });
 
 async function q(url: string, db: string, query: string): Promise<unknown[][]> {
-  const body = (await (await fetch(`${url}/query?${new URLSearchParams({ db, q: query })}`)).json()) as { results: { series?: { values: unknown[][] }[] }[] };
-  return (body.results[0]?.series ?? []).flatMap((s) => s.values);
+  return (await influxQuery(url, db, query)).flatMap((s) => s.values);
 }
 
 describe('filters', () => {

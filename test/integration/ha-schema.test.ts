@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { nsOf } from '../helpers/expected.js';
+import { influxQuery } from '../helpers/influxql.js';
 import { Scenario } from '../helpers/scenario.js';
 
 let sc: Scenario | null = null;
@@ -41,12 +42,7 @@ describe('SCHEMA=ha', () => {
     for (const st of sc.sim.snapshotStates.values()) add(st.entity_id, st.state, st.attributes, st.last_updated);
     for (const e of sc.sim.emitted) add(e.entityId, e.state, e.attributes, e.lastUpdated);
 
-    const q = async (query: string) => {
-      const body = (await (await fetch(`${url}/query?${new URLSearchParams({ db: 'ha_compat', q: query })}`)).json()) as { error?: string; results?: { error?: string; series?: { name: string; columns: string[]; values: unknown[][] }[] }[] };
-      const error = body.error ?? body.results?.[0]?.error;
-      if (error) throw new Error(`${query}: ${error}`);
-      return body.results?.[0]?.series ?? [];
-    };
+    const q = (query: string) => influxQuery(url, 'ha_compat', query);
     const ident = (name: string) => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
     let have = new Map<string, string>();
     const deadline = Date.now() + 60_000;

@@ -1,5 +1,6 @@
 /** Area and device tags from HA's registries, kept current by their update events. */
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
 
@@ -11,9 +12,7 @@ afterEach(async () => {
 
 type Row = Record<string, unknown>;
 async function rows(db: string, measurement: string, where = ''): Promise<Row[]> {
-  const url = inject('influxV1Url');
-  const body = (await (await fetch(`${url}/query?${new URLSearchParams({ db, q: `SELECT * FROM "${measurement}" ${where}`, epoch: 'ms' })}`)).json()) as { results: { series?: { columns: string[]; values: unknown[][] }[] }[] };
-  return (body.results[0]?.series ?? []).flatMap((s) => s.values.map((v) => Object.fromEntries(s.columns.map((c, i) => [c, v[i]]))));
+  return rowsOf(await influxQuery(inject('influxV1Url'), db, `SELECT * FROM "${measurement}" ${where}`, { epoch: 'ms' }));
 }
 
 const namesRead = (s: Scenario) => (s.ingestor?.logs ?? []).filter((l) => l.msg === 'area and device names read from HA').length;
