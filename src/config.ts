@@ -245,6 +245,12 @@ export const VARIABLES = {
     doc: 'longest gap filled from HA history after a disconnect or restart',
     default: () => '24h',
   },
+  RESTART_DEDUP: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: "leave out HA's start-up re-announcements of unchanged states (last point per entity kept in DATA_DIR/seen-states.bin)",
+    default: () => 'true',
+  },
 } as const satisfies Record<string, VarSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -293,6 +299,7 @@ export interface Config {
   readonly spoolMaxBytes: number;
   readonly deadLetterDir: string;
   readonly backfillMaxWindowMs: number;
+  readonly restartDedup: boolean;
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -440,6 +447,7 @@ export function loadConfig(env: Env): Config {
     spoolMaxBytes: num('SPOOL_MAX_BYTES'),
     deadLetterDir: str('DEAD_LETTER_DIR') as string,
     backfillMaxWindowMs: durationMs(str('BACKFILL_MAX_WINDOW') as string),
+    restartDedup: str('RESTART_DEDUP') === 'true',
   };
 }
 

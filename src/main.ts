@@ -32,12 +32,13 @@ import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { FrameOverflow } from './pipeline/overflow.js';
 import { Watermark } from './pipeline/watermark.js';
-import { StateFile } from './state.js';
+import { SeenStatesFile, StateFile } from './state.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
 import type { Observed } from '../workers/encode-batch.js';
 import { createSharedRegistry } from '../workers/shared-registry.js';
+import { createSeenStates, SeenStates } from '../workers/seen-states.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -89,6 +90,18 @@ export async function run(config: Config): Promise<number> {
     log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
     return null;
   });
+  // Restart de-duplication: the last point per entity, shared with the encoders, saved with the watermark.
+  const seenSab = config.restartDedup ? createSeenStates() : undefined;
+  const seen = seenSab === undefined ? null : new SeenStates(seenSab);
+  const seenFile = new SeenStatesFile(config.dataDir);
+  if (seen !== null) {
+    const restored = await seenFile.load(seen).catch((err: Error) => {
+      log.error({ file: seenFile.path, error: { message: err.message } }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
+      return 0;
+    });
+    if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
+    metrics.seenEntities.collect(() => seen.size);
+  }
   const watermark = new Watermark();
   metrics.watermarkAge.collect(() => (Date.now() - watermark.value()) / 1000);
   const writer = new Writer({
@@ -159,11 +172,13 @@ export async function run(config: Config): Promise<number> {
   const pool = new EncoderPool({
     poolSize: config.poolSize,
     schema,
+    seenStates: seenSab,
     maxQueueBytes: config.encoderQueueBytes,
     onResult: (r) => {
       metrics.events.inc(r.events);
       metrics.eventsRemoved.inc(r.removed);
       metrics.eventsSkipped.inc(r.skipped);
+      metrics.reannouncementsSkipped.inc(r.reannounced);
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
       writer.accept(r.lp, r.lines, r.token);
@@ -197,7 +212,7 @@ export async function run(config: Config): Promise<number> {
   );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
     const context = enrich ? contextFields(weather?.current() ?? null, presence, Date.now()) : '';
-    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes };
+    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes, haRestarted: connection.haRestarted };
     watermark.hold(firstAt);
     if (!overflow.active && pool.submit(job)) return;
     // The encoders are behind: the frames wait on disk, never on the floor. Their token stays
@@ -279,9 +294,16 @@ export async function run(config: Config): Promise<number> {
     metrics,
   };
   const saveState = (): Promise<void> =>
-    stateFile.save({ watermarkMs: watermark.value(), entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
-      log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
-    });
+    Promise.all([
+      stateFile.save({ watermarkMs: watermark.value(), entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
+        log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
+      }),
+      seen?.size
+        ? seenFile.save(seen).catch((err: Error) => {
+            log.error({ file: seenFile.path, error: { message: err.message } }, 'cannot save the last points per entity');
+          })
+        : undefined,
+    ]).then(() => undefined);
   const stateTimer = setInterval(() => void saveState(), STATE_SAVE_INTERVAL_MS);
   // The ingestor's own health, written beside the data so that a dashboard needs no Prometheus.
   const selfTimer =

@@ -116,6 +116,8 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     events: registry.counter('events_received_total', 'HA event messages decoded by the encoders'),
     eventsRemoved: registry.counter('events_entity_removed_total', 'state_changed events with new_state null (nothing to write)'),
     eventsSkipped: registry.counter('events_skipped_total', 'states the schema leaves out (SCHEMA=ha: unknown, unavailable, empty)'),
+    reannouncementsSkipped: registry.counter('reannouncements_skipped_total', 'unchanged states HA re-announced at its start, left out (RESTART_DEDUP)'),
+    seenEntities: registry.gauge('seen_entities', 'entities whose last point restart de-duplication keeps'),
     eventsInvalid: registry.counter('events_invalid_total', 'events or frames that could not be decoded or encoded'),
     snapshotStates: registry.counter('snapshot_states_total', 'states received from get_states snapshots'),
     dispatchDropped: registry.counter('dispatch_dropped_frames_total', 'frames not accepted because the encoder queue was full'),

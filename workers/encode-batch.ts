@@ -23,6 +23,7 @@ import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState, type Stat
 import { escapeStringValue, escapeTagValue } from './line-protocol.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { epochSecondsToNs, isoToNs } from './timestamp.js';
+import { SeenStates, type Arrival } from './seen-states.js';
 
 export interface EncodeJob {
   readonly bytes: Uint8Array;
@@ -37,6 +38,11 @@ export interface EncodeJob {
   readonly context?: string;
   /** Event types subscribed to for the ingestor's own use: reported in `observed`, not written. */
   readonly internalEventTypes?: readonly string[];
+  /**
+   * HA restarted while we were away (the session's snapshot said so): history rows that repeat
+   * an entity's last point are re-announcements too. Restart de-duplication only.
+   */
+  readonly haRestarted?: boolean;
 }
 
 /**
@@ -65,7 +71,19 @@ export interface StatesSummary {
   readonly id: number;
   readonly type: 'result';
   readonly success: true;
-  readonly encoded: { readonly kind: StateResultKind; readonly states: number; readonly points: number; readonly entityIds: string[] };
+  readonly encoded: {
+    readonly kind: StateResultKind;
+    readonly states: number;
+    readonly points: number;
+    readonly entityIds: string[];
+    /** Re-announcements left out (restart de-duplication). */
+    readonly reannounced: number;
+    /**
+     * A snapshot in which more states repeat their entity's last point with a newer time than
+     * with the same time: HA has started since that point (restart de-duplication).
+     */
+    readonly haRestarted: boolean;
+  };
 }
 
 export interface EncodeResult {
@@ -80,6 +98,8 @@ export interface EncodeResult {
   removed: number;
   /** States the schema leaves out (SCHEMA=ha skips unknown, unavailable and empty states). */
   skipped: number;
+  /** HA's re-announcements of unchanged states, left out (restart de-duplication). */
+  reannounced: number;
   /** Events, states or frames that could not be read or encoded. */
   invalid: number;
   /** Results and pongs, for the HA connection; get_states answers as SnapshotSummary. */
@@ -111,16 +131,18 @@ function escapesAreAscii(bytes: Buffer): boolean {
 
 interface HaEvent {
   event_type?: unknown;
-  data?: { new_state?: HaState | null } & Record<string, unknown>;
+  data?: { new_state?: HaState | null; old_state?: unknown } & Record<string, unknown>;
   time_fired?: unknown;
 }
 
 /**
  * `latin1Encoder` is the same schema built for the Latin-1 fast path (its configuration strings
- * in Latin-1 form, workers/latin1.ts); without it every frame is decoded as UTF-8.
+ * in Latin-1 form, workers/latin1.ts); without it every frame is decoded as UTF-8. `seenStates`
+ * (workers/seen-states.ts) turns restart de-duplication on.
  */
-export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: StateEncoder) {
+export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: StateEncoder, seenStates?: SharedArrayBuffer) {
   let encoder = utf8Encoder;
+  const seen = seenStates === undefined ? null : new SeenStates(seenStates);
   const textEncoder = new TextEncoder();
   const eventTypeTags = new Map<string, string>();
 
@@ -141,17 +163,13 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, reannounced: 0, invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
       if (r.errors.length < MAX_ERRORS_KEPT) r.errors.push(reason);
     };
-    const add = (line: string | null): void => {
-      if (line === null) {
-        r.skipped++;
-        return;
-      }
+    const add = (line: string): void => {
       out += line;
       r.lines++;
       // The timestamp is the digits between the last space and the newline.
@@ -173,24 +191,48 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
     const latin1 = latin1Encoder !== undefined && !isAscii(text) && escapesAreAscii(text);
     encoder = latin1 ? (latin1Encoder as StateEncoder) : utf8Encoder;
     const context = latin1 ? toLatin1Form(job.context ?? '') : (job.context ?? '');
-    const withContext = (line: string | null): string | null => {
-      if (line === null || context === '') return line;
+    const withContext = (line: string): string => {
+      if (context === '') return line;
       const sp = line.lastIndexOf(' ');
       return `${line.slice(0, sp)}${context}${line.slice(sp)}`;
     };
-    const encodeState = (state: unknown, timeNs?: string): void => {
+    // Restart de-duplication.
+    /** The line, or null when it repeats the entity's last point as a re-announcement. */
+    const deduplicated = (entityId: string, line: string, arrival: Arrival): string | null => {
+      if (seen === null) return line;
+      const verdict = seen.note(entityId, line, arrival, job.session, latin1);
+      if (!verdict.skip) return line;
+      // Counted once: the same point skipped again (in the snapshot, then the backfill) is not new.
+      if (verdict.kind === 'renewed') r.reannounced++;
+      return null;
+    };
+    const encodeLine = (state: unknown, timeNs?: string): string | null => {
       try {
-        add(encoder.encodeState(state as HaState, timeNs));
+        const line = encoder.encodeState(state as HaState, timeNs);
+        if (line === null) r.skipped++;
+        return line;
       } catch (err) {
         if (!(err instanceof InvalidStateError)) throw err;
         fail(err.message);
+        return null;
       }
+    };
+    const encodeState = (state: unknown, arrival: Arrival, timeNs?: string): void => {
+      const line = encodeLine(state, timeNs);
+      if (line === null) return;
+      const kept = deduplicated((state as HaState).entity_id, line, arrival);
+      if (kept !== null) add(kept);
     };
     const encodeStates = (id: number, kind: StateResultKind, result: unknown): StatesSummary => {
       const before = r.lines;
+      const reannouncedBefore = r.reannounced;
       const entityIds: string[] = [];
       let states = 0;
+      let haRestarted = false;
       if (kind === 'history') {
+        // History rows repeat an entity's last point as re-announcements only when HA restarted
+        // in the gap (the session's snapshot said so); otherwise such a repeat is a force_update.
+        const arrival: Arrival = job.haRestarted === true ? 'recorded' : 'change';
         // {"sensor.x":[{"s":"21.4","a":{…},"lu":1714566000.123456}, …]}; "a" may be left out
         // when unchanged, so the last attributes seen carry forward.
         for (const [entityId, rows] of Object.entries((result ?? {}) as Record<string, unknown>)) {
@@ -203,20 +245,44 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
               fail(`${entityId}: history row without lu`);
               continue;
             }
-            encodeState({ entity_id: entityId, state: row.s, attributes }, epochSecondsToNs(row.lu));
+            encodeState({ entity_id: entityId, state: row.s, attributes }, arrival, epochSecondsToNs(row.lu));
           }
         }
-      } else {
-        const list = kind === 'rest' ? (result as unknown[][]).flat() : (result as unknown[]);
-        for (const state of list) {
+      } else if (kind === 'rest') {
+        for (const state of (result as unknown[][]).flat()) {
           states++;
-          encodeState(state);
-          if (kind === 'snapshot' && typeof (state as HaState | null)?.entity_id === 'string') observe(state as HaState);
-          const id = (state as { entity_id?: unknown } | null)?.entity_id;
-          if (kind === 'snapshot' && typeof id === 'string') entityIds.push(id);
+          encodeState(state, job.haRestarted === true ? 'recorded' : 'change');
         }
+      } else {
+        const list = result as unknown[];
+        const lines = list.map((state) => encodeLine(state));
+        // HA has started since our last points when more states repeat their entity's last point
+        // with a newer time than with the same time: only then are such repeats re-announcements.
+        if (seen !== null) {
+          let renewed = 0;
+          let unchanged = 0;
+          lines.forEach((line, i) => {
+            if (line === null) return;
+            const kind = seen.compare((list[i] as HaState).entity_id, line, latin1);
+            if (kind === 'renewed') renewed++;
+            else if (kind === 'same') unchanged++;
+          });
+          haRestarted = renewed > 0 && renewed >= unchanged;
+        }
+        const arrival: Arrival = haRestarted ? 'recorded' : 'change';
+        list.forEach((state, i) => {
+          states++;
+          const line = lines[i];
+          const kept = line === null || line === undefined ? null : deduplicated((state as HaState).entity_id, line, arrival);
+          if (kept !== null) add(kept);
+          const entityId = (state as { entity_id?: unknown } | null)?.entity_id;
+          if (typeof entityId !== 'string') return;
+          observe(state as HaState);
+          entityIds.push(entityId);
+        });
       }
-      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds } };
+      const reannounced = r.reannounced - reannouncedBefore;
+      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, haRestarted } };
     };
     const encodeMessage = (msg: unknown): void => {
       const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
@@ -241,7 +307,12 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
           if (state === null) r.removed++;
           else if (state === undefined) throw new InvalidStateError('state_changed without new_state');
           else {
-            add(withContext(encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined)));
+            const line = encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined);
+            if (line === null) r.skipped++;
+            else {
+              const kept = deduplicated(state.entity_id, line, ev.data?.old_state === null ? 'announce' : 'change');
+              if (kept !== null) add(withContext(kept));
+            }
             if (typeof state?.entity_id === 'string') observe(state);
           }
         } else if (typeof ev.event_type === 'string' && job.internalEventTypes?.includes(ev.event_type)) {

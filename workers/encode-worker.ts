@@ -4,10 +4,10 @@
  */
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { EncodeJob, EncodeResult } from './encode-batch.js';
-import { createSchemaBatchEncoder } from './schema.js';
-import type { SchemaOptions } from './typed-schema.js';
+import { createSchemaBatchEncoder, type EncoderSetup } from './schema.js';
 
-const batchEncoder = createSchemaBatchEncoder((workerData as SchemaOptions | undefined) ?? { schema: 'typed' });
+const setup = (workerData as EncoderSetup | undefined) ?? { schema: { schema: 'typed' } };
+const batchEncoder = createSchemaBatchEncoder(setup.schema, setup.seenStates);
 
 export default function encode(job: EncodeJob): EncodeResult {
   const result = batchEncoder.encode(job);

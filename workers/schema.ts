@@ -10,7 +10,14 @@ export function createStateEncoder(options: SchemaOptions, latin1 = false): Stat
   return o.schema === 'ha' ? createHaEncoder(o.ha, o.filters) : createTypedEncoder({ ...o, latin1 });
 }
 
+/** What every encoder thread is made from (Piscina's workerData). */
+export interface EncoderSetup {
+  readonly schema: SchemaOptions;
+  /** The shared last-point table (workers/seen-states.ts): restart de-duplication on. */
+  readonly seenStates?: SharedArrayBuffer;
+}
+
 /** A batch encoder with both forms of the schema: what each worker (and POOL_SIZE=0) uses. */
-export function createSchemaBatchEncoder(options: SchemaOptions) {
-  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true));
+export function createSchemaBatchEncoder(options: SchemaOptions, seenStates?: SharedArrayBuffer) {
+  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), seenStates);
 }

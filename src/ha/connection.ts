@@ -84,6 +84,11 @@ export class HaConnection {
   readonly stateResults = new Map<number, StateResultKind>();
   /** Entity ids of the last snapshot. */
   knownEntityIds: readonly string[] = [];
+  /**
+   * This connection's snapshot showed that HA started since the last points we wrote (restart
+   * de-duplication: the backfill's rows are then checked for re-announcements too).
+   */
+  haRestarted = false;
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
   private socket: WebSocket | null = null;
@@ -177,6 +182,7 @@ export class HaConnection {
     this.haVersion = haVersion;
     this.nextId = 1;
     this.coalescing = false;
+    this.haRestarted = false;
     this.stateResults.clear();
     let subscribedAt = 0;
     let stopWatchdog = (): void => {};
@@ -239,7 +245,9 @@ export class HaConnection {
       if ('encoded' in snapshot) {
         this.knownEntityIds = snapshot.encoded.entityIds;
         metrics.snapshotStates.inc(snapshot.encoded.states);
-        log.info({ states: snapshot.encoded.states }, 'get_states snapshot encoded');
+        this.haRestarted = snapshot.encoded.haRestarted;
+        log.info({ states: snapshot.encoded.states, points: snapshot.encoded.points, reannounced: snapshot.encoded.reannounced, haRestarted: this.haRestarted }, 'get_states snapshot encoded');
+        if (this.haRestarted) log.info(`Home Assistant has started since our last points: ${snapshot.encoded.reannounced} unchanged states it re-announced are left out (RESTART_DEDUP)`);
       } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
         log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');
       }

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { EncodeJob, EncodeResult } from '../../workers/encode-batch.js';
-import { createSchemaBatchEncoder } from '../../workers/schema.js';
+import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
@@ -16,6 +16,8 @@ export interface EncoderPoolOptions {
   readonly poolSize: number;
   readonly maxQueueBytes: number;
   readonly schema?: SchemaOptions;
+  /** Restart de-duplication's shared table (workers/seen-states.ts); none = off. */
+  readonly seenStates?: SharedArrayBuffer;
   readonly onResult: (result: EncodeResult) => void;
   /** A whole batch failed (a bug or a crashed worker); `job` says which. */
   readonly onError: (err: Error, job: EncodeJob) => void;
@@ -36,12 +38,12 @@ export class EncoderPool {
         minThreads: opts.poolSize,
         maxThreads: opts.poolSize,
         idleTimeout: Number.POSITIVE_INFINITY,
-        workerData: opts.schema ?? { schema: 'typed' },
+        workerData: { schema: opts.schema ?? { schema: 'typed' }, seenStates: opts.seenStates } satisfies EncoderSetup,
       });
       this.inline = null;
     } else {
       this.piscina = null;
-      this.inline = createSchemaBatchEncoder(opts.schema ?? { schema: 'typed' });
+      this.inline = createSchemaBatchEncoder(opts.schema ?? { schema: 'typed' }, opts.seenStates);
     }
   }
 

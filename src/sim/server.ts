@@ -87,6 +87,8 @@ function isoFromMicros(us: number): string {
 
 export class HaSimulator {
   readonly emitted: EmittedState[] = [];
+  /** HA start-up re-announcements (old_state null, state and attributes unchanged), in order. */
+  readonly reannounced: EmittedState[] = [];
   /** Count of every emitted state change (also when not recorded). */
   emittedCount = 0;
   /** The snapshot get_states returned last (what the ingestor wrote as points). */
@@ -190,10 +192,14 @@ export class HaSimulator {
     for (const c of this.clients) c.ws.terminate();
   }
 
-  /** Stops listening for `downMs`, then listens again on the same port. */
-  async restart(downMs: number): Promise<void> {
+  /**
+   * Stops listening for `downMs`, then listens again on the same port. `whileDown` runs with
+   * nobody connected (an HA start-up re-announces entities before its API is up).
+   */
+  async restart(downMs: number, whileDown?: () => void): Promise<void> {
     const port = this.port;
     await this.stop();
+    whileDown?.();
     await new Promise((r) => setTimeout(r, downMs));
     (this.opts as { port: number }).port = port;
     await this.start();
@@ -257,6 +263,31 @@ export class HaSimulator {
   emitState(entityId: string, state: string, attributes: Attributes): void {
     const entity: SimEntity = { entityId, domain: entityId.slice(0, entityId.indexOf('.')), next: () => ({ state, attributes }) };
     this.broadcast(this.generate(1, {}, 0, entity));
+  }
+
+  /**
+   * What HA does for every entity as it starts: a state_changed with old_state null, the state
+   * and attributes unchanged, new last_changed/last_updated. Recorded in history like any state,
+   * sent to whoever is subscribed. Returns how many were announced.
+   */
+  reannounce(entityIds: readonly string[] = this.entityIds): number {
+    const messages: string[] = [];
+    for (const id of entityIds) {
+      const previous = this.states.get(id);
+      if (previous === undefined) continue;
+      this.clockUs = Math.max(this.clockUs + 1, Date.now() * 1000);
+      const ts = isoFromMicros(this.clockUs);
+      const st: SimState = { ...previous, last_changed: ts, last_updated: ts, context: { id: this.contextId(), parent_id: null, user_id: null } };
+      if (previous.last_reported !== undefined) st.last_reported = ts;
+      this.states.set(id, st);
+      messages.push(JSON.stringify({ event_type: STATE_CHANGED, data: { entity_id: id, old_state: null, new_state: st }, origin: 'LOCAL', time_fired: ts, context: st.context }));
+      this.reannounced.push({ entityId: id, state: st.state, attributes: st.attributes, lastUpdated: ts, lastUpdatedUs: this.clockUs, delivered: this.subscribedClients > 0 });
+      let rows = this.history.get(id);
+      if (rows === undefined) this.history.set(id, (rows = []));
+      rows.push({ s: st.state, a: st.attributes, us: this.clockUs });
+    }
+    this.broadcast(messages);
+    return messages.length;
   }
 
   /** Sends events made earlier by generate(), as they are (benchmarks pre-generate them). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EncodeJob, StateResultKind } from '../../workers/encode-batch.js';
 import { createSchemaBatchEncoder } from '../../workers/schema.js';
+import { createSeenStates } from '../../workers/seen-states.js';
 import { createSharedRegistry, publishPlacements } from '../../workers/shared-registry.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
@@ -64,7 +65,7 @@ describe('batch encoder', () => {
     const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
     expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
     expect(r.invalid).toBe(1);
-    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'] } });
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, haRestarted: false } });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
   });
@@ -89,8 +90,8 @@ describe('batch encoder', () => {
       ].join('\n'),
     );
     expect(r.control).toEqual([
-      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'] } },
-      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: [] } },
+      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, haRestarted: false } },
+      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: [], reannounced: 0, haRestarted: false } },
     ]);
   });
 
@@ -144,7 +145,7 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
     const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
     expect(r.control).toEqual([
-      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'] } },
+      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, haRestarted: false } },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);
   });
@@ -187,5 +188,64 @@ describe('batch encoder: strings from outside the frame on the Latin-1 path', ()
       );
       expect(r.skipped).toBe(1);
     }
+  });
+});
+
+describe('batch encoder: restart de-duplication', () => {
+  const t = (s: number) => `2024-05-01T00:00:${String(s).padStart(2, '0')}+00:00`;
+  const ns = (s: number) => String(BigInt(Date.parse(t(s))) * 1_000_000n);
+  const event = (id: string, s: string, at: number, oldState: unknown, sub = 3) =>
+    JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, t(at)) }, time_fired: t(at) }, id: sub });
+  const lines = (lp: Uint8Array) => Buffer.from(lp).toString('utf8').split('\n').filter(Boolean);
+  const setup = () => {
+    const seen = createSeenStates(1024);
+    // Two encoders on one table: two worker threads.
+    return [createSchemaBatchEncoder({ schema: 'typed' }, seen), createSchemaBatchEncoder({ schema: 'typed' }, seen)] as const;
+  };
+
+  it('leaves out live re-announcements of unchanged states, and writes those that changed', () => {
+    const [one, two] = setup();
+    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '5', 1, state('sensor.b', '4', t(0)))]));
+    const r = two.encode(framesJob([event('sensor.a', '1', 30, null), event('sensor.b', '6', 30, null), event('sensor.c', '7', 30, null)]));
+    expect(lines(r.lp)).toEqual([`sensor,entity_id=sensor.b value=6 ${ns(30)}`, `sensor,entity_id=sensor.c value=7 ${ns(30)}`]);
+    expect(r).toMatchObject({ lines: 2, events: 3, reannounced: 1, skipped: 0 });
+  });
+
+  it('writes them all when it is off', () => {
+    const enc = createSchemaBatchEncoder({ schema: 'typed' });
+    enc.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0)))]));
+    const r = enc.encode(framesJob([event('sensor.a', '1', 30, null)]));
+    expect(r).toMatchObject({ lines: 1, reannounced: 0 });
+  });
+
+  it('a snapshot taken after HA started: unchanged states left out, HA restart told; the backfill agrees', () => {
+    const [one, two] = setup();
+    one.encode(framesJob(['a', 'b', 'c', 'd'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))));
+    // HA restarted at 30 s: a, b, c re-announced unchanged, d came back with a new value.
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '1', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30))] });
+    const r = two.encode(framesJob([snapshot], [8]));
+    expect(lines(r.lp)).toEqual([`sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
+    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 4, points: 1, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d'], reannounced: 3, haRestarted: true } }]);
+    // The history of the gap: b changed at 20 s before HA stopped; then the re-announcements.
+    const history = JSON.stringify({ id: 9, type: 'result', success: true, result: {
+      'sensor.a': [{ s: '0', a: {}, lu: Date.parse(t(30)) / 1000 }],
+      'sensor.b': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000 }, { s: '1', a: {}, lu: Date.parse(t(30)) / 1000 }],
+      'sensor.d': [{ s: '9', a: {}, lu: Date.parse(t(30)) / 1000 }],
+    } });
+    const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true });
+    expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=1 ${ns(20)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
+    expect(h.reannounced).toBe(0); // the same two points as the snapshot's: left out again, counted once
+  });
+
+  it('a snapshot after a mere reconnect: no HA restart told, and a repeat in it (force_update) is written, by the backfill too', () => {
+    const [one, two] = setup();
+    one.encode(framesJob(['a', 'b', 'c'].map((x) => event(`sensor.${x}`, '1', 1, state(`sensor.${x}`, '0', t(0))))));
+    // b repeated its value at 20 s (force_update) while we were away.
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(1)), state('sensor.b', '1', t(20)), state('sensor.c', '1', t(1))] });
+    const r = two.encode(framesJob([snapshot], [8]));
+    expect(r.control[0]).toMatchObject({ encoded: { points: 3, reannounced: 0, haRestarted: false } });
+    const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.b': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000 }] } });
+    const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: false });
+    expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=1 ${ns(20)}`]);
   });
 });

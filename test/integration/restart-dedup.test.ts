@@ -1,0 +1,89 @@
+/**
+ * Restart de-duplication against real parts: the simulator restarts like HA does (every entity
+ * announced again, old_state null, state and attributes unchanged, new timestamps; most before
+ * its API is up, the rest live), the built ingestor writes into InfluxDB 1.6.7, and the database
+ * is compared point by point with what must be there.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { expectedPoints, expectSamePoints, readInfluxV1, type ExpectedPoint } from '../helpers/expected.js';
+import type { IngestorProcess } from '../helpers/ingestor.js';
+import { until } from '../helpers/ports.js';
+import { Scenario } from '../helpers/scenario.js';
+
+let sc: Scenario | null = null;
+afterEach(async () => {
+  await sc?.stop();
+  sc = null;
+});
+
+/** Every point the simulator made, less the re-announcements when they are to be left out. */
+function expected(s: Scenario, dedup: boolean): ExpectedPoint[] {
+  const all = expectedPoints([...s.sim.snapshotStates.values()], [...s.sim.emitted, ...s.sim.reannounced]);
+  if (!dedup) return all;
+  const reannounced = new Set(s.sim.reannounced.map((r) => `${r.entityId}\u0000${BigInt(r.lastUpdatedUs) * 1000n}`));
+  return all.filter((p) => !reannounced.has(`${p.entityId}\u0000${p.time}`));
+}
+
+async function expectDatabase(s: Scenario, want: ExpectedPoint[]): Promise<void> {
+  const key = (p: ExpectedPoint) => `${p.entityId}\u0000${p.time}\u0000${p.value}\u0000${p.state}`;
+  const keys = new Set(want.map(key));
+  let have: ExpectedPoint[] = [];
+  await until(
+    'the database holds exactly the expected points',
+    async () => {
+      have = await readInfluxV1(s.influxUrl, s.db);
+      return have.length === want.length && have.every((p) => keys.has(key(p))) ? true : undefined;
+    },
+    60_000,
+    500,
+  ).catch(() => {});
+  expectSamePoints(have, want);
+}
+
+describe('restart de-duplication', () => {
+  it("HA restarts under a running ingestor, then while it is stopped: no re-announced duplicate is written, every change is", async () => {
+    sc = await Scenario.start({ influxUrl: inject('influxV1Url'), db: 'dedup', sim: { entities: 200 }, env: { SELF_METRICS_INTERVAL_S: '0' } });
+    const sim = sc.sim;
+    await sim.emit({ count: 2_000 });
+    await expectDatabase(sc, expected(sc, true));
+
+    // 1. HA restarts while we are connected: 150 entities re-announced before its API is up,
+    //    two changed on the way, the other 50 re-announced live once we are back.
+    const ids = sim.entityIds;
+    await sim.restart(500, () => {
+      sim.reannounce(ids.slice(0, 150));
+      sim.emitState(ids[160] as string, '12345', { friendly_name: 'changed at start-up' });
+    });
+    await sim.waitForSubscribers(1, 30_000);
+    const ingestor = sc.ingestor as IngestorProcess;
+    await until('the snapshot after the restart', async () => ((await ingestor.metric('ha_ingestor_ha_reconnects_total')) >= 1 && (await ingestor.metric('ha_ingestor_backfills_total{result="complete"}')) >= 1 ? true : undefined), 30_000, 100);
+    sim.reannounce(ids.slice(150));
+    await sim.emit({ count: 500 });
+    expect(sim.reannounced).toHaveLength(200);
+    await expectDatabase(sc, expected(sc, true));
+    expect(await ingestor.metric('ha_ingestor_reannouncements_skipped_total')).toBe(200);
+
+    // 2. The ingestor stopped; HA restarts meanwhile and some states change after; the ingestor
+    //    starts again with its saved table.
+    await ingestor.stop('SIGTERM');
+    await sim.restart(200, () => sim.reannounce());
+    for (const id of ids.slice(0, 5)) sim.emitState(id, '-1', { friendly_name: 'changed while we were away' });
+    const again = await sc.startIngestor();
+    expect(sim.reannounced).toHaveLength(400);
+    await expectDatabase(sc, expected(sc, true)).catch((e) => { console.log(JSON.stringify(again.logs.filter((l) => !String(l.msg).includes('written')), null, 0)); throw e; });
+    expect(await again.metric('ha_ingestor_reannouncements_skipped_total')).toBe(200);
+  });
+
+  it('RESTART_DEDUP=false writes every re-announcement', async () => {
+    sc = await Scenario.start({ influxUrl: inject('influxV1Url'), db: 'nodedup', sim: { entities: 100 }, env: { SELF_METRICS_INTERVAL_S: '0', RESTART_DEDUP: 'false' } });
+    const sim = sc.sim;
+    await sim.emit({ count: 500 });
+    await sim.restart(200, () => sim.reannounce(sim.entityIds.slice(0, 60)));
+    await sim.waitForSubscribers(1, 30_000);
+    sim.reannounce(sim.entityIds.slice(60));
+    await sim.emit({ count: 100 });
+    await expectDatabase(sc, expected(sc, false));
+    expect(expected(sc, false).length - expected(sc, true).length).toBe(100);
+    expect(await (sc.ingestor as IngestorProcess).metric('ha_ingestor_reannouncements_skipped_total')).toBe(0);
+  });
+});
