@@ -11,6 +11,7 @@ import { FrameBatcher } from '../src/pipeline/frame-batcher.js';
 import { HaSimulator } from '../src/sim/server.js';
 import type { EncodeJob } from '../workers/encode-batch.js';
 import { createSchemaBatchEncoder } from '../workers/schema.js';
+import { createSeenStates } from '../workers/seen-states.js';
 import { escapeKey, escapeStringValue } from '../workers/line-protocol.js';
 import { isoToNs } from '../workers/timestamp.js';
 import { createTypedEncoder, type HaState } from '../workers/typed-schema.js';
@@ -46,6 +47,7 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
   const stamps = states.map((s) => s.last_updated);
   const typed = createTypedEncoder();
   const batchEncoder = createSchemaBatchEncoder({ schema: 'typed' });
+  const dedupEncoder = createSchemaBatchEncoder({ schema: 'typed' }, createSeenStates());
   const oneFrameJob = () => framesJob([frame]);
   const lp = Buffer.from(batchEncoder.encode(framesJob(frames)).lp);
   const lpLines = FRAME_EVENTS * 10;
@@ -67,6 +69,7 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
     return s;
   });
   add('worker', 'whole worker job: parse + encode + UTF-8', FRAME_EVENTS, () => batchEncoder.encode(oneFrameJob()));
+  add('worker', 'whole worker job with restart de-duplication (the default)', FRAME_EVENTS, () => dedupEncoder.encode(oneFrameJob()));
   add('worker', 'isoToNs (exact ns from ISO text)', FRAME_EVENTS, () => {
     let n = 0;
     for (const t of stamps) n += (isoToNs(t) as string).length;

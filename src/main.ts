@@ -259,16 +259,31 @@ export async function run(config: Config): Promise<number> {
         const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
         const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
         for (const id of connection.knownEntityIds) knownIds.add(id);
-        if (start === undefined) return;
+        // Snapshot lines held back after an HA restart: the backfill's rows decide for the
+        // entities it covers; the others are written as they are.
+        const heldBack = connection.heldBack;
+        const writeHeldBack = (covered: ReadonlySet<string>, token: number): void => {
+          const lines = heldBack.filter((h) => !covered.has(h.entityId)).map((h) => h.line);
+          if (lines.length > 0) writer.accept(Buffer.from(lines.join('')), lines.length, token);
+        };
+        if (start === undefined) {
+          writeHeldBack(new Set(), Date.now());
+          return;
+        }
         const from = start - BACKFILL_MARGIN_MS;
         // Until the backfill's points are handed on, the watermark must not pass its start.
         watermark.hold(from);
         void backfill(backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
           .then(
-            () => {
+            (report) => {
               if (session !== connection.session) log.warn('the connection changed during the backfill');
+              // A partial backfill may lack an entity's latest rows: then every line is written.
+              writeHeldBack(report.unfilled.length === 0 ? report.covered : new Set(), from);
             },
-            (err: Error) => log.error({ error: { message: err.message } }, 'backfill failed'),
+            (err: Error) => {
+              log.error({ error: { message: err.message } }, 'backfill failed');
+              writeHeldBack(new Set(), from);
+            },
           )
           // The answers went to the writer as frames that arrived before now: release the
           // backfill's start only when all of those are durable too.

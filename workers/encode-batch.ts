@@ -66,6 +66,12 @@ const OBSERVED_DOMAINS = /^(person|device_tracker|weather)\./;
  */
 export type StateResultKind = 'snapshot' | 'history' | 'rest';
 
+/** A line the main thread writes after the backfill unless the backfill covered its entity. */
+export interface HeldBackLine {
+  readonly entityId: string;
+  readonly line: string;
+}
+
 /** What an answer full of states is reduced to. */
 export interface StatesSummary {
   readonly id: number;
@@ -79,8 +85,20 @@ export interface StatesSummary {
     /** Re-announcements left out (restart de-duplication). */
     readonly reannounced: number;
     /**
-     * A snapshot in which more states repeat their entity's last point with a newer time than
-     * with the same time: HA has started since that point (restart de-duplication).
+     * Snapshot states left to the backfill after an HA restart: they repeat their entity's last
+     * point, and only the history, in time order, tells a re-announcement from a return to an
+     * earlier state.
+     */
+    readonly deferred: number;
+    /**
+     * After an HA restart, the snapshot's other states HA created anew (a change, or a
+     * re-announcement after a change we missed): written by the main thread after the backfill
+     * for the entities it brought no rows for; for the others the backfill's rows decide.
+     */
+    readonly heldBack: readonly HeldBackLine[];
+    /**
+     * A snapshot in which (almost) no state kept the time of its entity's last point and some
+     * repeat it at a newer time: HA has started since that point (restart de-duplication).
      */
     readonly haRestarted: boolean;
   };
@@ -113,6 +131,17 @@ export interface EncodeResult {
 }
 
 const MAX_ERRORS_KEPT = 5;
+/**
+ * A snapshot shows an HA restart when at most this share of the states compared kept the time
+ * of our last point (entities whose integration restores an old state object, if any).
+ */
+const RESTART_MAX_UNCHANGED = 0.02;
+
+/** A state HA created anew (at its start, or by force_update): last_changed = last_updated. */
+function createdAnew(state: unknown): boolean {
+  const s = state as { last_changed?: unknown; last_updated?: unknown } | null;
+  return typeof s?.last_updated === 'string' && s.last_changed === s.last_updated;
+}
 const BACKSLASH_U = Buffer.from('\\u');
 
 /** Whether every `\uXXXX` escape in the bytes is ASCII (\u0000–\u007f). */
@@ -229,52 +258,77 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       const entityIds: string[] = [];
       let states = 0;
       let haRestarted = false;
+      let deferred = 0;
+      const heldBack: HeldBackLine[] = [];
+      // A recorded state may be a re-announcement only when HA restarted in the gap (the
+      // session's snapshot said so), and only when HA created it anew: last_changed equal to
+      // last_updated. Otherwise a repeat is written (a force_update).
+      const restarted = job.haRestarted === true;
       if (kind === 'history') {
-        // History rows repeat an entity's last point as re-announcements only when HA restarted
-        // in the gap (the session's snapshot said so); otherwise such a repeat is a force_update.
-        const arrival: Arrival = job.haRestarted === true ? 'recorded' : 'change';
         // {"sensor.x":[{"s":"21.4","a":{…},"lu":1714566000.123456}, …]}; "a" may be left out
-        // when unchanged, so the last attributes seen carry forward.
+        // when unchanged, so the last attributes seen carry forward; "lc" is there only when it
+        // differs from "lu".
         for (const [entityId, rows] of Object.entries((result ?? {}) as Record<string, unknown>)) {
           entityIds.push(entityId);
           let attributes: Record<string, unknown> = {};
-          for (const row of Array.isArray(rows) ? (rows as { s?: unknown; a?: Record<string, unknown>; lu?: unknown }[]) : []) {
+          for (const row of Array.isArray(rows) ? (rows as { s?: unknown; a?: Record<string, unknown>; lu?: unknown; lc?: unknown }[]) : []) {
             states++;
             if (row.a !== undefined) attributes = row.a;
             if (typeof row.lu !== 'number') {
               fail(`${entityId}: history row without lu`);
               continue;
             }
+            const arrival: Arrival = restarted && (row.lc === undefined || row.lc === row.lu) ? 'recorded' : 'change';
             encodeState({ entity_id: entityId, state: row.s, attributes }, arrival, epochSecondsToNs(row.lu));
           }
         }
       } else if (kind === 'rest') {
+        const ids = new Set<string>();
         for (const state of (result as unknown[][]).flat()) {
           states++;
-          encodeState(state, job.haRestarted === true ? 'recorded' : 'change');
+          encodeState(state, restarted && createdAnew(state) ? 'recorded' : 'change');
+          const entityId = (state as { entity_id?: unknown } | null)?.entity_id;
+          if (typeof entityId === 'string') ids.add(entityId);
         }
+        entityIds.push(...ids);
       } else {
         const list = result as unknown[];
         const lines = list.map((state) => encodeLine(state));
-        // HA has started since our last points when more states repeat their entity's last point
-        // with a newer time than with the same time: only then are such repeats re-announcements.
+        // HA re-creates every state when it starts: after a restart (almost) no state keeps the
+        // time of our last point for its entity, and some, created anew, repeat that point at a
+        // newer time. Without a restart, the entities nothing happened to keep their time.
+        const kinds = lines.map((line, i) => (seen === null || line === null ? 'none' : seen.compare((list[i] as HaState).entity_id, line, latin1)));
         if (seen !== null) {
+          let compared = 0;
           let renewed = 0;
           let unchanged = 0;
-          lines.forEach((line, i) => {
-            if (line === null) return;
-            const kind = seen.compare((list[i] as HaState).entity_id, line, latin1);
-            if (kind === 'renewed') renewed++;
-            else if (kind === 'same') unchanged++;
+          kinds.forEach((k, i) => {
+            if (k === 'none') return;
+            compared++;
+            if (k === 'renewed' && createdAnew(list[i])) renewed++;
+            else if (k === 'same') unchanged++;
           });
-          haRestarted = renewed > 0 && renewed >= unchanged;
+          haRestarted = renewed > 0 && unchanged <= compared * RESTART_MAX_UNCHANGED;
         }
-        const arrival: Arrival = haRestarted ? 'recorded' : 'change';
         list.forEach((state, i) => {
           states++;
           const line = lines[i];
-          const kept = line === null || line === undefined ? null : deduplicated((state as HaState).entity_id, line, arrival);
-          if (kept !== null) add(kept);
+          if (line !== null && line !== undefined) {
+            if (!haRestarted) {
+              const kept = deduplicated((state as HaState).entity_id, line, 'change');
+              if (kept !== null) add(kept);
+            } else if (kinds[i] === 'renewed' && createdAnew(state)) {
+              // A re-announcement, or a return to the last point's state in the gap: the
+              // backfill's rows, judged in time order, tell which.
+              deferred++;
+            } else if (kinds[i] !== 'same' && kinds[i] !== 'older' && createdAnew(state)) {
+              // A change, perhaps re-announced: the backfill's rows tell; without them, written.
+              heldBack.push({ entityId: (state as HaState).entity_id, line });
+            } else {
+              // Written, but not recorded: the backfill records the gap's points in time order.
+              add(line);
+            }
+          }
           const entityId = (state as { entity_id?: unknown } | null)?.entity_id;
           if (typeof entityId !== 'string') return;
           observe(state as HaState);
@@ -282,7 +336,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
         });
       }
       const reannounced = r.reannounced - reannouncedBefore;
-      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, haRestarted } };
+      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, deferred, heldBack, haRestarted } };
     };
     const encodeMessage = (msg: unknown): void => {
       const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
@@ -347,7 +401,9 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       r.errors = r.errors.map(fromLatin1Form);
       r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
       r.control = r.control.map((c) =>
-        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
+        'encoded' in c
+          ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form), heldBack: c.encoded.heldBack.map((h) => ({ entityId: fromLatin1Form(h.entityId), line: fromLatin1Form(h.line) })) } }
+          : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
       );
     } else {
       r.lp = textEncoder.encode(out);

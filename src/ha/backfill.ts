@@ -38,6 +38,8 @@ export interface BackfillReport {
   readonly from: number;
   readonly to: number;
   readonly entities: number;
+  /** The entities the history had rows for. */
+  readonly covered: ReadonlySet<string>;
   readonly points: number;
   readonly requests: number;
   readonly via: 'websocket' | 'rest' | 'none';
@@ -137,7 +139,7 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
       }
       const failure = await restWindow(opts, start, end, ids, (reply) => {
         if (!account(reply)) return false;
-        for (const id of ids) seen.add(id);
+        for (const id of 'encoded' in reply ? reply.encoded.entityIds : []) seen.add(id);
         return true;
       });
       if (failure !== null) {
@@ -148,7 +150,7 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
     }
   }
 
-  const report: BackfillReport = { from, to: toMs, entities: seen.size, points, requests, via, unfilled };
+  const report: BackfillReport = { from, to: toMs, entities: seen.size, covered: seen, points, requests, via, unfilled };
   metrics.backfills.inc(1, { result: unfilled.length === 0 ? 'complete' : 'partial' });
   metrics.backfillPoints.inc(points);
   log.info({ from: iso(from), to: iso(toMs), entities: seen.size, points, requests, via }, 'backfill from Home Assistant history done');

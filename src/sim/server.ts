@@ -78,6 +78,20 @@ interface Client {
 
 const STATE_CHANGED = 'state_changed';
 
+/** One recorded state: state, attributes, last_updated and last_changed in µs. */
+interface HistoryRow {
+  s: string;
+  a: Attributes;
+  us: number;
+  lcUs: number;
+}
+
+/** HA's ISO form (with or without a fraction, +00:00) → µs since the epoch. */
+function microsFromIso(iso: string): number {
+  const fraction = /^\.(\d{1,6})/.exec(iso.slice(19))?.[1] ?? '';
+  return Date.parse(`${iso.slice(0, 19)}Z`) * 1000 + Number(fraction.padEnd(6, '0'));
+}
+
 function isoFromMicros(us: number): string {
   const seconds = Math.floor(us / 1e6);
   const micros = us - seconds * 1e6;
@@ -104,7 +118,9 @@ export class HaSimulator {
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
-  private readonly history = new Map<string, { s: string; a: Attributes; us: number }[]>();
+  /** Entities whose integration has not loaded yet after a restart: absent from get_states. */
+  private readonly unloaded = new Map<string, SimState>();
+  private readonly history = new Map<string, HistoryRow[]>();
   private readonly clients = new Set<Client>();
   private http: Server | null = null;
   private wss: WebSocketServer | null = null;
@@ -146,6 +162,11 @@ export class HaSimulator {
 
   get port(): number {
     return (this.http?.address() as AddressInfo).port;
+  }
+
+  /** An entity's current state. */
+  stateOf(entityId: string): SimState | undefined {
+    return this.states.get(entityId);
   }
 
   get entityIds(): string[] {
@@ -243,7 +264,8 @@ export class HaSimulator {
 
   /** HA's registries for the entities of this home (with renamed areas applied). */
   registries(): ReturnType<typeof registriesFor> {
-    const reg = registriesFor(this.entityIds);
+    // The registries list every entity, also those whose integration has not loaded yet.
+    const reg = registriesFor([...this.states.keys(), ...this.unloaded.keys()]);
     for (const a of reg.areas) a.name = this.areaNames.get(a.area_id) ?? a.name;
     return reg;
   }
@@ -273,8 +295,9 @@ export class HaSimulator {
   reannounce(entityIds: readonly string[] = this.entityIds): number {
     const messages: string[] = [];
     for (const id of entityIds) {
-      const previous = this.states.get(id);
+      const previous = this.states.get(id) ?? this.unloaded.get(id);
       if (previous === undefined) continue;
+      this.unloaded.delete(id);
       this.clockUs = Math.max(this.clockUs + 1, Date.now() * 1000);
       const ts = isoFromMicros(this.clockUs);
       const st: SimState = { ...previous, last_changed: ts, last_updated: ts, context: { id: this.contextId(), parent_id: null, user_id: null } };
@@ -284,10 +307,23 @@ export class HaSimulator {
       this.reannounced.push({ entityId: id, state: st.state, attributes: st.attributes, lastUpdated: ts, lastUpdatedUs: this.clockUs, delivered: this.subscribedClients > 0 });
       let rows = this.history.get(id);
       if (rows === undefined) this.history.set(id, (rows = []));
-      rows.push({ s: st.state, a: st.attributes, us: this.clockUs });
+      rows.push({ s: st.state, a: st.attributes, us: this.clockUs, lcUs: this.clockUs });
     }
     this.broadcast(messages);
     return messages.length;
+  }
+
+  /**
+   * Entities whose integration is still loading after a restart: gone from get_states (no event)
+   * until `reannounce` brings them back.
+   */
+  unload(entityIds: readonly string[]): void {
+    for (const id of entityIds) {
+      const st = this.states.get(id);
+      if (st === undefined) continue;
+      this.states.delete(id);
+      this.unloaded.set(id, st);
+    }
   }
 
   /** Sends events made earlier by generate(), as they are (benchmarks pre-generate them). */
@@ -359,7 +395,7 @@ export class HaSimulator {
           });
           let rows = this.history.get(newState.entity_id);
           if (rows === undefined) this.history.set(newState.entity_id, (rows = []));
-          rows.push({ s: newState.state, a: newState.attributes, us: this.clockUs });
+          rows.push({ s: newState.state, a: newState.attributes, us: this.clockUs, lcUs: microsFromIso(newState.last_changed) });
         }
       }
     }
@@ -567,8 +603,8 @@ export class HaSimulator {
   }
 
   /** Rows of `ids` with start ≤ last_updated < end (seconds). */
-  private rowsBetween(ids: readonly string[], start: number, end: number): [string, { s: string; a: Attributes; us: number }[]][] {
-    const out: [string, { s: string; a: Attributes; us: number }[]][] = [];
+  private rowsBetween(ids: readonly string[], start: number, end: number): [string, HistoryRow[]][] {
+    const out: [string, HistoryRow[]][] = [];
     for (const id of ids) {
       const rows = (this.history.get(id) ?? []).filter((r) => r.us / 1e6 >= start && r.us / 1e6 < end);
       if (rows.length > 0) out.push([id, rows]);
@@ -576,13 +612,14 @@ export class HaSimulator {
     return out;
   }
 
-  /** history/history_during_period's compressed answer: {"<id>":[{"s","a","lu"}]}. */
+  /** history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}. */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
     const start = Date.parse(String(msg.start_time)) / 1000;
     const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : Date.parse(String(msg.end_time)) / 1000;
     const out: Record<string, unknown[]> = {};
     for (const [id, rows] of this.rowsBetween(msg.entity_ids as string[], start, end)) {
-      out[id] = rows.map((r) => ({ s: r.s, a: r.a, lu: r.us / 1e6 }));
+      // As HA: "lc" only when it differs from "lu".
+      out[id] = rows.map((r) => (r.lcUs === r.us ? { s: r.s, a: r.a, lu: r.us / 1e6 } : { s: r.s, a: r.a, lu: r.us / 1e6, lc: r.lcUs / 1e6 }));
     }
     return out;
   }
@@ -608,7 +645,7 @@ export class HaSimulator {
     const endText = url.searchParams.get('end_time');
     const end = endText === null ? Number.POSITIVE_INFINITY : Date.parse(endText) / 1000;
     const body = this.rowsBetween(ids, start, end).map(([id, rows]) =>
-      rows.map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.us), last_updated: isoFromMicros(r.us) })),
+      rows.map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.lcUs), last_updated: isoFromMicros(r.us) })),
     );
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }

@@ -65,7 +65,7 @@ describe('batch encoder', () => {
     const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
     expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
     expect(r.invalid).toBe(1);
-    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, haRestarted: false } });
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
   });
@@ -90,8 +90,8 @@ describe('batch encoder', () => {
       ].join('\n'),
     );
     expect(r.control).toEqual([
-      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, haRestarted: false } },
-      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: [], reannounced: 0, haRestarted: false } },
+      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
+      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: ['sensor.c', 'sensor.d'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
     ]);
   });
 
@@ -145,7 +145,7 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
     const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
     expect(r.control).toEqual([
-      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, haRestarted: false } },
+      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);
   });
@@ -218,23 +218,49 @@ describe('batch encoder: restart de-duplication', () => {
     expect(r).toMatchObject({ lines: 1, reannounced: 0 });
   });
 
-  it('a snapshot taken after HA started: unchanged states left out, HA restart told; the backfill agrees', () => {
+  it('a snapshot taken after HA started: repeats left to the backfill, which leaves out the re-announcements in time order', () => {
     const [one, two] = setup();
     one.encode(framesJob(['a', 'b', 'c', 'd'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))));
-    // HA restarted at 30 s: a, b, c re-announced unchanged, d came back with a new value.
-    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '1', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30))] });
+    // HA restarted at 30 s: a and c re-announced unchanged; b changed to 5 at 20 s (before HA
+    // stopped) and was re-announced; d came back with a new value.
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '5', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30))] });
     const r = two.encode(framesJob([snapshot], [8]));
-    expect(lines(r.lp)).toEqual([`sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
-    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 4, points: 1, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d'], reannounced: 3, haRestarted: true } }]);
-    // The history of the gap: b changed at 20 s before HA stopped; then the re-announcements.
+    // a and c repeat their last point: left to the backfill. b and d changed: held back for the
+    // main thread, which writes them after the backfill unless the backfill covered them.
+    expect(r.lines).toBe(0);
+    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 4, points: 0, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d'], reannounced: 0, deferred: 2, heldBack: [{ entityId: 'sensor.b', line: `sensor,entity_id=sensor.b value=5 ${ns(30)}\n` }, { entityId: 'sensor.d', line: `sensor,entity_id=sensor.d value=9 ${ns(30)}\n` }], haRestarted: true } }]);
+    const lu = (s: number) => Date.parse(t(s)) / 1000;
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: {
-      'sensor.a': [{ s: '0', a: {}, lu: Date.parse(t(30)) / 1000 }],
-      'sensor.b': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000 }, { s: '1', a: {}, lu: Date.parse(t(30)) / 1000 }],
-      'sensor.d': [{ s: '9', a: {}, lu: Date.parse(t(30)) / 1000 }],
+      'sensor.a': [{ s: '0', a: {}, lu: lu(30) }],
+      'sensor.b': [{ s: '5', a: {}, lu: lu(20) }, { s: '5', a: {}, lu: lu(30) }],
+      'sensor.c': [{ s: '1', a: {}, lu: lu(10) }, { s: '2', a: {}, lu: lu(30) }],
+      'sensor.d': [{ s: '9', a: {}, lu: lu(30) }],
     } });
     const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true });
-    expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=1 ${ns(20)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
-    expect(h.reannounced).toBe(0); // the same two points as the snapshot's: left out again, counted once
+    // c went 2 → 1 → 2 while we were away: its 2 at 30 s is a change, not a re-announcement.
+    expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=5 ${ns(20)}`, `sensor,entity_id=sensor.c value=1 ${ns(10)}`, `sensor,entity_id=sensor.c value=2 ${ns(30)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
+    expect(h.reannounced).toBe(2);
+    // The backfill's next request starts a minute early: the same rows are judged the same way.
+    const again = one.encode({ ...framesJob([history.replace('"id":9', '"id":10')], [], [[10, 'history']]), haRestarted: true });
+    expect(lines(again.lp)).toEqual(lines(h.lp));
+    expect(again.reannounced).toBe(0);
+  });
+
+  it('a history row whose last_changed differs from last_updated is never a re-announcement', () => {
+    const [one] = setup();
+    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0)))]));
+    const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.a': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000, lc: Date.parse(t(1)) / 1000 }] } });
+    const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true });
+    expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.a value=1 ${ns(20)}`]);
+  });
+
+  it('a snapshot after a long, busy gap (most entities repeated, one kept its time) is no HA restart', () => {
+    const [one, two] = setup();
+    const ids = Array.from({ length: 10 }, (_, i) => `sensor.e${i}`);
+    one.encode(framesJob(ids.map((id) => event(id, '1', 1, state(id, '0', t(0))))));
+    const states = ids.map((id, i) => (i === 0 ? state(id, '1', t(1)) : i < 7 ? state(id, '1', t(20)) : state(id, '2', t(20))));
+    const r = two.encode(framesJob([JSON.stringify({ id: 8, type: 'result', success: true, result: states })], [8]));
+    expect(r.control[0]).toMatchObject({ encoded: { points: 10, reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
   });
 
   it('a snapshot after a mere reconnect: no HA restart told, and a repeat in it (force_update) is written, by the backfill too', () => {
@@ -243,7 +269,7 @@ describe('batch encoder: restart de-duplication', () => {
     // b repeated its value at 20 s (force_update) while we were away.
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(1)), state('sensor.b', '1', t(20)), state('sensor.c', '1', t(1))] });
     const r = two.encode(framesJob([snapshot], [8]));
-    expect(r.control[0]).toMatchObject({ encoded: { points: 3, reannounced: 0, haRestarted: false } });
+    expect(r.control[0]).toMatchObject({ encoded: { points: 3, reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.b': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000 }] } });
     const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: false });
     expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=1 ${ns(20)}`]);

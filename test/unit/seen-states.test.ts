@@ -132,3 +132,30 @@ describe('seen states file', () => {
     await expect(file.load(new SeenStates(createSeenStates(64)))).rejects.toThrow(`${file.path} is not a seen-states file this version understands`);
   });
 });
+
+describe('seen states across threads', () => {
+  it('two worker threads noting the same 20,000 entities at once: each claimed once, judged new by exactly one', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { fileURLToPath } = await import('node:url');
+    const module = fileURLToPath(new URL('../../dist/workers/seen-states.js', import.meta.url));
+    const sab = createSeenStates(1 << 15);
+    const code = `
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.module).then(({ SeenStates }) => {
+        const seen = new SeenStates(workerData.sab);
+        const counts = { new: 0, same: 0, renewed: 0, older: 0 };
+        for (let i = 0; i < 20000; i++) counts[seen.note('sensor.e' + i, 'sensor,entity_id=sensor.e' + i + ' value=' + i + ' 1000000\\n', 'change', 1, false).kind]++;
+        parentPort.postMessage(counts);
+      });`;
+    const run = () =>
+      new Promise<Record<string, number>>((resolve, reject) => {
+        const w = new Worker(code, { eval: true, workerData: { sab, module } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    expect((a.new ?? 0) + (b.new ?? 0)).toBe(20_000);
+    expect((a.same ?? 0) + (b.same ?? 0)).toBe(20_000);
+    expect(new SeenStates(sab).size).toBe(20_000);
+  });
+});
