@@ -30,6 +30,7 @@ import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
+import { HeldBackLines } from './pipeline/held-back.js';
 import { FrameOverflow } from './pipeline/overflow.js';
 import { Watermark } from './pipeline/watermark.js';
 import { SeenStatesFile, StateFile } from './state.js';
@@ -94,14 +95,15 @@ export async function run(config: Config): Promise<number> {
   const seenSab = config.restartDedup ? createSeenStates() : undefined;
   const seen = seenSab === undefined ? null : new SeenStates(seenSab);
   const seenFile = new SeenStatesFile(config.dataDir);
-  if (seen !== null) {
+  // The table is as good as the watermark it was saved with: without one, start empty.
+  if (seen !== null && saved !== null) {
     const restored = await seenFile.load(seen).catch((err: Error) => {
       log.error({ file: seenFile.path, error: { message: err.message } }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
       return 0;
     });
     if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
-    metrics.seenEntities.collect(() => seen.size);
   }
+  if (seen !== null) metrics.seenEntities.collect(() => seen.size);
   const watermark = new Watermark();
   metrics.watermarkAge.collect(() => (Date.now() - watermark.value()) / 1000);
   const writer = new Writer({
@@ -125,6 +127,7 @@ export async function run(config: Config): Promise<number> {
     metrics,
   });
   writer.start();
+  const heldBack = seen === null ? null : new HeldBackLines(seen, (lp, n, token) => writer.accept(lp, n, token), (n) => metrics.reannouncementsSkipped.inc(n), log);
 
   // Enrichment (typed schema): who is home, the weather outside, areas and devices.
   const enrich = config.schema.schema === 'typed';
@@ -185,6 +188,7 @@ export async function run(config: Config): Promise<number> {
       watermark.release(r.token);
       if (r.observed.length > 0) observe(r.observed);
       overflow.feed();
+      if (r.heldBack.length > 0) heldBack?.add(r.session, r.heldBack, r.token);
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
     onError: (err, job) => {
@@ -212,7 +216,7 @@ export async function run(config: Config): Promise<number> {
   );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
     const context = enrich ? contextFields(weather?.current() ?? null, presence, Date.now()) : '';
-    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes, haRestarted: connection.haRestarted };
+    const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes, haRestarted: connection.haRestarted, backfillPending: heldBack?.pendingFor(connection.session) ?? false };
     watermark.hold(firstAt);
     if (!overflow.active && pool.submit(job)) return;
     // The encoders are behind: the frames wait on disk, never on the floor. Their token stays
@@ -240,6 +244,8 @@ export async function run(config: Config): Promise<number> {
       closed: () => batcher.flush(),
       // Area and device tags are part of a point's identity: know them before the first point.
       beforeSubscribe: async () => {
+        // From here until its backfill ends, the connection's possible re-announcements wait.
+        heldBack?.begin(connection.session);
         await registries?.refresh();
       },
       subscribed: (session, gapStartMs) => {
@@ -259,15 +265,8 @@ export async function run(config: Config): Promise<number> {
         const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
         const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
         for (const id of connection.knownEntityIds) knownIds.add(id);
-        // Snapshot lines held back after an HA restart: the backfill's rows decide for the
-        // entities it covers; the others are written as they are.
-        const heldBack = connection.heldBack;
-        const writeHeldBack = (covered: ReadonlySet<string>, token: number): void => {
-          const lines = heldBack.filter((h) => !covered.has(h.entityId)).map((h) => h.line);
-          if (lines.length > 0) writer.accept(Buffer.from(lines.join('')), lines.length, token);
-        };
         if (start === undefined) {
-          writeHeldBack(new Set(), Date.now());
+          heldBack?.settle(session, true, Date.now());
           return;
         }
         const from = start - BACKFILL_MARGIN_MS;
@@ -277,12 +276,13 @@ export async function run(config: Config): Promise<number> {
           .then(
             (report) => {
               if (session !== connection.session) log.warn('the connection changed during the backfill');
-              // A partial backfill may lack an entity's latest rows: then every line is written.
-              writeHeldBack(report.unfilled.length === 0 ? report.covered : new Set(), from);
+              // States held for the backfill: judged now that the gap is in the table; all
+              // written when a part of the gap could not be read.
+              heldBack?.settle(session, report.unfilled.length === 0, from);
             },
             (err: Error) => {
               log.error({ error: { message: err.message } }, 'backfill failed');
-              writeHeldBack(new Set(), from);
+              heldBack?.settle(session, false, from);
             },
           )
           // The answers went to the writer as frames that arrived before now: release the
@@ -404,6 +404,7 @@ export async function run(config: Config): Promise<number> {
   await pool.close();
   await frameSpool.close();
   clearInterval(selfTimer);
+  heldBack?.writeAll(Date.now());
   const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
   clearInterval(stateTimer);
   await saveState();

@@ -43,6 +43,11 @@ export interface EncodeJob {
    * an entity's last point are re-announcements too. Restart de-duplication only.
    */
   readonly haRestarted?: boolean;
+  /**
+   * The connection's backfill has not ended: the table lacks the gap's points, so a state that
+   * might be a re-announcement is held back (EncodeResult.heldBack) instead of judged.
+   */
+  readonly backfillPending?: boolean;
 }
 
 /**
@@ -66,10 +71,18 @@ const OBSERVED_DOMAINS = /^(person|device_tracker|weather)\./;
  */
 export type StateResultKind = 'snapshot' | 'history' | 'rest';
 
-/** A line the main thread writes after the backfill unless the backfill covered its entity. */
+/**
+ * A point that can only be judged once the backfill has put the gap's points in the table: the
+ * main thread judges it then (src/pipeline/held-back.ts), and writes it unless it is a
+ * re-announcement.
+ */
 export interface HeldBackLine {
   readonly entityId: string;
+  /** The line as the schema made it (what the table's hash is of). */
   readonly line: string;
+  /** What to write: the line with the enrichment context, for a live event. */
+  readonly out: string;
+  readonly arrival: 'announce' | 'recorded';
 }
 
 /** What an answer full of states is reduced to. */
@@ -84,18 +97,8 @@ export interface StatesSummary {
     readonly entityIds: string[];
     /** Re-announcements left out (restart de-duplication). */
     readonly reannounced: number;
-    /**
-     * Snapshot states left to the backfill after an HA restart: they repeat their entity's last
-     * point, and only the history, in time order, tells a re-announcement from a return to an
-     * earlier state.
-     */
+    /** Snapshot states held back for the backfill (in EncodeResult.heldBack). */
     readonly deferred: number;
-    /**
-     * After an HA restart, the snapshot's other states HA created anew (a change, or a
-     * re-announcement after a change we missed): written by the main thread after the backfill
-     * for the entities it brought no rows for; for the others the backfill's rows decide.
-     */
-    readonly heldBack: readonly HeldBackLine[];
     /**
      * A snapshot in which (almost) no state kept the time of its entity's last point and some
      * repeat it at a newer time: HA has started since that point (restart de-duplication).
@@ -118,6 +121,8 @@ export interface EncodeResult {
   skipped: number;
   /** HA's re-announcements of unchanged states, left out (restart de-duplication). */
   reannounced: number;
+  /** Points to judge after the backfill (restart de-duplication), as proper UTF-8 text. */
+  heldBack: HeldBackLine[];
   /** Events, states or frames that could not be read or encoded. */
   invalid: number;
   /** Results and pongs, for the HA connection; get_states answers as SnapshotSummary. */
@@ -192,7 +197,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, reannounced: 0, invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, reannounced: 0, heldBack: [], invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
 
     const fail = (reason: string): void => {
       r.invalid++;
@@ -259,7 +264,6 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       let states = 0;
       let haRestarted = false;
       let deferred = 0;
-      const heldBack: HeldBackLine[] = [];
       // A recorded state may be a re-announcement only when HA restarted in the gap (the
       // session's snapshot said so), and only when HA created it anew: last_changed equal to
       // last_updated. Otherwise a repeat is written (a force_update).
@@ -317,15 +321,19 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
             if (!haRestarted) {
               const kept = deduplicated((state as HaState).entity_id, line, 'change');
               if (kept !== null) add(kept);
-            } else if (kinds[i] === 'renewed' && createdAnew(state)) {
-              // A re-announcement, or a return to the last point's state in the gap: the
-              // backfill's rows, judged in time order, tell which.
+            } else if (kinds[i] === 'same' || kinds[i] === 'older') {
+              // Seen before: written again, unless it was left out then.
+              const kept = deduplicated((state as HaState).entity_id, line, 'change');
+              if (kept !== null) add(kept);
+            } else if (createdAnew(state)) {
+              // A re-announcement, a return to the last point's state, or a change that HA then
+              // re-announced: only the gap's points, in time order, tell. Judged after the
+              // backfill (src/pipeline/held-back.ts).
               deferred++;
-            } else if (kinds[i] !== 'same' && kinds[i] !== 'older' && createdAnew(state)) {
-              // A change, perhaps re-announced: the backfill's rows tell; without them, written.
-              heldBack.push({ entityId: (state as HaState).entity_id, line });
+              r.heldBack.push({ entityId: (state as HaState).entity_id, line, out: line, arrival: 'recorded' });
             } else {
-              // Written, but not recorded: the backfill records the gap's points in time order.
+              // Not created anew (an attribute change): never a re-announcement. Written, not
+              // recorded: the backfill records the gap's points in time order.
               add(line);
             }
           }
@@ -336,7 +344,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
         });
       }
       const reannounced = r.reannounced - reannouncedBefore;
-      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, deferred, heldBack, haRestarted } };
+      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, deferred, haRestarted } };
     };
     const encodeMessage = (msg: unknown): void => {
       const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
@@ -363,8 +371,14 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
           else {
             const line = encoder.encodeState(state, undefined, typeof ev.time_fired === 'string' ? ev.time_fired : undefined);
             if (line === null) r.skipped++;
-            else {
-              const kept = deduplicated(state.entity_id, line, ev.data?.old_state === null ? 'announce' : 'change');
+            else if (ev.data?.old_state !== null) {
+              const kept = deduplicated(state.entity_id, line, 'change');
+              if (kept !== null) add(withContext(kept));
+            } else if (seen !== null && job.backfillPending === true && !['new', 'none'].includes(seen.compare(state.entity_id, line, latin1))) {
+              // Appeared while the gap is not filled yet: judged after the backfill.
+              r.heldBack.push({ entityId: state.entity_id, line, out: withContext(line), arrival: 'announce' });
+            } else {
+              const kept = deduplicated(state.entity_id, line, 'announce');
               if (kept !== null) add(withContext(kept));
             }
             if (typeof state?.entity_id === 'string') observe(state);
@@ -399,11 +413,10 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       lp.write(out, 0, 'latin1');
       r.lp = lp;
       r.errors = r.errors.map(fromLatin1Form);
+      r.heldBack = r.heldBack.map((h) => ({ ...h, entityId: fromLatin1Form(h.entityId), line: fromLatin1Form(h.line), out: fromLatin1Form(h.out) }));
       r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
       r.control = r.control.map((c) =>
-        'encoded' in c
-          ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form), heldBack: c.encoded.heldBack.map((h) => ({ entityId: fromLatin1Form(h.entityId), line: fromLatin1Form(h.line) })) } }
-          : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
+        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
       );
     } else {
       r.lp = textEncoder.encode(out);

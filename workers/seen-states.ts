@@ -49,6 +49,7 @@ const USED = 1;
 const HAS_POINT = 2;
 
 const NO_SESSION = -1;
+const SPIN_LIMIT = 10_000_000;
 /** Never fill the table past this share: probing stays short. */
 const MAX_LOAD = 0.75;
 export const DEFAULT_SLOTS = 1 << 16;
@@ -59,7 +60,8 @@ export const SAVED_TIMES = TIMES;
 /**
  * How a point came:
  * - `change`: a live state change (old_state set), or a history row when HA did not restart.
- *   Always written.
+ *   Never taken for a re-announcement (only a point left out before, at the same time, stays
+ *   left out).
  * - `announce`: a live state_changed with old_state null. Skipped when it repeats the entity's
  *   point before it.
  * - `recorded`: a get_states state, or a history row after HA restarted. A repeat cannot be told
@@ -191,7 +193,7 @@ export class SeenStates {
     const slot = this.lookup(this.key[0] as number, this.key[1] as number);
     if (slot < 0) return 'none';
     const base = slot * INTS;
-    while (Atomics.compareExchange(this.ints, base + LOCK, 0, 1) !== 0);
+    this.acquire(base);
     const has = ((this.ints[base + LATEST + FLAGS] as number) & HAS_POINT) !== 0;
     const same = this.isPoint(base + LATEST);
     const latestUs = this.times[slot * TIMES + T_LATEST] as number;
@@ -268,7 +270,7 @@ export class SeenStates {
     for (let slot = 0; slot < this.slots; slot++) {
       const base = slot * INTS;
       if ((Atomics.load(this.ints, base + LATEST + FLAGS) & HAS_POINT) === 0) continue;
-      while (Atomics.compareExchange(this.ints, base + LOCK, 0, 1) !== 0);
+      this.acquire(base);
       for (const i of [KEY_HI, KEY_LO, LATEST + HI, LATEST + LO, LATEST + FLAGS, BEFORE + HI, BEFORE + LO, BEFORE + FLAGS]) ints.push(this.ints[base + i] as number);
       for (let i = 0; i < TIMES; i++) times.push(this.times[slot * TIMES + i] as number);
       Atomics.store(this.ints, base + LOCK, 0);
@@ -297,6 +299,16 @@ export class SeenStates {
     return restored;
   }
 
+  /**
+   * Takes a slot's lock. A holder keeps it for a few loads and stores; one still holding it after
+   * SPIN_LIMIT tries died inside (a worker thread ended): the lock is taken over rather than
+   * waited for forever.
+   */
+  private acquire(base: number): void {
+    for (let i = 0; i < SPIN_LIMIT; i++) if (Atomics.compareExchange(this.ints, base + LOCK, 0, 1) === 0) return;
+    Atomics.store(this.ints, base + LOCK, 1);
+  }
+
   /** The entity's slot, or -1. */
   private lookup(hi: number, lo: number): number {
     const mask = this.slots - 1;
@@ -316,7 +328,7 @@ export class SeenStates {
       const base = slot * INTS;
       // Keys never change once set, so a used slot of another entity needs no lock to pass.
       if ((Atomics.load(ints, base + LATEST + FLAGS) & USED) !== 0 && (ints[base + KEY_HI] !== hi || ints[base + KEY_LO] !== lo)) continue;
-      while (Atomics.compareExchange(ints, base + LOCK, 0, 1) !== 0);
+      this.acquire(base);
       if (((ints[base + LATEST + FLAGS] as number) & USED) === 0) {
         if (Atomics.load(this.header, 0) >= this.maxUsed) {
           Atomics.store(ints, base + LOCK, 0);

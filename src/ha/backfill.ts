@@ -38,8 +38,6 @@ export interface BackfillReport {
   readonly from: number;
   readonly to: number;
   readonly entities: number;
-  /** The entities the history had rows for. */
-  readonly covered: ReadonlySet<string>;
   readonly points: number;
   readonly requests: number;
   readonly via: 'websocket' | 'rest' | 'none';
@@ -150,7 +148,7 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
     }
   }
 
-  const report: BackfillReport = { from, to: toMs, entities: seen.size, covered: seen, points, requests, via, unfilled };
+  const report: BackfillReport = { from, to: toMs, entities: seen.size, points, requests, via, unfilled };
   metrics.backfills.inc(1, { result: unfilled.length === 0 ? 'complete' : 'partial' });
   metrics.backfillPoints.inc(points);
   log.info({ from: iso(from), to: iso(toMs), entities: seen.size, points, requests, via }, 'backfill from Home Assistant history done');

@@ -15,7 +15,7 @@
  */
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
-import type { HeldBackLine, StateResultKind, StatesSummary } from '../../workers/encode-batch.js';
+import type { StateResultKind, StatesSummary } from '../../workers/encode-batch.js';
 import { backoffDelay } from '../backoff.js';
 import { HaAuthRejectedError, HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
@@ -89,8 +89,6 @@ export class HaConnection {
    * de-duplication: the backfill's rows are then checked for re-announcements too).
    */
   haRestarted = false;
-  /** This connection's snapshot lines that wait for the backfill (restart de-duplication). */
-  heldBack: readonly HeldBackLine[] = [];
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
   private socket: WebSocket | null = null;
@@ -185,7 +183,6 @@ export class HaConnection {
     this.nextId = 1;
     this.coalescing = false;
     this.haRestarted = false;
-    this.heldBack = [];
     this.stateResults.clear();
     let subscribedAt = 0;
     let stopWatchdog = (): void => {};
@@ -249,10 +246,9 @@ export class HaConnection {
         this.knownEntityIds = snapshot.encoded.entityIds;
         metrics.snapshotStates.inc(snapshot.encoded.states);
         this.haRestarted = snapshot.encoded.haRestarted;
-        this.heldBack = snapshot.encoded.heldBack;
         log.info({ states: snapshot.encoded.states, points: snapshot.encoded.points, haRestarted: this.haRestarted, deferred: snapshot.encoded.deferred }, 'get_states snapshot encoded');
         if (this.haRestarted) {
-          log.info(`Home Assistant has started since our last points: ${snapshot.encoded.deferred} states that repeat their last point are left to the backfill, which leaves out HA's re-announcements (RESTART_DEDUP)`);
+          log.info(`Home Assistant has started since our last points: ${snapshot.encoded.deferred} states are held until the backfill has shown which are re-announcements (RESTART_DEDUP)`);
         }
       } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
         log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');

@@ -6,7 +6,8 @@
  * batches are fed back to the pool whenever its queue is below half its bound. The spool is a
  * Spool of its own (<SPOOL_DIR>/frames) whose record body is
  *
- *   header length (u32 BE) | header JSON {session, token, stateResults} | ends (u32 BE × frames) | frame bytes
+ *   header length (u32 BE) | header JSON {session, token, stateResults, haRestarted, backfillPending}
+ *   | ends (u32 BE × frames) | frame bytes
  *
  * so a batch comes back exactly as it left, still tagged with its connection. The watermark
  * token of a batch put on disk stays held until the writer has its lines: a record is deleted
@@ -20,7 +21,7 @@ import type { EncoderPool } from './encoder-pool.js';
 import type { Watermark } from './watermark.js';
 
 export function encodeFrames(job: EncodeJob): Buffer {
-  const header = Buffer.from(JSON.stringify({ session: job.session, token: job.token, stateResults: job.stateResults }));
+  const header = Buffer.from(JSON.stringify({ session: job.session, token: job.token, stateResults: job.stateResults, haRestarted: job.haRestarted, backfillPending: job.backfillPending }));
   const ends = Buffer.alloc(job.ends.length * 4);
   job.ends.forEach((e, i) => ends.writeUInt32BE(e, i * 4));
   const length = Buffer.alloc(4);
@@ -30,7 +31,7 @@ export function encodeFrames(job: EncodeJob): Buffer {
 
 export function decodeFrames(body: Buffer, frames: number): EncodeJob {
   const headerLength = body.readUInt32BE(0);
-  const header = JSON.parse(body.toString('utf8', 4, 4 + headerLength)) as Pick<EncodeJob, 'session' | 'token' | 'stateResults'>;
+  const header = JSON.parse(body.toString('utf8', 4, 4 + headerLength)) as Pick<EncodeJob, 'session' | 'token' | 'stateResults' | 'haRestarted' | 'backfillPending'>;
   const endsAt = 4 + headerLength;
   const ends = new Uint32Array(frames);
   for (let i = 0; i < frames; i++) ends[i] = body.readUInt32BE(endsAt + i * 4);

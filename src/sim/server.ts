@@ -110,6 +110,8 @@ export class HaSimulator {
   /** Every state any get_states returned, once each (entity and last_updated). */
   readonly snapshotStates = new Map<string, SimState>();
   connectionsAccepted = 0;
+  /** Delay of history/history_during_period answers (a slow recorder), ms. */
+  historyDelayMs = 0;
   /** Set false to play an HA that stopped answering (application-level) pings. */
   answerPings = true;
   slowReaderDisconnects = 0;
@@ -283,6 +285,7 @@ export class HaSimulator {
 
   /** Emits one chosen state change (of a new entity when the id is unknown). */
   emitState(entityId: string, state: string, attributes: Attributes): void {
+    this.unloaded.delete(entityId);
     const entity: SimEntity = { entityId, domain: entityId.slice(0, entityId.indexOf('.')), next: () => ({ state, attributes }) };
     this.broadcast(this.generate(1, {}, 0, entity));
   }
@@ -595,7 +598,11 @@ export class HaSimulator {
         // Added to HA in 2022.5; the "old" mode plays an older release.
         if (this.opts.mode === 'old') fail('unknown_command', 'Unknown command.');
         else if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0) fail('invalid_format', 'entity_ids is required');
-        else ok(this.historyDuring(msg));
+        else if (this.historyDelayMs === 0) ok(this.historyDuring(msg));
+        else {
+          const answer = this.historyDuring(msg);
+          setTimeout(() => ok(answer), this.historyDelayMs);
+        }
         break;
       default:
         fail('unknown_command', 'Unknown command.');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { EncodeJob, StateResultKind } from '../../workers/encode-batch.js';
 import { createSchemaBatchEncoder } from '../../workers/schema.js';
-import { createSeenStates } from '../../workers/seen-states.js';
+import { pino } from 'pino';
+import { HeldBackLines } from '../../src/pipeline/held-back.js';
+import { createSeenStates, SeenStates } from '../../workers/seen-states.js';
 import { createSharedRegistry, publishPlacements } from '../../workers/shared-registry.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 
@@ -65,7 +67,7 @@ describe('batch encoder', () => {
     const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
     expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
     expect(r.invalid).toBe(1);
-    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false } });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
   });
@@ -90,8 +92,8 @@ describe('batch encoder', () => {
       ].join('\n'),
     );
     expect(r.control).toEqual([
-      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
-      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: ['sensor.c', 'sensor.d'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
+      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false } },
+      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: ['sensor.c', 'sensor.d'], reannounced: 0, deferred: 0, haRestarted: false } },
     ]);
   });
 
@@ -145,7 +147,7 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
     const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
     expect(r.control).toEqual([
-      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } },
+      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, haRestarted: false } },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);
   });
@@ -200,7 +202,7 @@ describe('batch encoder: restart de-duplication', () => {
   const setup = () => {
     const seen = createSeenStates(1024);
     // Two encoders on one table: two worker threads.
-    return [createSchemaBatchEncoder({ schema: 'typed' }, seen), createSchemaBatchEncoder({ schema: 'typed' }, seen)] as const;
+    return [createSchemaBatchEncoder({ schema: 'typed' }, seen), createSchemaBatchEncoder({ schema: 'typed' }, seen), seen] as const;
   };
 
   it('leaves out live re-announcements of unchanged states, and writes those that changed', () => {
@@ -218,17 +220,20 @@ describe('batch encoder: restart de-duplication', () => {
     expect(r).toMatchObject({ lines: 1, reannounced: 0 });
   });
 
-  it('a snapshot taken after HA started: repeats left to the backfill, which leaves out the re-announcements in time order', () => {
-    const [one, two] = setup();
-    one.encode(framesJob(['a', 'b', 'c', 'd'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))));
-    // HA restarted at 30 s: a and c re-announced unchanged; b changed to 5 at 20 s (before HA
-    // stopped) and was re-announced; d came back with a new value.
-    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '5', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30))] });
-    const r = two.encode(framesJob([snapshot], [8]));
-    // a and c repeat their last point: left to the backfill. b and d changed: held back for the
-    // main thread, which writes them after the backfill unless the backfill covered them.
+  it('a snapshot taken after HA started: held until the backfill, then judged in time order', () => {
+    const [one, two, seen] = setup();
+    const written: string[] = [];
+    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    held.begin(4);
+    one.encode(framesJob(['a', 'b', 'c', 'd', 'e'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))));
+    // HA restarted at 30 s: a re-announced unchanged; b changed to 5 at 20 s (before HA stopped)
+    // and was re-announced; c went 2 → 1 → 2 while we were away; d came back with a new value;
+    // e is recorder-excluded (no history) and re-announced unchanged.
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '5', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30)), state('sensor.e', '4', t(30))] });
+    const r = two.encode({ ...framesJob([snapshot], [8]), backfillPending: true });
     expect(r.lines).toBe(0);
-    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 4, points: 0, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d'], reannounced: 0, deferred: 2, heldBack: [{ entityId: 'sensor.b', line: `sensor,entity_id=sensor.b value=5 ${ns(30)}\n` }, { entityId: 'sensor.d', line: `sensor,entity_id=sensor.d value=9 ${ns(30)}\n` }], haRestarted: true } }]);
+    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 5, points: 0, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d', 'sensor.e'], reannounced: 0, deferred: 5, haRestarted: true } }]);
+    held.add(4, r.heldBack, 77);
     const lu = (s: number) => Date.parse(t(s)) / 1000;
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: {
       'sensor.a': [{ s: '0', a: {}, lu: lu(30) }],
@@ -237,13 +242,47 @@ describe('batch encoder: restart de-duplication', () => {
       'sensor.d': [{ s: '9', a: {}, lu: lu(30) }],
     } });
     const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true });
-    // c went 2 → 1 → 2 while we were away: its 2 at 30 s is a change, not a re-announcement.
     expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=5 ${ns(20)}`, `sensor,entity_id=sensor.c value=1 ${ns(10)}`, `sensor,entity_id=sensor.c value=2 ${ns(30)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
     expect(h.reannounced).toBe(2);
     // The backfill's next request starts a minute early: the same rows are judged the same way.
     const again = one.encode({ ...framesJob([history.replace('"id":9', '"id":10')], [], [[10, 'history']]), haRestarted: true });
     expect(lines(again.lp)).toEqual(lines(h.lp));
     expect(again.reannounced).toBe(0);
+    // The backfill has ended: the held states are judged. a and b were left out by the backfill,
+    // c and d written by it (written again: the same points), e has no history and repeats its
+    // last point: a re-announcement.
+    held.settle(4, true, 77);
+    expect(written).toEqual([`sensor,entity_id=sensor.c value=2 ${ns(30)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
+  });
+
+  it('a live re-announcement while the backfill is pending waits for it: after a missed change it is a change', () => {
+    const [one, two, seen] = setup();
+    const written: string[] = [];
+    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    one.encode(framesJob([event('sensor.door', 'closed', 1, state('sensor.door', 'open', t(0)))]));
+    held.begin(4);
+    // While we were away the door went unavailable; HA restarted and the door's integration
+    // loaded after we were back: its re-announcement comes live, before the backfill ends.
+    const r = two.encode({ ...framesJob([event('sensor.door', 'closed', 40, null)]), backfillPending: true });
+    expect(r.lines).toBe(0);
+    held.add(4, r.heldBack, 77);
+    const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.door': [{ s: 'unavailable', a: {}, lu: Date.parse(t(20)) / 1000 }] } });
+    expect(lines(one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true }).lp)).toEqual([`sensor,entity_id=sensor.door state="unavailable" ${ns(20)}`]);
+    held.settle(4, true, 77);
+    expect(written).toEqual([`sensor,entity_id=sensor.door value=0,state="closed" ${ns(40)}`]);
+  });
+
+  it('held states are all written when the backfill did not complete', () => {
+    const [one, two, seen] = setup();
+    const written: string[] = [];
+    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '1', 1, state('sensor.b', '0', t(0)))]));
+    held.begin(4);
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(30)), state('sensor.b', '1', t(30))] });
+    const r = two.encode({ ...framesJob([snapshot], [8]), backfillPending: true });
+    held.add(4, r.heldBack, 77);
+    held.settle(4, false, 77);
+    expect(written).toEqual([`sensor,entity_id=sensor.a value=1 ${ns(30)}`, `sensor,entity_id=sensor.b value=1 ${ns(30)}`]);
   });
 
   it('a history row whose last_changed differs from last_updated is never a re-announcement', () => {
@@ -260,7 +299,7 @@ describe('batch encoder: restart de-duplication', () => {
     one.encode(framesJob(ids.map((id) => event(id, '1', 1, state(id, '0', t(0))))));
     const states = ids.map((id, i) => (i === 0 ? state(id, '1', t(1)) : i < 7 ? state(id, '1', t(20)) : state(id, '2', t(20))));
     const r = two.encode(framesJob([JSON.stringify({ id: 8, type: 'result', success: true, result: states })], [8]));
-    expect(r.control[0]).toMatchObject({ encoded: { points: 10, reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
+    expect(r.control[0]).toMatchObject({ encoded: { points: 10, reannounced: 0, deferred: 0, haRestarted: false } });
   });
 
   it('a snapshot after a mere reconnect: no HA restart told, and a repeat in it (force_update) is written, by the backfill too', () => {
@@ -269,7 +308,7 @@ describe('batch encoder: restart de-duplication', () => {
     // b repeated its value at 20 s (force_update) while we were away.
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(1)), state('sensor.b', '1', t(20)), state('sensor.c', '1', t(1))] });
     const r = two.encode(framesJob([snapshot], [8]));
-    expect(r.control[0]).toMatchObject({ encoded: { points: 3, reannounced: 0, deferred: 0, heldBack: [], haRestarted: false } });
+    expect(r.control[0]).toMatchObject({ encoded: { points: 3, reannounced: 0, deferred: 0, haRestarted: false } });
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.b': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000 }] } });
     const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: false });
     expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.b value=1 ${ns(20)}`]);
