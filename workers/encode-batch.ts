@@ -301,7 +301,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
         // HA re-creates every state when it starts: after a restart (almost) no state keeps the
         // time of our last point for its entity, and some, created anew, repeat that point at a
         // newer time. Without a restart, the entities nothing happened to keep their time.
-        const kinds = lines.map((line, i) => (seen === null || line === null ? 'none' : seen.compare((list[i] as HaState).entity_id, line, latin1)));
+        const kinds = lines.map((line, i) => (seen === null || line === null ? 'none' : seen.compare((list[i] as HaState).entity_id, line, latin1, job.session)));
         if (seen !== null) {
           let compared = 0;
           let renewed = 0;

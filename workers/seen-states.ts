@@ -20,7 +20,7 @@
  * Layout: a header (Int32 [0]: entities held), then per slot Float64 × 4 (times in µs since the
  * epoch, exact below 2^53: latest point, point before, two skipped), then per slot Int32 × 12:
  * lock, key hi, key lo, skip session, then hash hi, hash lo, flags for the latest point and for
- * the one before. A slot
+ * the one before, then the connection the latest point came from. A slot
  * is changed only under its lock (a spin on Atomics.compareExchange around a few loads and
  * stores; there are as many contenders as encoder threads).
  */
@@ -37,6 +37,8 @@ const LOCK = 0;
 const KEY_HI = 1;
 const KEY_LO = 2;
 const SKIP_SESSION = 3;
+/** The connection whose point is the latest one. */
+const LATEST_SESSION = 11;
 /** Offsets of the two points in a slot: hash hi, hash lo, flags. */
 const LATEST = 4;
 const BEFORE = 8;
@@ -184,8 +186,12 @@ export class SeenStates {
     }
   }
 
-  /** How a `recorded` point compares with the entity's latest point, changing nothing. */
-  compare(entityId: string, line: string, latin1: boolean): Verdict['kind'] | 'none' {
+  /**
+   * How a `recorded` point compares with the entity's latest point, changing nothing. With
+   * `before`, a latest point that came in that connection does not count ('none'): only points
+   * from earlier connections say what HA did while we were away.
+   */
+  compare(entityId: string, line: string, latin1: boolean, before?: number): Verdict['kind'] | 'none' {
     const sp = line.lastIndexOf(' ');
     const timeUs = timeOf(line, sp);
     hash64(entityId, 0, entityId.length, latin1, this.key);
@@ -197,8 +203,9 @@ export class SeenStates {
     const has = ((this.ints[base + LATEST + FLAGS] as number) & HAS_POINT) !== 0;
     const same = this.isPoint(base + LATEST);
     const latestUs = this.times[slot * TIMES + T_LATEST] as number;
+    const latestSession = this.ints[base + LATEST_SESSION];
     Atomics.store(this.ints, base + LOCK, 0);
-    if (!has) return 'none';
+    if (!has || latestSession === before) return 'none';
     if (timeUs < latestUs) return 'older';
     if (!same) return 'new';
     return timeUs === latestUs ? 'same' : 'renewed';
@@ -222,6 +229,7 @@ export class SeenStates {
       ints[at + HI] = this.hash[0] as number;
       ints[at + LO] = this.hash[1] as number;
       ints[at + FLAGS] = (at === latest ? USED : 0) | HAS_POINT;
+      if (at === latest) ints[base + LATEST_SESSION] = session;
       times[timeIndex] = timeUs;
     };
     /** For a repeat at a newer time: whether to skip it as a re-announcement. */
@@ -337,6 +345,7 @@ export class SeenStates {
         ints[base + KEY_HI] = hi;
         ints[base + KEY_LO] = lo;
         ints[base + SKIP_SESSION] = NO_SESSION;
+        ints[base + LATEST_SESSION] = NO_SESSION;
         this.times[slot * TIMES + T_SKIP] = Number.NaN;
         this.times[slot * TIMES + T_SKIP + 1] = Number.NaN;
         Atomics.store(ints, base + LATEST + FLAGS, USED);

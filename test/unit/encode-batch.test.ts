@@ -207,7 +207,7 @@ describe('batch encoder: restart de-duplication', () => {
 
   it('leaves out live re-announcements of unchanged states, and writes those that changed', () => {
     const [one, two] = setup();
-    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '5', 1, state('sensor.b', '4', t(0)))]));
+    one.encode({ ...framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '5', 1, state('sensor.b', '4', t(0)))]), session: 3 }); // an earlier connection
     const r = two.encode(framesJob([event('sensor.a', '1', 30, null), event('sensor.b', '6', 30, null), event('sensor.c', '7', 30, null)]));
     expect(lines(r.lp)).toEqual([`sensor,entity_id=sensor.b value=6 ${ns(30)}`, `sensor,entity_id=sensor.c value=7 ${ns(30)}`]);
     expect(r).toMatchObject({ lines: 2, events: 3, reannounced: 1, skipped: 0 });
@@ -225,7 +225,7 @@ describe('batch encoder: restart de-duplication', () => {
     const written: string[] = [];
     const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
     held.begin(4);
-    one.encode(framesJob(['a', 'b', 'c', 'd', 'e'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))));
+    one.encode({ ...framesJob(['a', 'b', 'c', 'd', 'e'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))), session: 3 }); // an earlier connection
     // HA restarted at 30 s: a re-announced unchanged; b changed to 5 at 20 s (before HA stopped)
     // and was re-announced; c went 2 → 1 → 2 while we were away; d came back with a new value;
     // e is recorder-excluded (no history) and re-announced unchanged.
@@ -259,7 +259,7 @@ describe('batch encoder: restart de-duplication', () => {
     const [one, two, seen] = setup();
     const written: string[] = [];
     const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
-    one.encode(framesJob([event('sensor.door', 'closed', 1, state('sensor.door', 'open', t(0)))]));
+    one.encode({ ...framesJob([event('sensor.door', 'closed', 1, state('sensor.door', 'open', t(0)))]), session: 3 }); // an earlier connection
     held.begin(4);
     // While we were away the door went unavailable; HA restarted and the door's integration
     // loaded after we were back: its re-announcement comes live, before the backfill ends.
@@ -276,7 +276,7 @@ describe('batch encoder: restart de-duplication', () => {
     const [one, two, seen] = setup();
     const written: string[] = [];
     const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
-    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '1', 1, state('sensor.b', '0', t(0)))]));
+    one.encode({ ...framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '1', 1, state('sensor.b', '0', t(0)))]), session: 3 }); // an earlier connection
     held.begin(4);
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(30)), state('sensor.b', '1', t(30))] });
     const r = two.encode({ ...framesJob([snapshot], [8]), backfillPending: true });
@@ -287,16 +287,24 @@ describe('batch encoder: restart de-duplication', () => {
 
   it('a history row whose last_changed differs from last_updated is never a re-announcement', () => {
     const [one] = setup();
-    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0)))]));
+    one.encode({ ...framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0)))]), session: 3 }); // an earlier connection
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.a': [{ s: '1', a: {}, lu: Date.parse(t(20)) / 1000, lc: Date.parse(t(1)) / 1000 }] } });
     const h = one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true });
     expect(lines(h.lp)).toEqual([`sensor,entity_id=sensor.a value=1 ${ns(20)}`]);
   });
 
+  it('points of the same connection say nothing of an HA restart (a snapshot ahead of its events)', () => {
+    const [one, two] = setup();
+    one.encode(framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0)))]));
+    const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(30))] });
+    const r = two.encode(framesJob([snapshot], [8]));
+    expect(r.control[0]).toMatchObject({ encoded: { points: 1, deferred: 0, haRestarted: false } });
+  });
+
   it('a snapshot after a long, busy gap (most entities repeated, one kept its time) is no HA restart', () => {
     const [one, two] = setup();
     const ids = Array.from({ length: 10 }, (_, i) => `sensor.e${i}`);
-    one.encode(framesJob(ids.map((id) => event(id, '1', 1, state(id, '0', t(0))))));
+    one.encode({ ...framesJob(ids.map((id) => event(id, '1', 1, state(id, '0', t(0))))), session: 3 }); // an earlier connection
     const states = ids.map((id, i) => (i === 0 ? state(id, '1', t(1)) : i < 7 ? state(id, '1', t(20)) : state(id, '2', t(20))));
     const r = two.encode(framesJob([JSON.stringify({ id: 8, type: 'result', success: true, result: states })], [8]));
     expect(r.control[0]).toMatchObject({ encoded: { points: 10, reannounced: 0, deferred: 0, haRestarted: false } });
@@ -304,7 +312,7 @@ describe('batch encoder: restart de-duplication', () => {
 
   it('a snapshot after a mere reconnect: no HA restart told, and a repeat in it (force_update) is written, by the backfill too', () => {
     const [one, two] = setup();
-    one.encode(framesJob(['a', 'b', 'c'].map((x) => event(`sensor.${x}`, '1', 1, state(`sensor.${x}`, '0', t(0))))));
+    one.encode({ ...framesJob(['a', 'b', 'c'].map((x) => event(`sensor.${x}`, '1', 1, state(`sensor.${x}`, '0', t(0))))), session: 3 }); // an earlier connection
     // b repeated its value at 20 s (force_update) while we were away.
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(1)), state('sensor.b', '1', t(20)), state('sensor.c', '1', t(1))] });
     const r = two.encode(framesJob([snapshot], [8]));
