@@ -127,7 +127,17 @@ export async function run(config: Config): Promise<number> {
     metrics,
   });
   writer.start();
-  const heldBack = seen === null ? null : new HeldBackLines(seen, (lp, n, token) => writer.accept(lp, n, token), (n) => metrics.reannouncementsSkipped.inc(n), log);
+  const heldBack =
+    seen === null
+      ? null
+      : new HeldBackLines({
+          seen,
+          write: (lp, n, token) => writer.accept(lp, n, token),
+          hold: (token) => watermark.hold(token),
+          release: (token) => watermark.release(token),
+          onSkipped: (n) => metrics.reannouncementsSkipped.inc(n),
+          log,
+        });
 
   // Enrichment (typed schema): who is home, the weather outside, areas and devices.
   const enrich = config.schema.schema === 'typed';
@@ -241,7 +251,10 @@ export async function run(config: Config): Promise<number> {
     metrics,
     handlers: {
       frame: (data) => batcher.push(data),
-      closed: () => batcher.flush(),
+      closed: (session) => {
+        batcher.flush();
+        heldBack?.closed(session);
+      },
       // Area and device tags are part of a point's identity: know them before the first point.
       beforeSubscribe: async () => {
         // From here until its backfill ends, the connection's possible re-announcements wait.
@@ -266,7 +279,7 @@ export async function run(config: Config): Promise<number> {
         const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
         for (const id of connection.knownEntityIds) knownIds.add(id);
         if (start === undefined) {
-          heldBack?.settle(session, true, Date.now());
+          heldBack?.settle(session, true);
           return;
         }
         const from = start - BACKFILL_MARGIN_MS;
@@ -278,11 +291,11 @@ export async function run(config: Config): Promise<number> {
               if (session !== connection.session) log.warn('the connection changed during the backfill');
               // States held for the backfill: judged now that the gap is in the table; all
               // written when a part of the gap could not be read.
-              heldBack?.settle(session, report.unfilled.length === 0, from);
+              heldBack?.settle(session, report.unfilled.length === 0);
             },
             (err: Error) => {
               log.error({ error: { message: err.message } }, 'backfill failed');
-              heldBack?.settle(session, false, from);
+              heldBack?.settle(session, false);
             },
           )
           // The answers went to the writer as frames that arrived before now: release the
@@ -404,7 +417,7 @@ export async function run(config: Config): Promise<number> {
   await pool.close();
   await frameSpool.close();
   clearInterval(selfTimer);
-  heldBack?.writeAll(Date.now());
+  heldBack?.writeAll();
   const spooledAtExit = await writer.close(config.shutdownTimeoutMs);
   clearInterval(stateTimer);
   await saveState();

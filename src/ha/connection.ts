@@ -185,6 +185,9 @@ export class HaConnection {
     this.haRestarted = false;
     this.stateResults.clear();
     let subscribedAt = 0;
+    // Whether this connection handed its gap to `subscribed` (the backfill): until it has, the
+    // gap still starts where the previous connection's frames ended.
+    let gapHandedOver = false;
     let stopWatchdog = (): void => {};
 
     const closed = new Promise<number>((resolve) => {
@@ -194,7 +197,7 @@ export class HaConnection {
         for (const settle of this.pending.values()) settle(CONNECTION_LOST);
         this.pending.clear();
         this.stateResults.clear();
-        this.previousLastFrameAt = this.lastFrameAt;
+        if (gapHandedOver) this.previousLastFrameAt = this.lastFrameAt;
         handlers.closed(session);
         if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
         resolve(subscribedAt === 0 ? 0 : Date.now() - subscribedAt);
@@ -253,7 +256,10 @@ export class HaConnection {
       } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
         log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');
       }
-      if (this.session === session && this.socket === socket) handlers.subscribed?.(session, this.previousLastFrameAt);
+      if (this.session === session && this.socket === socket) {
+        gapHandedOver = true;
+        handlers.subscribed?.(session, this.previousLastFrameAt);
+      }
     } catch (err) {
       log.error({ error: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant session setup failed');
       socket.terminate();

@@ -199,6 +199,8 @@ describe('batch encoder: restart de-duplication', () => {
   const event = (id: string, s: string, at: number, oldState: unknown, sub = 3) =>
     JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, t(at)) }, time_fired: t(at) }, id: sub });
   const lines = (lp: Uint8Array) => Buffer.from(lp).toString('utf8').split('\n').filter(Boolean);
+  const heldBackLines = (seen: SharedArrayBuffer, written: string[]) =>
+    new HeldBackLines({ seen: new SeenStates(seen), write: (lp) => written.push(...lines(lp)), hold: () => {}, release: () => {}, onSkipped: () => {}, log: pino({ level: 'silent' }) });
   const setup = () => {
     const seen = createSeenStates(1024);
     // Two encoders on one table: two worker threads.
@@ -223,7 +225,7 @@ describe('batch encoder: restart de-duplication', () => {
   it('a snapshot taken after HA started: held until the backfill, then judged in time order', () => {
     const [one, two, seen] = setup();
     const written: string[] = [];
-    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    const held = heldBackLines(seen, written);
     held.begin(4);
     one.encode({ ...framesJob(['a', 'b', 'c', 'd', 'e'].map((x, i) => event(`sensor.${x}`, String(i), 1, state(`sensor.${x}`, '-', t(0))))), session: 3 }); // an earlier connection
     // HA restarted at 30 s: a re-announced unchanged; b changed to 5 at 20 s (before HA stopped)
@@ -251,14 +253,14 @@ describe('batch encoder: restart de-duplication', () => {
     // The backfill has ended: the held states are judged. a and b were left out by the backfill,
     // c and d written by it (written again: the same points), e has no history and repeats its
     // last point: a re-announcement.
-    held.settle(4, true, 77);
+    held.settle(4, true);
     expect(written).toEqual([`sensor,entity_id=sensor.c value=2 ${ns(30)}`, `sensor,entity_id=sensor.d value=9 ${ns(30)}`]);
   });
 
   it('a live re-announcement while the backfill is pending waits for it: after a missed change it is a change', () => {
     const [one, two, seen] = setup();
     const written: string[] = [];
-    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    const held = heldBackLines(seen, written);
     one.encode({ ...framesJob([event('sensor.door', 'closed', 1, state('sensor.door', 'open', t(0)))]), session: 3 }); // an earlier connection
     held.begin(4);
     // While we were away the door went unavailable; HA restarted and the door's integration
@@ -268,20 +270,20 @@ describe('batch encoder: restart de-duplication', () => {
     held.add(4, r.heldBack, 77);
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: { 'sensor.door': [{ s: 'unavailable', a: {}, lu: Date.parse(t(20)) / 1000 }] } });
     expect(lines(one.encode({ ...framesJob([history], [], [[9, 'history']]), haRestarted: true }).lp)).toEqual([`sensor,entity_id=sensor.door state="unavailable" ${ns(20)}`]);
-    held.settle(4, true, 77);
+    held.settle(4, true);
     expect(written).toEqual([`sensor,entity_id=sensor.door value=0,state="closed" ${ns(40)}`]);
   });
 
   it('held states are all written when the backfill did not complete', () => {
     const [one, two, seen] = setup();
     const written: string[] = [];
-    const held = new HeldBackLines(new SeenStates(seen), (lp) => written.push(...lines(lp)), () => {}, pino({ level: 'silent' }));
+    const held = heldBackLines(seen, written);
     one.encode({ ...framesJob([event('sensor.a', '1', 1, state('sensor.a', '0', t(0))), event('sensor.b', '1', 1, state('sensor.b', '0', t(0)))]), session: 3 }); // an earlier connection
     held.begin(4);
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '1', t(30)), state('sensor.b', '1', t(30))] });
     const r = two.encode({ ...framesJob([snapshot], [8]), backfillPending: true });
     held.add(4, r.heldBack, 77);
-    held.settle(4, false, 77);
+    held.settle(4, false);
     expect(written).toEqual([`sensor,entity_id=sensor.a value=1 ${ns(30)}`, `sensor,entity_id=sensor.b value=1 ${ns(30)}`]);
   });
 
