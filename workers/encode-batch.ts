@@ -318,11 +318,8 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
           states++;
           const line = lines[i];
           if (line !== null && line !== undefined) {
-            if (!haRestarted) {
-              const kept = deduplicated((state as HaState).entity_id, line, 'change');
-              if (kept !== null) add(kept);
-            } else if (kinds[i] === 'same' || kinds[i] === 'older') {
-              // Seen before: written again, unless it was left out then.
+            if (!haRestarted || kinds[i] === 'same' || kinds[i] === 'older') {
+              // No restart, or a point seen before: written (again), unless it was left out then.
               const kept = deduplicated((state as HaState).entity_id, line, 'change');
               if (kept !== null) add(kept);
             } else if (createdAnew(state)) {

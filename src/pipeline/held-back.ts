@@ -25,15 +25,16 @@ export interface HeldBackOptions {
   readonly log: Logger;
 }
 
-interface Waiting {
-  readonly held: HeldBackLine;
+/** The points of one result, in frames of watermark `token` (held while they wait). */
+interface Group {
   readonly token: number;
+  readonly lines: readonly HeldBackLine[];
 }
 
+const count = (groups: readonly Group[]): number => groups.reduce((n, g) => n + g.lines.length, 0);
+
 export class HeldBackLines {
-  private waiting: Waiting[] = [];
-  /** Watermark holds taken for waiting points, per token. */
-  private readonly holds = new Map<number, number>();
+  private waiting: Group[] = [];
   private session = -1;
   /** Connections whose backfill completed: their points can be judged. */
   private readonly complete = new Set<number>();
@@ -54,15 +55,14 @@ export class HeldBackLines {
   /** Points from the workers, in frames of watermark `token`. */
   add(session: number, lines: readonly HeldBackLine[], token: number): void {
     if (lines.length === 0) return;
-    const items = lines.map((held) => ({ held, token }));
+    const group = { token, lines };
     if (session === this.session) {
       this.opts.hold(token);
-      this.holds.set(token, (this.holds.get(token) ?? 0) + 1);
-      this.waiting.push(...items);
+      this.waiting.push(group);
     } else if (this.complete.has(session)) {
-      this.judge(items, session);
+      this.judge([group], session, false);
     } else {
-      this.writeLines(items);
+      this.writeLines([group], false);
     }
   }
 
@@ -71,10 +71,10 @@ export class HeldBackLines {
     if (complete) this.complete.add(session);
     if (session !== this.session) return;
     this.session = -1;
-    const items = this.waiting;
+    const groups = this.waiting;
     this.waiting = [];
-    if (complete) this.judge(items, session);
-    else this.writeLines(items);
+    if (complete) this.judge(groups, session, true);
+    else this.writeLines(groups, true);
   }
 
   /** The connection `session` closed: what it holds is written, its backfill cannot end well. */
@@ -84,44 +84,45 @@ export class HeldBackLines {
 
   /** At shutdown, or when a connection ends before its backfill: everything held is written. */
   writeAll(): void {
-    const items = this.waiting;
+    const groups = this.waiting;
     this.waiting = [];
     this.session = -1;
-    this.writeLines(items);
+    this.writeLines(groups, true);
   }
 
-  private judge(items: readonly Waiting[], session: number): void {
-    const kept: Waiting[] = [];
+  /** `held`: the groups waited, and their tokens are let go once handed to the writer. */
+  private judge(groups: readonly Group[], session: number, held: boolean): void {
     let skipped = 0;
-    for (const item of items) {
-      const verdict = this.opts.seen.note(item.held.entityId, item.held.line, item.held.arrival, session, false);
-      if (!verdict.skip) kept.push(item);
-      else if (verdict.kind === 'renewed') skipped++;
-    }
+    const kept = groups.map(({ token, lines }) => ({
+      token,
+      lines: lines.filter((h) => {
+        const verdict = this.opts.seen.note(h.entityId, h.line, h.arrival, session, false);
+        if (verdict.skip && verdict.kind === 'renewed') skipped++;
+        return !verdict.skip;
+      }),
+    }));
     if (skipped > 0) this.opts.onSkipped(skipped);
-    if (items.length > 0) this.opts.log.info({ held: items.length, written: kept.length, reannounced: skipped }, 'states held for the backfill judged');
-    this.flush(kept);
+    if (count(groups) > 0) this.opts.log.info({ held: count(groups), written: count(kept), reannounced: skipped }, 'states held for the backfill judged');
+    this.flush(kept, held ? groups : []);
   }
 
-  private writeLines(items: readonly Waiting[]): void {
-    if (items.length === 0) return;
+  private writeLines(groups: readonly Group[], held: boolean): void {
+    if (groups.length === 0) return;
     // Recorded too, so that the table follows what the database holds.
-    for (const { held: h } of items) this.opts.seen.note(h.entityId, h.line, 'change', -1, false);
-    this.opts.log.warn({ held: items.length }, 'states held for the backfill written without judging them (the backfill did not complete)');
-    this.flush(items);
+    for (const g of groups) for (const h of g.lines) this.opts.seen.note(h.entityId, h.line, 'change', -1, false);
+    this.opts.log.warn({ held: count(groups) }, 'states held for the backfill written without judging them (the backfill did not complete)');
+    this.flush(groups, held ? groups : []);
   }
 
-  /** Writes `kept` by token (the writer holds each until durable), then lets go of ours. */
-  private flush(kept: readonly Waiting[]): void {
+  /** Hands `kept` to the writer (which holds each token until durable), then lets go of `held`'s. */
+  private flush(kept: readonly Group[], held: readonly Group[]): void {
     const byToken = new Map<number, string[]>();
-    for (const { held, token } of kept) {
-      const lines = byToken.get(token);
-      if (lines === undefined) byToken.set(token, [held.out]);
-      else lines.push(held.out);
+    for (const { token, lines } of kept) {
+      const outs = byToken.get(token) ?? [];
+      outs.push(...lines.map((h) => h.out));
+      if (outs.length > 0) byToken.set(token, outs);
     }
-    for (const [token, lines] of byToken) this.opts.write(Buffer.from(lines.join('')), lines.length, token);
-    if (this.waiting.length > 0) return; // only ever flushed whole, but never release what still waits
-    for (const [token, n] of this.holds) for (let i = 0; i < n; i++) this.opts.release(token);
-    this.holds.clear();
+    for (const [token, outs] of byToken) this.opts.write(Buffer.from(outs.join('')), outs.length, token);
+    for (const { token } of held) this.opts.release(token);
   }
 }
