@@ -1,45 +1,193 @@
 /**
- * The durable watermark: a time such that every event that reached the ingestor before it has
- * been handed off durably (written to the database or to the spool). After a reconnect or a
- * restart, HA's history is fetched from there on, so a crash or a disconnect leaves no gap.
+ * The durable watermark, in Home Assistant's clock: a time T such that every live event HA fired
+ * before T has been handed off durably (written to the database, put in the spool, or
+ * dead-lettered). After a reconnect or a restart the gap is fetched from HA's history from T on,
+ * so the ingestor's own clock never decides where a gap starts (HA's and ours may differ by hours).
  *
- * Data is tracked by token = the wall-clock arrival time (ms) of its frame batch. Each part of
- * the pipeline that holds data of a token holds the token (counted); the watermark is the oldest
- * token still held, or "now" when nothing is held. Arrival time stands in for HA's timestamps,
- * which is why the backfill goes back a margin before it.
+ * The invariant, stated once (docs/architecture.md):
+ *   value() never passes the HA time of a live event that is not durable, and never passes the
+ *   start of a gap that is being filled (a ceiling hold).
+ *
+ * How: every piece of data in flight carries a Hold, taken in arrival order (`seq`). When its
+ * frames are encoded, the hold learns the newest HA time of the live events it covers
+ * (`noteHaTime`). The watermark is the newest HA time among released holds that arrived before
+ * every hold still held: data that arrived earlier is durable, data that arrived later may not
+ * be. A ceiling hold (`holdAt`) caps the value while a gap is filled. Releasing is exactly once
+ * per handle: a second release is a bug and throws.
  */
+import { IngestorError } from '../errors.js';
+
+/** A handle on data that is not durable yet. Travels with its data; released exactly once. */
+export interface Hold {
+  /** Arrival order. */
+  readonly seq: number;
+  /** The newest HA time (ms since the epoch, HA's clock) of the live events this data holds. */
+  noteHaTime(ms: number): void;
+  /** Another handle on the same data (part of it goes one way, part another): each is released once. */
+  share(): Hold;
+  /** The data is durable (or settled otherwise). A second call throws WatermarkError. */
+  release(): void;
+}
+
+export class WatermarkError extends IngestorError {
+  constructor(message: string) {
+    super('WATERMARK_HOLD_RELEASED_TWICE', message, false);
+  }
+}
+
+/** One piece of data in flight: alive while any of its handles is. */
+interface Claim {
+  readonly seq: number;
+  handles: number;
+  haMs: number;
+  /** For a ceiling hold: the value cannot pass this while the claim lives. */
+  readonly ceilingMs: number | null;
+}
+
+class Handle implements Hold {
+  private released = false;
+
+  constructor(
+    private readonly claim: Claim,
+    private readonly owner: Watermark,
+  ) {}
+
+  get seq(): number {
+    return this.claim.seq;
+  }
+
+  noteHaTime(ms: number): void {
+    if (ms > this.claim.haMs) this.claim.haMs = ms;
+    this.owner.noted(ms);
+  }
+
+  share(): Hold {
+    if (this.released) throw new WatermarkError(`hold ${this.claim.seq} shared after its release`);
+    this.claim.handles++;
+    return new Handle(this.claim, this.owner);
+  }
+
+  release(): void {
+    if (this.released) throw new WatermarkError(`hold ${this.claim.seq} released twice`);
+    this.released = true;
+    if (--this.claim.handles === 0) this.owner.ended(this.claim);
+  }
+}
+
 export class Watermark {
-  private readonly held = new Map<number, number>();
+  private nextSeq = 1;
+  /** Live arrival claims by seq (Map keeps insertion order = arrival order). */
+  private readonly arrivals = new Map<number, Claim>();
+  private readonly ceilings = new Set<Claim>();
+  /** Released arrival claims that arrived after a claim still held: seq → HA ms. */
+  private readonly releasedAhead = new Map<number, number>();
+  /** Newest HA time of the released prefix (every earlier arrival released), or null. */
+  private prefixHaMs: number | null;
+  private newest: number | null = null;
+  private readonly listeners: (() => void)[] = [];
+  private drainWaiters: { mark: number; resolve: () => void }[] = [];
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  hold(token: number): void {
-    this.held.set(token, (this.held.get(token) ?? 0) + 1);
+  /** `restoredHaMs`: the value saved by an earlier run, the floor until newer data is durable. */
+  constructor(restoredHaMs: number | null = null) {
+    this.prefixHaMs = restoredHaMs;
   }
 
-  release(token: number): void {
-    const n = (this.held.get(token) ?? 0) - 1;
-    if (n > 0) this.held.set(token, n);
-    else this.held.delete(token);
+  /** A hold for data that arrives now. */
+  hold(): Hold {
+    const claim: Claim = { seq: this.nextSeq++, handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: null };
+    this.arrivals.set(claim.seq, claim);
+    return new Handle(claim, this);
   }
 
-  /** ms since the epoch: everything that arrived before it is durable. */
-  value(): number {
-    let min = Number.POSITIVE_INFINITY;
-    for (const t of this.held.keys()) if (t < min) min = t;
-    return min === Number.POSITIVE_INFINITY ? this.now() : min;
+  /** The value stays at or below `haMs` while this hold is held (a gap being filled). */
+  holdAt(haMs: number): Hold {
+    const claim: Claim = { seq: this.nextSeq++, handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: haMs };
+    this.ceilings.add(claim);
+    this.changed();
+    return new Handle(claim, this);
   }
 
-  /**
-   * Resolves once no token older than `t` is held, not counting one hold of `except` (the
-   * caller's own). Polls: it serves rare events (the end of a backfill).
-   */
-  async whenNothingHeldBefore(t: number, except: number): Promise<void> {
-    for (;;) {
-      let blocked = false;
-      for (const [token, n] of this.held) if (token < t && (token !== except || n > 1)) blocked = true;
-      if (!blocked) return;
-      await new Promise((r) => setTimeout(r, 250));
+  /** HA ms: every live event HA fired before it is durable. null while nothing is known. */
+  value(): number | null {
+    let v = this.prefixHaMs;
+    if (v === null) return null;
+    for (const c of this.ceilings) if ((c.ceilingMs as number) < v) v = c.ceilingMs as number;
+    return v;
+  }
+
+  /** The newest HA time noted on any hold, durable or not (where the live stream has reached). */
+  get newestHaMs(): number | null {
+    return this.newest;
+  }
+
+  /** Arrival holds not yet released. */
+  get held(): number {
+    return this.arrivals.size;
+  }
+
+  /** The arrival order reached so far: `drained(mark())` waits for everything that arrived until now. */
+  mark(): number {
+    return this.nextSeq - 1;
+  }
+
+  /** Resolves once no arrival hold with seq ≤ mark is held. */
+  drained(mark: number): Promise<void> {
+    if (this.oldestHeldSeq() > mark) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ mark, resolve }));
+  }
+
+  /** `listener` runs whenever value() may have changed. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** @internal A handle noted an HA time. */
+  noted(ms: number): void {
+    if (this.newest === null || ms > this.newest) this.newest = ms;
+  }
+
+  /** @internal The last handle of a claim was released. */
+  ended(claim: Claim): void {
+    if (claim.ceilingMs !== null) {
+      this.ceilings.delete(claim);
+      this.changed();
+      return;
     }
+    const wasOldest = this.arrivals.keys().next().value === claim.seq;
+    this.arrivals.delete(claim.seq);
+    if (!wasOldest) {
+      if (claim.haMs > Number.NEGATIVE_INFINITY) this.releasedAhead.set(claim.seq, claim.haMs);
+      return;
+    }
+    this.advance(claim.haMs);
+  }
+
+  private oldestHeldSeq(): number {
+    const first = this.arrivals.keys().next();
+    return first.done === true ? Number.POSITIVE_INFINITY : first.value;
+  }
+
+  /** The oldest hold was released: fold in what was released ahead of it, up to the next held one. */
+  private advance(haMs: number): void {
+    let newest = haMs;
+    const oldest = this.oldestHeldSeq();
+    for (const [seq, ms] of this.releasedAhead) {
+      if (seq > oldest) continue;
+      if (ms > newest) newest = ms;
+      this.releasedAhead.delete(seq);
+    }
+    if (newest > Number.NEGATIVE_INFINITY && (this.prefixHaMs === null || newest > this.prefixHaMs)) {
+      this.prefixHaMs = newest;
+      this.changed();
+    }
+    if (this.drainWaiters.length > 0) {
+      const ready = this.drainWaiters.filter((w) => w.mark < oldest);
+      this.drainWaiters = this.drainWaiters.filter((w) => w.mark >= oldest);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l();
   }
 }
