@@ -104,8 +104,11 @@ export async function run(config: Config): Promise<number> {
     if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
   }
   if (seen !== null) metrics.seenEntities.collect(() => seen.size);
-  const watermark = new Watermark();
-  metrics.watermarkAge.collect(() => (Date.now() - watermark.value()) / 1000);
+  const watermark = new Watermark(saved?.watermarkMs ?? null);
+  metrics.watermarkAge.collect(() => {
+    const v = watermark.value();
+    return v === null ? undefined : (Date.now() - v) / 1000;
+  });
   const writer = new Writer({
     client:
       target === null
@@ -122,7 +125,6 @@ export async function run(config: Config): Promise<number> {
     retryBaseMs: 500,
     retryMaxMs: 30_000,
     retriesBeforeSpool: RETRIES_BEFORE_SPOOL,
-    watermark,
     log,
     metrics,
   });
@@ -132,9 +134,7 @@ export async function run(config: Config): Promise<number> {
       ? null
       : new HeldBackLines({
           seen,
-          write: (lp, n, token) => writer.accept(lp, n, token),
-          hold: (token) => watermark.hold(token),
-          release: (token) => watermark.release(token),
+          write: (lp, n, hold) => writer.accept(lp, n, hold),
           onSkipped: (n) => metrics.reannouncementsSkipped.inc(n),
           log,
         });
@@ -156,7 +156,7 @@ export async function run(config: Config): Promise<number> {
             metrics,
             onObservation: (o) => {
               const line = observationLine(o);
-              if (line !== '') writer.accept(Buffer.from(line), 1, Date.now());
+              if (line !== '') writer.accept(Buffer.from(line), 1);
             },
           },
           config.enrich.weatherEntity,
@@ -176,7 +176,7 @@ export async function run(config: Config): Promise<number> {
         const change = presence.update(o.id, o.state, o.timeNs);
         if (change !== null) {
           metrics.presenceChanges.inc();
-          writer.accept(Buffer.from(presenceLine(change.peopleHome, change.timeNs)), 1, Date.now());
+          writer.accept(Buffer.from(presenceLine(change.peopleHome, change.timeNs)), 1);
         }
       }
     }
@@ -187,26 +187,26 @@ export async function run(config: Config): Promise<number> {
     schema,
     seenStates: seenSab,
     maxQueueBytes: config.encoderQueueBytes,
-    onResult: (r) => {
+    onResult: (r, hold) => {
       metrics.events.inc(r.events);
       metrics.eventsRemoved.inc(r.removed);
       metrics.eventsSkipped.inc(r.skipped);
       metrics.reannouncementsSkipped.inc(r.reannounced);
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
-      writer.accept(r.lp, r.lines, r.token);
-      watermark.release(r.token);
+      if (r.maxTimeNs !== '') hold.noteHaTime(Number(r.maxTimeNs.slice(0, -6)));
+      if (r.heldBack.length > 0) heldBack?.add(r.session, r.heldBack, hold.share());
+      writer.accept(r.lp, r.lines, hold);
       if (r.observed.length > 0) observe(r.observed);
       overflow.feed();
-      if (r.heldBack.length > 0) heldBack?.add(r.session, r.heldBack, r.token);
       if (r.control.length > 0) connection.receive(r.session, r.control);
     },
-    onError: (err, job) => {
+    onError: (err, { job, hold }) => {
       // A bug, not an input problem (those are counted per event): say so loudly, and let the
       // watermark move on. The frames are lost; HA's history still has their state changes.
       metrics.encodeErrors.inc();
       metrics.dispatchDropped.inc(job.ends.length);
-      watermark.release(job.token);
+      hold.release();
       log.error({ frames: job.ends.length, error: { message: err.message, stack: err.stack } }, 'an encoder batch failed as a whole; its frames are lost');
     },
   });
@@ -226,13 +226,13 @@ export async function run(config: Config): Promise<number> {
   );
   const batcher = new FrameBatcher(DEFAULT_FRAME_BATCH, ({ bytes, ends, firstAt }) => {
     const context = enrich ? contextFields(weather?.current() ?? null, presence, Date.now()) : '';
+    const hold = watermark.hold();
     const job = { bytes, ends, session: connection.session, token: firstAt, stateResults: [...connection.stateResults], context, internalEventTypes, haRestarted: connection.haRestarted, backfillPending: heldBack?.pendingFor(connection.session) ?? false };
-    watermark.hold(firstAt);
-    if (!overflow.active && pool.submit(job)) return;
-    // The encoders are behind: the frames wait on disk, never on the floor. Their token stays
+    if (!overflow.active && pool.submit({ job, hold })) return;
+    // The encoders are behind: the frames wait on disk, never on the floor. Their hold stays
     // held (released when the writer has their lines, like any batch).
-    void overflow.put(job).catch((err: Error) => {
-      watermark.release(firstAt);
+    void overflow.put({ job, hold }).catch((err: Error) => {
+      hold.release();
       metrics.dispatchDropped.inc(ends.length);
       log.error({ frames: ends.length, error: { message: err.message } }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
     });
@@ -284,7 +284,7 @@ export async function run(config: Config): Promise<number> {
         }
         const from = start - BACKFILL_MARGIN_MS;
         // Until the backfill's points are handed on, the watermark must not pass its start.
-        watermark.hold(from);
+        const ceiling = watermark.holdAt(from);
         void backfill(backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
           .then(
             (report) => {
@@ -300,8 +300,8 @@ export async function run(config: Config): Promise<number> {
           )
           // The answers went to the writer as frames that arrived before now: release the
           // backfill's start only when all of those are durable too.
-          .then(() => watermark.whenNothingHeldBefore(Date.now(), from))
-          .finally(() => watermark.release(from));
+          .then(() => watermark.drained(watermark.mark()))
+          .finally(() => ceiling.release());
       },
       fatal: (err) => {
         log.fatal({ error: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
@@ -323,7 +323,7 @@ export async function run(config: Config): Promise<number> {
   };
   const saveState = (): Promise<void> =>
     Promise.all([
-      stateFile.save({ watermarkMs: watermark.value(), entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
+      stateFile.save({ watermarkMs: watermark.value() ?? saved?.watermarkMs ?? 0, entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
         log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
       }),
       seen?.size
@@ -339,7 +339,7 @@ export async function run(config: Config): Promise<number> {
       ? undefined
       : setInterval(() => {
           const now = Date.now();
-          writer.accept(Buffer.from(selfMetricsLine(metrics, hostname(), now)), 1, now);
+          writer.accept(Buffer.from(selfMetricsLine(metrics, hostname(), now)), 1);
         }, config.selfMetricsIntervalS * 1000);
   metrics.haLastEventSeconds.collect(() => (connection.lastFrameAt === 0 ? undefined : (Date.now() - connection.lastFrameAt) / 1000));
 
@@ -368,7 +368,7 @@ export async function run(config: Config): Promise<number> {
                 lastWrite: last,
                 databaseProblem: writer.problem,
                 spool: { bytes: spool.bytes, points: spool.lines, files: spool.files, oldestAgeSeconds: spool.oldestAgeSeconds },
-                watermark: new Date(watermark.value()).toISOString(),
+                watermark: ((v) => (v === null ? null : new Date(v).toISOString()))(watermark.value()),
               },
             };
           },

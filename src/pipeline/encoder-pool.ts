@@ -9,6 +9,8 @@ import { Piscina } from 'piscina';
 import type { EncodeJob, EncodeResult } from '../../workers/encode-batch.js';
 import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
+import type { HeldJob } from './overflow.js';
+import type { Hold } from './watermark.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
 
@@ -18,9 +20,10 @@ export interface EncoderPoolOptions {
   readonly schema?: SchemaOptions;
   /** Restart de-duplication's shared table (workers/seen-states.ts); none = off. */
   readonly seenStates?: SharedArrayBuffer;
-  readonly onResult: (result: EncodeResult) => void;
-  /** A whole batch failed (a bug or a crashed worker); `job` says which. */
-  readonly onError: (err: Error, job: EncodeJob) => void;
+  /** A batch's result; the hold is the caller's to pass on. */
+  readonly onResult: (result: EncodeResult, hold: Hold) => void;
+  /** A whole batch failed (a bug or a crashed worker); `held` says which. */
+  readonly onError: (err: Error, held: HeldJob) => void;
   readonly workerFile?: string;
 }
 
@@ -55,10 +58,11 @@ export class EncoderPool {
    * Queues a frame batch; false (and nothing queued) when the bound would be passed. A batch is
    * always taken when nothing is in flight, so one oversized frame cannot be refused forever.
    */
-  submit(job: EncodeJob, force = false): boolean {
+  submit(held: HeldJob, force = false): boolean {
+    const { job } = held;
     const size = job.bytes.byteLength;
     if (!force && this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
-    this.run(job, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
+    this.run(held, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
     return true;
   }
 
@@ -73,7 +77,8 @@ export class EncoderPool {
     await this.piscina?.destroy();
   }
 
-  private run(job: EncodeJob, size: number, transferList: ArrayBuffer[]): void {
+  private run(held: HeldJob, size: number, transferList: ArrayBuffer[]): void {
+    const { job, hold } = held;
     this.queuedBytes += size;
     this.inFlight++;
     const done = (): void => {
@@ -87,9 +92,9 @@ export class EncoderPool {
     };
     if (this.inline !== null) {
       try {
-        this.opts.onResult(this.inline.encode(job));
+        this.opts.onResult(this.inline.encode(job), hold);
       } catch (err) {
-        this.opts.onError(err as Error, job);
+        this.opts.onError(err as Error, held);
       }
       done();
       return;
@@ -97,11 +102,11 @@ export class EncoderPool {
     (this.piscina as Piscina).run(job, { transferList }).then(
       (result: EncodeResult) => {
         done();
-        this.opts.onResult(result);
+        this.opts.onResult(result, hold);
       },
       (err: Error) => {
         done();
-        this.opts.onError(err, job);
+        this.opts.onError(err, held);
       },
     );
   }

@@ -8,26 +8,25 @@
  * the points belong to a connection whose backfill never completed) they are all written: a
  * duplicate is better than a lost change.
  *
- * A waiting point keeps the watermark token of the frames it came in held, so that the saved
+ * A waiting point keeps a share of the watermark hold of the frames it came in, so that the saved
  * watermark cannot pass it before it is written: after a crash, the backfill brings it back.
  */
 import type { Logger } from 'pino';
 import type { HeldBackLine } from '../../workers/encode-batch.js';
 import type { SeenStates } from '../../workers/seen-states.js';
+import type { Hold } from './watermark.js';
 
 export interface HeldBackOptions {
   readonly seen: SeenStates;
-  /** Hands lines to the writer, which holds `token` until they are durable. */
-  readonly write: (lp: Uint8Array, lines: number, token: number) => void;
-  readonly hold: (token: number) => void;
-  readonly release: (token: number) => void;
+  /** Hands lines to the writer, which owns `hold` from then on. */
+  readonly write: (lp: Uint8Array, lines: number, hold: Hold) => void;
   readonly onSkipped: (n: number) => void;
   readonly log: Logger;
 }
 
-/** The points of one result, in frames of watermark `token` (held while they wait). */
+/** The points of one result, with a share of its frames' hold. */
 interface Group {
-  readonly token: number;
+  readonly hold: Hold;
   readonly lines: readonly HeldBackLine[];
 }
 
@@ -52,17 +51,19 @@ export class HeldBackLines {
     return session === this.session;
   }
 
-  /** Points from the workers, in frames of watermark `token`. */
-  add(session: number, lines: readonly HeldBackLine[], token: number): void {
-    if (lines.length === 0) return;
-    const group = { token, lines };
+  /** Points from the workers, with a share of their frames' hold (owned from here on). */
+  add(session: number, lines: readonly HeldBackLine[], hold: Hold): void {
+    if (lines.length === 0) {
+      hold.release();
+      return;
+    }
+    const group = { hold, lines };
     if (session === this.session) {
-      this.opts.hold(token);
       this.waiting.push(group);
     } else if (this.complete.has(session)) {
-      this.judge([group], session, false);
+      this.judge([group], session);
     } else {
-      this.writeLines([group], false);
+      this.writeLines([group]);
     }
   }
 
@@ -73,8 +74,8 @@ export class HeldBackLines {
     this.session = -1;
     const groups = this.waiting;
     this.waiting = [];
-    if (complete) this.judge(groups, session, true);
-    else this.writeLines(groups, true);
+    if (complete) this.judge(groups, session);
+    else this.writeLines(groups);
   }
 
   /** The connection `session` closed: what it holds is written, its backfill cannot end well. */
@@ -87,14 +88,13 @@ export class HeldBackLines {
     const groups = this.waiting;
     this.waiting = [];
     this.session = -1;
-    this.writeLines(groups, true);
+    this.writeLines(groups);
   }
 
-  /** `held`: the groups waited, and their tokens are let go once handed to the writer. */
-  private judge(groups: readonly Group[], session: number, held: boolean): void {
+  private judge(groups: readonly Group[], session: number): void {
     let skipped = 0;
-    const kept = groups.map(({ token, lines }) => ({
-      token,
+    const kept = groups.map(({ hold, lines }) => ({
+      hold,
       lines: lines.filter((h) => {
         const verdict = this.opts.seen.note(h.entityId, h.line, h.arrival, session, false);
         if (verdict.skip && verdict.kind === 'renewed') skipped++;
@@ -103,26 +103,19 @@ export class HeldBackLines {
     }));
     if (skipped > 0) this.opts.onSkipped(skipped);
     if (count(groups) > 0) this.opts.log.info({ held: count(groups), written: count(kept), reannounced: skipped }, 'states held for the backfill judged');
-    this.flush(kept, held ? groups : []);
+    this.flush(kept);
   }
 
-  private writeLines(groups: readonly Group[], held: boolean): void {
+  private writeLines(groups: readonly Group[]): void {
     if (groups.length === 0) return;
     // Recorded too, so that the table follows what the database holds.
     for (const g of groups) for (const h of g.lines) this.opts.seen.note(h.entityId, h.line, 'change', -1, false);
     this.opts.log.warn({ held: count(groups) }, 'states held for the backfill written without judging them (the backfill did not complete)');
-    this.flush(groups, held ? groups : []);
+    this.flush(groups);
   }
 
-  /** Hands `kept` to the writer (which holds each token until durable), then lets go of `held`'s. */
-  private flush(kept: readonly Group[], held: readonly Group[]): void {
-    const byToken = new Map<number, string[]>();
-    for (const { token, lines } of kept) {
-      const outs = byToken.get(token) ?? [];
-      outs.push(...lines.map((h) => h.out));
-      if (outs.length > 0) byToken.set(token, outs);
-    }
-    for (const [token, outs] of byToken) this.opts.write(Buffer.from(outs.join('')), outs.length, token);
-    for (const { token } of held) this.opts.release(token);
+  /** Hands each group to the writer with its hold (released there once durable, or at once when empty). */
+  private flush(kept: readonly Group[]): void {
+    for (const { hold, lines } of kept) this.opts.write(Buffer.from(lines.map((h) => h.out).join('')), lines.length, hold);
   }
 }
