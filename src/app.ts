@@ -80,6 +80,7 @@ class App implements Ingestor {
   private resolveDone!: (reason: StopReason) => void;
   private parts: Parts | null = null;
   private stateTimer: NodeJS.Timeout | undefined;
+  private spooledAtExit = 0;
 
   constructor(
     private readonly config: Config,
@@ -91,7 +92,8 @@ class App implements Ingestor {
 
   stop(): Promise<StopReason> {
     this.stopping ??= this.lifecycle.disposeAll().then(() => {
-      this.log.info({ written: this.metrics.pointsWritten.get() }, 'stopped');
+      const spooled = (this.parts?.spool.bytes ?? 0) > 0;
+      this.log.info({ written: this.metrics.pointsWritten.get(), spooledAtExit: this.spooledAtExit, spooled }, 'stopped');
       this.resolveDone(this.reason);
       return this.reason;
     });
@@ -168,8 +170,7 @@ class App implements Ingestor {
       metrics,
     });
     this.lifecycle.add('writer', writer, async (w) => {
-      const spooledAtExit = await w.close(config.shutdownTimeoutMs);
-      if (spooledAtExit > 0) log.info({ spooledAtExit }, 'points spooled at exit');
+      this.spooledAtExit = await w.close(config.shutdownTimeoutMs);
     });
     return { writer, spool };
   }
