@@ -141,7 +141,7 @@ class App implements Ingestor {
 
   private async startHttp(): Promise<Server | null> {
     if (this.config.httpPort === 0) return null;
-    const server = await startHttpServer(this.config.httpPort, {
+    const server = await startHttpServer(this.config.httpPort, this.config.httpHost, {
       metrics: () => this.metrics.registry.render(),
       health: () => (this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics })),
     });
