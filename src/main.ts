@@ -104,7 +104,7 @@ export async function run(config: Config): Promise<number> {
     if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
   }
   if (seen !== null) metrics.seenEntities.collect(() => seen.size);
-  const watermark = new Watermark(saved?.watermarkMs ?? null);
+  const watermark = new Watermark(saved?.watermarkHaMs ?? null);
   metrics.watermarkAge.collect(() => {
     const v = watermark.value();
     return v === null ? undefined : (Date.now() - v) / 1000;
@@ -275,7 +275,7 @@ export async function run(config: Config): Promise<number> {
             else log.warn('HA did not tell its location; set WEATHER_LAT and WEATHER_LON for OpenWeatherMap');
           });
         }
-        const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
+        const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkHaMs;
         const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
         for (const id of connection.knownEntityIds) knownIds.add(id);
         if (start === undefined) {
@@ -323,7 +323,7 @@ export async function run(config: Config): Promise<number> {
   };
   const saveState = (): Promise<void> =>
     Promise.all([
-      stateFile.save({ watermarkMs: watermark.value() ?? saved?.watermarkMs ?? 0, entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
+      stateFile.save({ watermarkHaMs: watermark.value() ?? saved?.watermarkHaMs ?? 0, entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
         log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
       }),
       seen?.size
