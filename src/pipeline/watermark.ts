@@ -151,6 +151,8 @@ export class Watermark {
   /** @internal A handle noted an HA time. */
   noted(ms: number): void {
     if (this.newest === null || ms > this.newest) this.newest = ms;
+    // Data older than the value and not durable: the value drops to it while it is held.
+    if (this.prefixHaMs !== null && ms < this.prefixHaMs) this.changed();
   }
 
   /** @internal The last handle of a claim was released. */
@@ -164,6 +166,8 @@ export class Watermark {
     this.arrivals.delete(claim.seq);
     if (!wasOldest) {
       if (claim.haMs > Number.NEGATIVE_INFINITY) this.releasedAhead.set(claim.seq, claim.haMs);
+      // It may have capped the value (it lay before it): the cap is gone.
+      if (this.prefixHaMs !== null && claim.haMs < this.prefixHaMs) this.changed();
       return;
     }
     this.advance(claim.haMs);

@@ -170,6 +170,16 @@ describe('Watermark', () => {
     expect(calls).toBe(1);
     w.holdAt(5).release();
     expect(calls).toBe(3);
+    // A held arrival noted before the value caps it (and fires), its release lifts the cap (and fires).
+    const first = w.hold();
+    const late = w.hold();
+    late.noteHaTime(3);
+    expect(w.value()).toBe(3);
+    expect(calls).toBe(4);
+    late.release();
+    expect(w.value()).toBe(10);
+    expect(calls).toBe(5);
+    first.release();
   });
 
   it('idle: nothing held, the value is the newest HA time noted, newestHaMs tracks the live stream', () => {
