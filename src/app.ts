@@ -30,6 +30,7 @@ import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { SeenStatesFile, StateFile, type SavedState } from './state.js';
+import { StateSaver } from './state/saver.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
@@ -79,7 +80,7 @@ class App implements Ingestor {
   private stopping: Promise<StopReason> | null = null;
   private resolveDone!: (reason: StopReason) => void;
   private parts: Parts | null = null;
-  private stateTimer: NodeJS.Timeout | undefined;
+  private started = false;
   private spooledAtExit = 0;
 
   constructor(
@@ -107,13 +108,15 @@ class App implements Ingestor {
     // First: the one part that most often cannot start (a port in use) fails before anything else.
     const server = await this.startHttp();
     const saved = await loadSavedState(config, log);
-    const watermark = new Watermark(saved.state?.watermarkMs ?? null);
+    const watermark = new Watermark(saved.state?.watermarkHaMs ?? null);
+    const knownIds = new Set(saved.state?.entityIds ?? []);
     // Registered before the writer, so disposed after it: the last save follows the last write.
-    lifecycle.add('state saves', this, (app) => app.stopSaves());
+    // A failed start saves nothing.
+    const saver = lifecycle.add('state saves', this.buildSaver(saved, watermark, knownIds), (s) => (this.started ? s.stop() : s.cancel()));
     const { writer, spool } = await this.buildWriter();
     const heldBack = this.buildHeldBack(saved.seen, writer);
     const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
-    this.parts = { server, saved, watermark, writer, spool, heldBack, enrichment } as Parts;
+    this.parts = { server, saved, watermark, knownIds, saver, writer, spool, heldBack, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
     metrics.watermarkAge.collect(() => {
@@ -125,6 +128,7 @@ class App implements Ingestor {
   /** Starts what runs on its own: replay, weather, timers, the HA connection. */
   start(): void {
     const p = this.parts as Parts;
+    this.started = true;
     p.writer.start();
     p.enrichment.start();
     p.overflow.feed(); // frames an earlier run left on disk
@@ -271,7 +275,6 @@ class App implements Ingestor {
       },
     });
     p.enrichment.attach(p.connection);
-    p.knownIds = new Set(p.saved.state?.entityIds ?? []);
     p.backfillOptions = {
       connection: p.connection,
       httpBase: haHttpBase(config.ha.url),
@@ -287,7 +290,7 @@ class App implements Ingestor {
   /** A new connection: fill what HA recorded since the last frame of the previous one (or since the saved watermark). */
   private fillGap(p: Parts, session: number, gapStartMs: number): void {
     void p.enrichment.subscribed(() => p.connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((r) => (r.type === 'result' && 'result' in r ? r.result : null)));
-    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkMs;
+    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkHaMs;
     const ids = [...new Set([...p.connection.knownEntityIds, ...p.knownIds])];
     for (const id of p.connection.knownEntityIds) p.knownIds.add(id);
     if (start === undefined) {
@@ -314,17 +317,17 @@ class App implements Ingestor {
       .finally(() => ceiling.release());
   }
 
-  /** The last save, once the writer has closed; nothing when the saves never started (a failed start). */
-  private async stopSaves(): Promise<void> {
-    if (this.stateTimer === undefined) return;
-    clearInterval(this.stateTimer);
-    this.stateTimer = undefined;
-    await saveAll(this.parts as Parts, this.log);
+  /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
+  private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>): StateSaver {
+    const parts = [saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds })];
+    const { seen, seenFile } = saved;
+    if (seen !== null) parts.push({ path: seenFile.path, version: () => Math.floor(Date.now() / STATE_SAVE_INTERVAL_MS), serialize: () => (seen.size > 0 ? seenFile.serialize(seen) : null) });
+    return new StateSaver({ parts, intervalMs: STATE_SAVE_INTERVAL_MS, log: this.log });
   }
 
   private startTimers(p: Parts): void {
-    const { config, log, metrics, lifecycle } = this;
-    this.stateTimer = setInterval(() => void saveAll(p, log), STATE_SAVE_INTERVAL_MS);
+    const { config, metrics, lifecycle } = this;
+    p.saver.start();
     if (config.selfMetricsIntervalS > 0) {
       // The ingestor's own health, written beside the data so that a dashboard needs no Prometheus.
       const selfTimer = setInterval(() => writerAccept(p, selfMetricsLine(metrics, hostname(), Date.now())), config.selfMetricsIntervalS * 1000);
@@ -364,6 +367,9 @@ interface Parts {
   readonly server: Server | null;
   readonly saved: Saved;
   readonly watermark: Watermark;
+  /** Every entity id seen (snapshots, and saved by earlier runs): the backfill's candidates. */
+  readonly knownIds: Set<string>;
+  readonly saver: StateSaver;
   readonly writer: Writer;
   readonly heldBack: HeldBackLines | null;
   readonly enrichment: Enrichment;
@@ -372,7 +378,6 @@ interface Parts {
   overflow: FrameOverflow;
   batcher: FrameBatcher;
   connection: HaConnection;
-  knownIds: Set<string>;
   backfillOptions: BackfillOptions;
 }
 
@@ -410,21 +415,4 @@ async function loadSavedState(config: Config, log: Logger): Promise<Saved> {
     if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
   }
   return { state, seen, seenTable, stateFile, seenFile };
-}
-
-async function saveAll(p: Parts, log: Logger): Promise<void> {
-  const { stateFile, seenFile, seen, state } = p.saved;
-  const watermarkMs = p.watermark.value() ?? state?.watermarkMs;
-  await Promise.all([
-    watermarkMs === undefined
-      ? undefined
-      : stateFile.save({ watermarkMs, entityIds: [...new Set([...p.knownIds, ...p.connection.knownEntityIds])] }).catch((err: Error) => {
-          log.error({ file: stateFile.path, err }, 'cannot save the watermark');
-        }),
-    seen?.size
-      ? seenFile.save(seen).catch((err: Error) => {
-          log.error({ file: seenFile.path, err }, 'cannot save the last points per entity');
-        })
-      : undefined,
-  ]);
 }
