@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { checkDataFolders } from './data-dir.js';
 import { Enrichment } from './enrich/index.js';
 import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
 import { HaConnection } from './ha/connection.js';
@@ -111,6 +112,7 @@ class App implements Ingestor {
     watchEventLoop(metrics, lifecycle);
     // First: the one part that most often cannot start (a port in use) fails before anything else.
     const server = await this.startHttp();
+    await checkDataFolders(config);
     const saved = await loadSavedState(config, log);
     const watermark = new Watermark(saved.state?.watermarkHaMs ?? null);
     const knownIds = new Set(saved.state?.entityIds ?? []);

@@ -12,7 +12,7 @@ import { pino, type Logger } from 'pino';
 import { startIngestor } from './app.js';
 import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, StartError } from './errors.js';
 import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { redactorFor, type Redact } from './redact.js';
 
@@ -82,8 +82,10 @@ async function serve(config: Config, redact: Redact): Promise<number> {
   try {
     ingestor = await startIngestor(config, { log, redact });
   } catch (err) {
-    log.fatal({ err }, `cannot start: ${(err as Error).message}`);
-    return EXIT.failure;
+    // A known cause is one line; anything else keeps its stack for the bug report.
+    if (err instanceof StartError) log.fatal({ code: err.code }, `cannot start: ${err.message}`);
+    else log.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    return err instanceof StartError ? err.exitCode : EXIT.failure;
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -122,6 +124,8 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     return EXIT.config;
   }
   const redact = redactorFor(config);
+  // DATA_DIR holds the home's data (spool, dead letters, state): files 0600, folders 0700.
+  process.umask(0o077);
   if (flags.check) {
     const lines = await runChecks(config);
     process.stdout.write(redact(formatChecks(lines)));

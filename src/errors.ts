@@ -50,7 +50,11 @@ export class HaCommandError extends IngestorError {
 
 /** A part of the ingestor could not be built at start-up (a port in use, a folder not writable). */
 export class StartError extends IngestorError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /** 2 when a setting is to blame (a folder that cannot be used), 1 otherwise. */
+  readonly exitCode: 1 | 2;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; exitCode?: 1 | 2 }) {
     super(code, message, false, options);
+    this.exitCode = options?.exitCode ?? 1;
   }
 }

@@ -1,6 +1,6 @@
 /** The built ingestor's start-up contract: exit codes, messages, health, as a user meets them. */
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -98,5 +98,40 @@ describe('ingestor start-up', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it.each([
+    ['DATA_DIR is a device', { DATA_DIR: '/dev/null' }, 'DATA_DIR=/dev/null: cannot keep data there: it is a file, not a folder (EEXIST)'],
+    ['DATA_DIR cannot be created', { DATA_DIR: '/sys/ha-ingestor-data' }, 'DATA_DIR=/sys/ha-ingestor-data: cannot keep data there: permission denied (EPERM)'],
+    ['SPOOL_DIR is a file', { SPOOL_DIR: '/etc/hostname' }, 'SPOOL_DIR=/etc/hostname: cannot keep data there: it is a file, not a folder (EEXIST)'],
+  ])('%s: exit 2 with one line naming the variable and the cause', async (_what, override, message) => {
+    const { code, logs, stderr } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', HA_TOKEN: 't', ...db(), ...override });
+    expect(code).toBe(2);
+    const fatal = logs.filter((l) => (l.level as number) >= 50);
+    expect(fatal.map((l) => l.msg)).toEqual([`cannot start: ${message}`]);
+    expect(JSON.stringify(fatal)).not.toContain('    at ');
+    expect(stderr).toBe('');
+  });
+
+  it('keeps the data folder private: files 0600, folders 0700', async () => {
+    sim = new HaSimulator({ token: 't', entities: 40 });
+    await sim.start();
+    const env = db();
+    // A database that refuses: the batches go to the spool, so it holds files too.
+    ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 't', ...env, INFLUX_URL: 'http://127.0.0.1:1' });
+    await sim.waitForSubscribers(1);
+    await sim.emit({ count: 200 });
+    expect(await ingestor.stop('SIGTERM')).toBe(0);
+    const modes: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name);
+        modes.push(`${(statSync(path).mode & 0o777).toString(8)} ${e.isDirectory() ? 'dir' : 'file'}`);
+        if (e.isDirectory()) walk(path);
+      }
+    };
+    walk(env.DATA_DIR);
+    expect(modes).toContain('600 file');
+    expect(new Set(modes)).toEqual(new Set(['700 dir', '600 file']));
   });
 });
