@@ -15,7 +15,9 @@
  *   Python's str(x) (None, True, lists and dicts in Python's repr), plus a float `<key>` taken
  *   from that string when it has two digits or more and at most one dot. A key that is already a
  *   field gets a trailing `_`. Non-finite numbers are dropped.
- * - timestamp: time_fired (snapshot and history rows: last_updated).
+ * - timestamp: the state's last_updated, whichever path brought it (live, snapshot, history):
+ *   one state, one timestamp. HA's integration uses time_fired, a few µs later; other event
+ *   types (ha_event points) keep time_fired.
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
@@ -78,7 +80,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
   }
 
-  function encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null {
+  function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
     const state = s.state === null || s.state === undefined ? '' : String(s.state);
     const rules = rulesFor(s.entity_id);
@@ -87,8 +89,8 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const dot = s.entity_id.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
-    const ns = timeNs ?? (typeof timeFired === 'string' ? isoToNs(timeFired) : null) ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
-    if (ns === null) throw new InvalidStateError(`${s.entity_id}: no usable time_fired or last_updated`);
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
     const measurement = measurementOf(s, domain, attributes, rules.overrideMeasurement);
 

@@ -10,7 +10,8 @@
  *   1/0 plus `state`; otherwise `state` only (unknown and unavailable included).
  * - attributes: finite numbers and booleans → float field named after the key; strings, arrays
  *   and objects → `<key>_str` string field (compact JSON for arrays and objects), at most
- *   STRING_FIELD_MAX characters; null is skipped.
+ *   STRING_FIELD_MAX characters; null is skipped. Object keys are sorted at every depth (code
+ *   point order, as HA's REST history sends them), so one state is one line whatever the path.
  * - field keys: a key that is `value`, `state`, `time` or starts with `_` gets the prefix `attr_`;
  *   a float key that ends with `_str` gets the suffix `_num`. So a string field always ends in
  *   `_str` (or is `state`) and a float field never does: one key has one type, forever, and a
@@ -23,6 +24,7 @@ import { isoToNs } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { placementReader, type Placements } from './shared-registry.js';
+import { sortedJson } from './sorted-json.js';
 import { canonicalUnit, normalizeUnit } from './units.js';
 
 export const STRING_FIELD_MAX = 16_384;
@@ -73,10 +75,10 @@ export interface HaState {
 /** A schema: one state → one line, or null when the schema skips it. */
 export interface StateEncoder {
   /**
-   * `timeNs` replaces the state's time (history rows give float seconds); `timeFired` is the
-   * event's time_fired, for schemas that stamp points with it.
+   * `timeNs` replaces the state's last_updated (history rows give float seconds). Every schema
+   * stamps a state with its last_updated: one state, one timestamp, live or backfilled.
    */
-  encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null;
+  encodeState(s: HaState, timeNs?: string): string | null;
 }
 
 export class InvalidStateError extends Error {
@@ -181,7 +183,7 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
           out += `,${stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
           break;
         case 'object':
-          if (v !== null) out += `,${stringKey(key)}="${escapeStringValue(capString(JSON.stringify(v), STRING_FIELD_MAX))}"`;
+          if (v !== null) out += `,${stringKey(key)}="${escapeStringValue(capString(sortedJson(v), STRING_FIELD_MAX))}"`;
           break;
         default:
           break;
