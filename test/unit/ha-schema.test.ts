@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { createHaEncoder, DEFAULT_HA_SCHEMA, type HaSchemaOptions } from '../../workers/ha-schema.js';
 import { pyFloat, pyFloatRepr, pyStr } from '../../workers/python-values.js';
 
-const TF = '2024-05-01T12:34:56.123456+00:00';
+/** The state's last_updated: every point of a state is stamped with it (issue 9, defect 11). */
+const LU = '2024-05-01T12:34:56.123456+00:00';
 const NS = '1714566896123456000';
-const LU = '2024-05-01T12:34:55+00:00';
 
-function line(entityId: string, state: string, attributes: Record<string, unknown>, options: Partial<HaSchemaOptions> = {}, timeFired: string | null = TF): string | null {
-  return createHaEncoder({ ...DEFAULT_HA_SCHEMA, ...options }).encodeState({ entity_id: entityId, state, attributes, last_updated: LU }, undefined, timeFired ?? undefined);
+function line(entityId: string, state: string, attributes: Record<string, unknown>, options: Partial<HaSchemaOptions> = {}): string | null {
+  return createHaEncoder({ ...DEFAULT_HA_SCHEMA, ...options }).encodeState({ entity_id: entityId, state, attributes, last_updated: LU });
 }
 
 const temp = { unit_of_measurement: '°C', device_class: 'temperature', friendly_name: 'Temp' };
@@ -75,8 +75,8 @@ describe('SCHEMA=ha: one state change → the line HA would write', () => {
     expect(line(entityId, state, attributes, options)).toBe(expected);
   });
 
-  it('stamps a snapshot state (no time_fired) with last_updated, and history rows with their time', () => {
-    expect(line('sensor.x', '1', {}, {}, null)).toBe('sensor.x,domain=sensor,entity_id=x value=1 1714566895000000000\n');
+  it('stamps a state with its last_updated (live, snapshot), and history rows with their time', () => {
+    expect(line('sensor.x', '1', {})).toBe(`sensor.x,domain=sensor,entity_id=x value=1 ${NS}\n`);
     const enc = createHaEncoder();
     expect(enc.encodeState({ entity_id: 'sensor.x', state: '1', attributes: {}, last_updated: LU }, '1714566800000001000')).toBe('sensor.x,domain=sensor,entity_id=x value=1 1714566800000001000\n');
   });
@@ -95,7 +95,7 @@ describe("Python's float() and str()", () => {
     expect(pyFloatRepr(n)).toBe(text);
   });
   it.each([
-    [null, 'None'], [true, 'True'], [[], '[]'], [{}, '{}'], [['a\\b', 'tab\t'], "['a\\\\b', 'tab\\t']"], [{ 'k"': ["x'y\"z"] }, `{'k"': ['x\\'y"z']}`], ['plain', 'plain'],
+    [null, 'None'], [true, 'True'], [[], '[]'], [{}, '{}'], [{ b: 1, a: { d: 2, c: 3 }, '10': 4, '9': 5 }, "{'10': 4, '9': 5, 'a': {'c': 3, 'd': 2}, 'b': 1}"], [['a\\b', 'tab\t'], "['a\\\\b', 'tab\\t']"], [{ 'k"': ["x'y\"z"] }, `{'k"': ['x\\'y"z']}`], ['plain', 'plain'],
   ] as [unknown, string][])('str(%j) → %s', (value, text) => {
     expect(pyStr(value)).toBe(text);
   });

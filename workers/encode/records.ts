@@ -111,3 +111,12 @@ export class RecordBuilder {
     this.times = times;
   }
 }
+
+/** The judge's input for one line (what a record holds), computed directly: for tests and tools. */
+export function pointOf(entityId: string, line: string, latin1 = false): { keyHi: number; keyLo: number; hashHi: number; hashLo: number; timeUs: number } {
+  const ints = new Int32Array(4);
+  const sp = line.lastIndexOf(' ');
+  hash64(entityId, 0, entityId.length, latin1, ints, 0);
+  hash64(line, 0, sp, latin1, ints, 2);
+  return { keyHi: ints[0] as number, keyLo: ints[1] as number, hashHi: ints[2] as number, hashLo: ints[3] as number, timeUs: lineTimeUs(line, sp) };
+}
