@@ -6,7 +6,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
-COPY bench ./bench
+# The image runs the ingestor only: no benchmark code (bench/ is not copied, so tsc does not see it).
 RUN npm run build
 
 FROM node:24.11-bookworm-slim

@@ -330,9 +330,32 @@ function describeGiven(spec: VarSpec, raw: string): string {
   return spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw);
 }
 
-/** Validates the environment; throws one ConfigError naming every problem. */
-export function loadConfig(env: Env): Config {
-  const problems: string[] = [];
+/** The validated values by variable name, read through typed accessors. */
+class Values {
+  constructor(
+    private readonly values: Readonly<Record<string, unknown>>,
+    readonly env: Env,
+  ) {}
+
+  str(name: VariableName): string | undefined {
+    return this.values[name] as string | undefined;
+  }
+
+  list(name: VariableName): string[] {
+    return (this.str(name) ?? '').split(',').filter(Boolean);
+  }
+
+  num(name: VariableName): number {
+    return this.values[name] as number;
+  }
+
+  has(name: VariableName): boolean {
+    return this.values[name] !== undefined;
+  }
+}
+
+/** Each variable against its schema (defaults applied); every problem into `problems`. */
+function readVariables(env: Env, problems: string[]): Values {
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(VARIABLES) as [string, VarSpec][]) {
     const given = env[name];
@@ -348,106 +371,106 @@ export function loadConfig(env: Env): Config {
     }
     values[name] = value;
   }
+  return new Values(values, env);
+}
 
-  const str = (name: VariableName): string | undefined => values[name] as string | undefined;
-  const list = (name: VariableName): string[] => (str(name) ?? '').split(',').filter(Boolean);
-  const num = (name: VariableName): number => values[name] as number;
+/** Variables that depend on each other. */
+function checkCombinations(v: Values, problems: string[]): void {
+  const { env } = v;
   const requireFor = (names: VariableName[], why: string): void => {
-    // A variable that is set but invalid was reported above already.
+    // A variable that is set but invalid was reported already.
     for (const name of names) {
-      if (str(name) === undefined && !env[name]) problems.push(`${name}: required when ${why}, not set`);
+      if (v.str(name) === undefined && !env[name]) problems.push(`${name}: required when ${why}, not set`);
     }
   };
-
   if ((env.WEATHER_LAT === undefined || env.WEATHER_LAT === '') !== (env.WEATHER_LON === undefined || env.WEATHER_LON === '')) {
     problems.push('WEATHER_LAT, WEATHER_LON: set both or neither');
   }
-  const sink = str('SINK');
-  const api = sink === 'influx' ? str('INFLUX_API') : undefined;
+  const sink = v.str('SINK');
+  const api = sink === 'influx' ? v.str('INFLUX_API') : undefined;
   if (sink === 'influx') requireFor(['INFLUX_URL'], 'SINK=influx');
   if (api === 'v2') requireFor(['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'], 'INFLUX_API=v2');
   if (api === 'v1') {
     requireFor(['INFLUX_DB'], 'INFLUX_API=v1');
-    if ((str('INFLUX_USERNAME') === undefined) !== (str('INFLUX_PASSWORD') === undefined)) {
+    if ((v.str('INFLUX_USERNAME') === undefined) !== (v.str('INFLUX_PASSWORD') === undefined)) {
       problems.push('INFLUX_USERNAME, INFLUX_PASSWORD: set both or neither');
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+}
 
-  const eventTypes = str('HA_EVENT_TYPES') as string;
+function influxSection(v: Values): InfluxConfig | null {
+  if (v.str('SINK') !== 'influx') return null;
+  const url = v.str('INFLUX_URL') as string;
+  if (v.str('INFLUX_API') === 'v2') {
+    return { api: 'v2', url, token: v.str('INFLUX_TOKEN') as string, org: v.str('INFLUX_ORG') as string, bucket: v.str('INFLUX_BUCKET') as string };
+  }
+  return { api: 'v1', url, db: v.str('INFLUX_DB') as string, rp: v.str('INFLUX_RP'), username: v.str('INFLUX_USERNAME'), password: v.str('INFLUX_PASSWORD') };
+}
+
+function schemaSection(v: Values): SchemaOptions {
   const filters: FilterConfig = {
-    include: { domains: list('INCLUDE_DOMAINS'), entities: list('INCLUDE_ENTITIES'), entity_globs: list('INCLUDE_ENTITY_GLOBS') },
-    exclude: { domains: list('EXCLUDE_DOMAINS'), entities: list('EXCLUDE_ENTITIES'), entity_globs: list('EXCLUDE_ENTITY_GLOBS') },
-    ignore_attributes: list('IGNORE_ATTRIBUTES'),
+    include: { domains: v.list('INCLUDE_DOMAINS'), entities: v.list('INCLUDE_ENTITIES'), entity_globs: v.list('INCLUDE_ENTITY_GLOBS') },
+    exclude: { domains: v.list('EXCLUDE_DOMAINS'), entities: v.list('EXCLUDE_ENTITIES'), entity_globs: v.list('EXCLUDE_ENTITY_GLOBS') },
+    ignore_attributes: v.list('IGNORE_ATTRIBUTES'),
   };
+  if (v.str('SCHEMA') !== 'ha') return { schema: 'typed', normalizeUnits: v.str('NORMALIZE_UNITS') === 'true', filters };
+  const tags = Object.fromEntries(v.list('INFLUX_TAGS').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return {
+    schema: 'ha',
     ha: {
-      url: haWebSocketUrl(str('HA_URL') as string),
-      token: str('HA_TOKEN') as string,
-      eventTypes: eventTypes === '*' ? 'all' : eventTypes.split(','),
+      measurementAttr: v.str('INFLUX_MEASUREMENT_ATTR') as string,
+      defaultMeasurement: v.str('INFLUX_DEFAULT_MEASUREMENT'),
+      overrideMeasurement: v.str('INFLUX_OVERRIDE_MEASUREMENT'),
+      tags,
+      tagsAttributes: v.list('INFLUX_TAGS_ATTRIBUTES'),
+      ignoreAttributes: [],
     },
-    sink: sink as 'influx' | 'file',
-    influx:
-      api === undefined
-        ? null
-        : api === 'v2'
-        ? {
-            api,
-            url: str('INFLUX_URL') as string,
-            token: str('INFLUX_TOKEN') as string,
-            org: str('INFLUX_ORG') as string,
-            bucket: str('INFLUX_BUCKET') as string,
-          }
-        : {
-            api: 'v1',
-            url: str('INFLUX_URL') as string,
-            db: str('INFLUX_DB') as string,
-            rp: str('INFLUX_RP'),
-            username: str('INFLUX_USERNAME'),
-            password: str('INFLUX_PASSWORD'),
-          },
-    schema:
-      str('SCHEMA') === 'ha'
-        ? {
-            schema: 'ha',
-            ha: {
-              measurementAttr: str('INFLUX_MEASUREMENT_ATTR') as string,
-              defaultMeasurement: str('INFLUX_DEFAULT_MEASUREMENT'),
-              overrideMeasurement: str('INFLUX_OVERRIDE_MEASUREMENT'),
-              tags: Object.fromEntries((str('INFLUX_TAGS') ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-              tagsAttributes: list('INFLUX_TAGS_ATTRIBUTES'),
-              ignoreAttributes: [],
-            },
-            filters,
-          }
-        : { schema: 'typed', normalizeUnits: str('NORMALIZE_UNITS') === 'true', filters },
-    configFile: str('CONFIG_FILE'),
-    enrich: {
-      presence: str('ENRICH_PRESENCE') === 'true',
-      weather: str('ENRICH_WEATHER') === 'true',
-      weatherApiKey: str('WEATHER_API_KEY'),
-      weatherLocation:
-        values.WEATHER_LAT !== undefined && values.WEATHER_LON !== undefined ? { lat: values.WEATHER_LAT as number, lon: values.WEATHER_LON as number } : undefined,
-      weatherIntervalMs: num('WEATHER_INTERVAL_S') * 1000,
-      weatherEntity: str('WEATHER_ENTITY'),
-      weatherUrl: (str('WEATHER_URL') as string).replace(/\/+$/, ''),
-    },
-    poolSize: num('POOL_SIZE'),
-    encoderQueueBytes: num('ENCODER_QUEUE_BYTES'),
-    batchMaxLines: num('BATCH_MAX_LINES'),
-    batchMaxBytes: num('BATCH_MAX_BYTES'),
-    flushIntervalMs: num('FLUSH_INTERVAL_MS'),
-    gzipLevel: num('GZIP_LEVEL'),
-    httpPort: num('HTTP_PORT'),
-    dataDir: str('DATA_DIR') as string,
-    logLevel: str('LOG_LEVEL') as string,
-    shutdownTimeoutMs: num('SHUTDOWN_TIMEOUT_MS'),
-    selfMetricsIntervalS: num('SELF_METRICS_INTERVAL_S'),
-    spoolDir: str('SPOOL_DIR') as string,
-    spoolMaxBytes: num('SPOOL_MAX_BYTES'),
-    deadLetterDir: str('DEAD_LETTER_DIR') as string,
-    backfillMaxWindowMs: durationMs(str('BACKFILL_MAX_WINDOW') as string),
-    restartDedup: str('RESTART_DEDUP') === 'true',
+    filters,
+  };
+}
+
+function enrichSection(v: Values): Config['enrich'] {
+  return {
+    presence: v.str('ENRICH_PRESENCE') === 'true',
+    weather: v.str('ENRICH_WEATHER') === 'true',
+    weatherApiKey: v.str('WEATHER_API_KEY'),
+    weatherLocation: v.has('WEATHER_LAT') && v.has('WEATHER_LON') ? { lat: v.num('WEATHER_LAT'), lon: v.num('WEATHER_LON') } : undefined,
+    weatherIntervalMs: v.num('WEATHER_INTERVAL_S') * 1000,
+    weatherEntity: v.str('WEATHER_ENTITY'),
+    weatherUrl: (v.str('WEATHER_URL') as string).replace(/\/+$/, ''),
+  };
+}
+
+/** Validates the environment; throws one ConfigError naming every problem. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const v = readVariables(env, problems);
+  checkCombinations(v, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const eventTypes = v.str('HA_EVENT_TYPES') as string;
+  return {
+    ha: { url: haWebSocketUrl(v.str('HA_URL') as string), token: v.str('HA_TOKEN') as string, eventTypes: eventTypes === '*' ? 'all' : eventTypes.split(',') },
+    sink: v.str('SINK') as 'influx' | 'file',
+    influx: influxSection(v),
+    schema: schemaSection(v),
+    configFile: v.str('CONFIG_FILE'),
+    enrich: enrichSection(v),
+    poolSize: v.num('POOL_SIZE'),
+    encoderQueueBytes: v.num('ENCODER_QUEUE_BYTES'),
+    batchMaxLines: v.num('BATCH_MAX_LINES'),
+    batchMaxBytes: v.num('BATCH_MAX_BYTES'),
+    flushIntervalMs: v.num('FLUSH_INTERVAL_MS'),
+    gzipLevel: v.num('GZIP_LEVEL'),
+    httpPort: v.num('HTTP_PORT'),
+    dataDir: v.str('DATA_DIR') as string,
+    logLevel: v.str('LOG_LEVEL') as string,
+    shutdownTimeoutMs: v.num('SHUTDOWN_TIMEOUT_MS'),
+    selfMetricsIntervalS: v.num('SELF_METRICS_INTERVAL_S'),
+    spoolDir: v.str('SPOOL_DIR') as string,
+    spoolMaxBytes: v.num('SPOOL_MAX_BYTES'),
+    deadLetterDir: v.str('DEAD_LETTER_DIR') as string,
+    backfillMaxWindowMs: durationMs(v.str('BACKFILL_MAX_WINDOW') as string),
+    restartDedup: v.str('RESTART_DEDUP') === 'true',
   };
 }
 

@@ -47,3 +47,10 @@ export class HaCommandError extends IngestorError {
     this.haCode = haCode;
   }
 }
+
+/** A part of the ingestor could not be built at start-up (a port in use, a folder not writable). */
+export class StartError extends IngestorError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, false, options);
+  }
+}

@@ -2,6 +2,7 @@
  * GET /health (200 healthy, 503 not, JSON either way) and GET /metrics (Prometheus text).
  */
 import { createServer, type Server } from 'node:http';
+import { StartError } from '../errors.js';
 
 export interface HealthReport {
   readonly healthy: boolean;
@@ -32,9 +33,12 @@ export function startHttpServer(port: number, sources: HttpSources): Promise<Ser
     }
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use by another program' : err.code === 'EACCES' ? 'not allowed to listen there' : err.message;
+      reject(new StartError('HTTP_LISTEN_FAILED', `HTTP_PORT ${port}: cannot listen for /health and /metrics (${err.code ?? 'error'}: ${why}); choose a free port, or 0 for none`, { cause: err }));
+    });
     server.listen(port, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve(server);
     });
   });

@@ -13,15 +13,10 @@ import { Piscina } from 'piscina';
 import type { EncodeJob, EncodeResult } from '../../workers/encode/result.js';
 import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
+import type { HeldJob } from './overflow.js';
 import type { Hold } from './watermark.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
-
-/** A job and the watermark hold that travels with it (the same shape as overflow's HeldJob). */
-export interface PoolJob {
-  readonly job: EncodeJob;
-  readonly hold: Hold;
-}
 
 export interface EncoderPoolOptions {
   readonly poolSize: number;
@@ -32,14 +27,14 @@ export interface EncoderPoolOptions {
   /** A batch's result, in submit order; the hold is the caller's to pass on. */
   readonly onResult: (result: EncodeResult, hold: Hold) => void;
   /** A whole batch failed (a bug or a crashed worker), in submit order; `held` says which. */
-  readonly onError: (err: Error, held: PoolJob) => void;
+  readonly onError: (err: Error, held: HeldJob) => void;
   readonly workerFile?: string;
 }
 
 type Outcome = { readonly ok: true; readonly result: EncodeResult } | { readonly ok: false; readonly err: Error };
 
 interface Pending {
-  readonly held: PoolJob;
+  readonly held: HeldJob;
   readonly size: number;
   outcome: Outcome | null;
 }
@@ -84,7 +79,7 @@ export class EncoderPool {
    * Queues a frame batch; false (and nothing queued) when the bound would be passed. A batch is
    * always taken when nothing is in flight, so one oversized frame cannot be refused forever.
    */
-  submit(held: PoolJob, force = false): boolean {
+  submit(held: HeldJob, force = false): boolean {
     const { job } = held;
     const size = job.bytes.byteLength;
     if (!force && this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
@@ -140,7 +135,7 @@ export class EncoderPool {
     }
   }
 
-  private deliver(held: PoolJob, outcome: Outcome): void {
+  private deliver(held: HeldJob, outcome: Outcome): void {
     if (outcome.ok) this.opts.onResult(outcome.result, held.hold);
     else this.opts.onError(outcome.err, held);
   }

@@ -6,39 +6,48 @@
  * batches are fed back to the pool whenever its queue is below half its bound. The spool is a
  * Spool of its own (<SPOOL_DIR>/frames) whose record body is
  *
- *   header length (u32 BE) | header JSON {session, token, stateResults, haRestarted, backfillPending}
+ *   header length (u32 BE) | header: JSON of every job field but bytes and ends
  *   | ends (u32 BE × frames) | frame bytes
  *
- * so a batch comes back exactly as it left, still tagged with its connection. The watermark
- * token of a batch put on disk stays held until the writer has its lines: a record is deleted
- * as soon as it is handed to the pool, and a crash then must not find the watermark past it.
- * Records left by an earlier run get their token held when they are fed.
+ * so a batch comes back exactly as it left, every field included (a field added to EncodeJob
+ * travels without a change here). The watermark hold of a batch put on disk stays held in memory
+ * until the writer has its lines; a record is deleted as soon as it is handed to the pool, and a
+ * crash then must not find the watermark past it. Records left by an earlier run get a new hold
+ * when they are fed.
  */
 import type { Logger } from 'pino';
 import type { EncodeJob } from '../../workers/encode-batch.js';
 import type { Spool } from '../writer/spool.js';
 import type { EncoderPool } from './encoder-pool.js';
-import type { Watermark } from './watermark.js';
+import type { Hold, Watermark } from './watermark.js';
 
-export function encodeFrames(job: EncodeJob): Buffer {
-  const header = Buffer.from(JSON.stringify({ session: job.session, token: job.token, stateResults: job.stateResults, haRestarted: job.haRestarted, backfillPending: job.backfillPending }));
-  const ends = Buffer.alloc(job.ends.length * 4);
-  job.ends.forEach((e, i) => ends.writeUInt32BE(e, i * 4));
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(header.length);
-  return Buffer.concat([length, header, ends, job.bytes]);
+/** A job and the watermark hold that travels with it. */
+export interface HeldJob {
+  readonly job: EncodeJob;
+  readonly hold: Hold;
 }
 
-export function decodeFrames(body: Buffer, frames: number): EncodeJob {
+/** `key` names the record's hold in this run (records of an earlier run have none of ours). */
+export function encodeFrames(job: EncodeJob, key = ''): Buffer {
+  const { bytes, ends: frameEnds, ...fields } = job;
+  const header = Buffer.from(JSON.stringify({ fields, key }));
+  const ends = Buffer.alloc(frameEnds.length * 4);
+  frameEnds.forEach((e, i) => ends.writeUInt32BE(e, i * 4));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.length);
+  return Buffer.concat([length, header, ends, bytes]);
+}
+
+export function decodeFrames(body: Buffer, frames: number): { job: EncodeJob; key: string } {
   const headerLength = body.readUInt32BE(0);
-  const header = JSON.parse(body.toString('utf8', 4, 4 + headerLength)) as Pick<EncodeJob, 'session' | 'token' | 'stateResults' | 'haRestarted' | 'backfillPending'>;
+  const { fields, key } = JSON.parse(body.toString('utf8', 4, 4 + headerLength)) as { fields: Omit<EncodeJob, 'bytes' | 'ends'>; key: string };
   const endsAt = 4 + headerLength;
   const ends = new Uint32Array(frames);
   for (let i = 0; i < frames; i++) ends[i] = body.readUInt32BE(endsAt + i * 4);
   const start = endsAt + frames * 4;
   const bytes = new Uint8Array(body.length - start);
   bytes.set(body.subarray(start));
-  return { ...header, ends, bytes };
+  return { job: { ...fields, ends, bytes }, key };
 }
 
 export class FrameOverflow {
@@ -48,8 +57,10 @@ export class FrameOverflow {
   private spilling = false;
   private stopped = false;
   private feedLoop: Promise<void> = Promise.resolve();
-  /** Tokens of this run's batches on disk: held since they arrived (main.ts). */
-  private readonly heldTokens = new Map<number, number>();
+  /** Holds of this run's batches on disk, by record key. */
+  private readonly holds = new Map<string, Hold>();
+  private readonly run = `${process.pid}-${Date.now()}`;
+  private puts = 0;
 
   constructor(
     private readonly spool: Spool,
@@ -64,15 +75,16 @@ export class FrameOverflow {
   }
 
   /** Puts a batch on disk; resolves once it is durable there. */
-  async put(job: EncodeJob): Promise<void> {
+  async put({ job, hold }: HeldJob): Promise<void> {
     if (!this.spilling) {
       this.spilling = true;
       this.log.warn({ queuedBytes: this.pool.queuedBytes }, 'encoders are behind: frames wait on disk until they catch up');
     }
     this.appending++;
     try {
-      await this.spool.append(encodeFrames(job), job.ends.length, false);
-      this.heldTokens.set(job.token, (this.heldTokens.get(job.token) ?? 0) + 1);
+      const key = `${this.run}-${this.puts++}`;
+      await this.spool.append(encodeFrames(job, key), job.ends.length, false);
+      this.holds.set(key, hold);
     } finally {
       this.appending--;
     }
@@ -104,12 +116,11 @@ export class FrameOverflow {
             this.spool.retryLater(record);
             break;
           }
-          const job = decodeFrames(record.body, record.lines);
-          const ownHolds = this.heldTokens.get(job.token) ?? 0;
-          if (ownHolds > 1) this.heldTokens.set(job.token, ownHolds - 1);
-          else if (ownHolds === 1) this.heldTokens.delete(job.token);
-          else this.watermark.hold(job.token); // from an earlier run: held until the writer has it
-          this.pool.submit(job, true);
+          const { job, key } = decodeFrames(record.body, record.lines);
+          // This run's records keep the hold they were put with; an earlier run's get one now.
+          const hold = this.holds.get(key) ?? this.watermark.hold();
+          this.holds.delete(key);
+          this.pool.submit({ job, hold }, true);
           await this.spool.ack(record);
         }
       } catch (err) {

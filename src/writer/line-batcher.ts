@@ -3,13 +3,14 @@
  * `maxBytes` bytes, sealed at the latest `maxDelayMs` after their first line. Chunks are cut at
  * line boundaries; a single line longer than `maxBytes` travels alone.
  */
+import type { Hold } from '../pipeline/watermark.js';
 
 export interface LineBatch {
   readonly chunks: readonly Uint8Array[];
   readonly lines: number;
   readonly bytes: number;
-  /** Lines in this batch per token given to push() (see Watermark). */
-  readonly tokens: ReadonlyMap<number, number>;
+  /** Lines in this batch per watermark hold given to push() (src/pipeline/watermark.ts). */
+  readonly holds: ReadonlyMap<Hold, number>;
 }
 
 export interface LineBatcherOptions {
@@ -22,7 +23,7 @@ const NEWLINE = 10;
 
 export class LineBatcher {
   private chunks: Uint8Array[] = [];
-  private tokens = new Map<number, number>();
+  private holds = new Map<Hold, number>();
   private lines = 0;
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -40,11 +41,11 @@ export class LineBatcher {
     return this.bytes;
   }
 
-  push(chunk: Uint8Array, lines: number, token = 0): void {
+  push(chunk: Uint8Array, lines: number, hold?: Hold): void {
     const { maxLines, maxBytes } = this.opts;
     while (lines > 0) {
       if (this.lines + lines <= maxLines && this.bytes + chunk.length <= maxBytes) {
-        this.append(chunk, lines, token);
+        this.append(chunk, lines, hold);
         break;
       }
       const roomLines = maxLines - this.lines;
@@ -61,7 +62,7 @@ export class LineBatcher {
         cut = chunk.indexOf(NEWLINE) + 1 || chunk.length;
         taken = 1;
       }
-      if (taken > 0) this.append(chunk.subarray(0, cut), taken, token);
+      if (taken > 0) this.append(chunk.subarray(0, cut), taken, hold);
       this.flush();
       chunk = chunk.subarray(cut);
       lines -= taken;
@@ -75,17 +76,17 @@ export class LineBatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.lines === 0) return;
-    const batch: LineBatch = { chunks: this.chunks, lines: this.lines, bytes: this.bytes, tokens: this.tokens };
+    const batch: LineBatch = { chunks: this.chunks, lines: this.lines, bytes: this.bytes, holds: this.holds };
     this.chunks = [];
-    this.tokens = new Map();
+    this.holds = new Map();
     this.lines = 0;
     this.bytes = 0;
     this.seal(batch);
   }
 
-  private append(chunk: Uint8Array, lines: number, token: number): void {
+  private append(chunk: Uint8Array, lines: number, hold: Hold | undefined): void {
     this.chunks.push(chunk);
-    this.tokens.set(token, (this.tokens.get(token) ?? 0) + lines);
+    if (hold !== undefined) this.holds.set(hold, (this.holds.get(hold) ?? 0) + lines);
     this.lines += lines;
     this.bytes += chunk.length;
   }

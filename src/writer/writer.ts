@@ -25,7 +25,7 @@ import type { DeadLetters } from './dead-letter.js';
 import { LineBatcher, type LineBatch } from './line-batcher.js';
 import { decide } from './retry-policy.js';
 import type { Spool, SpoolRecord } from './spool.js';
-import type { Watermark } from '../pipeline/watermark.js';
+import type { Hold } from '../pipeline/watermark.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -46,8 +46,6 @@ export interface WriterOptions {
   readonly retriesBeforeSpool: number;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Holds each token while lines accepted with it are not yet settled. */
-  readonly watermark?: Watermark;
 }
 
 interface Item {
@@ -59,8 +57,8 @@ interface Item {
 }
 
 interface LiveItem extends Item {
-  /** Lines per watermark token. */
-  readonly tokens: ReadonlyMap<number, number>;
+  /** Lines per watermark hold. */
+  readonly holds: ReadonlyMap<Hold, number>;
 }
 
 export interface LastWrite {
@@ -97,8 +95,8 @@ export class Writer {
   private idleWaiters: (() => void)[] = [];
   private replayKick: (() => void) | null = null;
   private replayDone: Promise<void> = Promise.resolve();
-  /** Lines not yet settled, per watermark token. */
-  private readonly tokenLines = new Map<number, number>();
+  /** Lines not yet settled, per watermark hold the writer owns. */
+  private readonly holdLines = new Map<Hold, number>();
 
   constructor(private readonly opts: WriterOptions) {
     this.batcher = new LineBatcher(
@@ -108,7 +106,7 @@ export class Writer {
           // Only the spool can fail here (the disk): say so loudly, count it, let the rest go on.
           this.opts.log.error({ points: batch.lines, error: { message: err.message } }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost');
           this.opts.metrics.writerDroppedPoints.inc(batch.lines, { reason: 'spool_failed' });
-          this.settleTokens(batch.tokens);
+          this.settleHolds(batch.holds);
           this.checkIdle();
         }),
     );
@@ -122,25 +120,27 @@ export class Writer {
   }
 
   /**
-   * Encoded lines in. Never blocks. The writer holds `token` on the watermark until every line
-   * accepted with it is settled; lines of one token may travel in several batches.
+   * Encoded lines in. Never blocks. With a `hold`, the writer owns it from here and releases it
+   * once every line accepted with it is settled (written, spooled or dead-lettered); lines of one
+   * hold may travel in several batches. Zero lines release it at once.
    */
-  accept(lp: Uint8Array, lines: number, token = 0): void {
-    if (lines === 0) return;
-    const before = this.tokenLines.get(token) ?? 0;
-    if (before === 0) this.opts.watermark?.hold(token);
-    this.tokenLines.set(token, before + lines);
-    this.batcher.push(lp, lines, token);
+  accept(lp: Uint8Array, lines: number, hold?: Hold): void {
+    if (lines === 0) {
+      hold?.release();
+      return;
+    }
+    if (hold !== undefined) this.holdLines.set(hold, (this.holdLines.get(hold) ?? 0) + lines);
+    this.batcher.push(lp, lines, hold);
   }
 
-  private settleTokens(tokens: ReadonlyMap<number, number>): void {
-    for (const [token, n] of tokens) {
-      const left = (this.tokenLines.get(token) ?? 0) - n;
+  private settleHolds(holds: ReadonlyMap<Hold, number>): void {
+    for (const [hold, n] of holds) {
+      const left = (this.holdLines.get(hold) ?? 0) - n;
       if (left > 0) {
-        this.tokenLines.set(token, left);
+        this.holdLines.set(hold, left);
       } else {
-        this.tokenLines.delete(token);
-        this.opts.watermark?.release(token);
+        this.holdLines.delete(hold);
+        hold.release();
       }
     }
   }
@@ -168,7 +168,7 @@ export class Writer {
       for (const item of this.queue.splice(0)) {
         await this.opts.spool.append(item.body, item.lines, item.gzipped);
         this.queuedBytes -= item.body.length;
-        this.settleTokens(item.tokens);
+        this.settleHolds(item.holds);
         spooled += item.lines;
       }
       // Requests still unanswered: spooled as well; if one succeeds after all, the rewrite is harmless.
@@ -221,11 +221,11 @@ export class Writer {
     } finally {
       this.compressing--;
     }
-    const item: LiveItem = { body, lines: batch.lines, gzipped, tokens: batch.tokens };
+    const item: LiveItem = { body, lines: batch.lines, gzipped, holds: batch.holds };
     if (this.queuedBytes + body.length > this.opts.maxQueueBytes || this.closing) {
       // The database is away or slow: past the memory bound, batches wait on disk instead.
       await this.spoolItem(item);
-      this.settleTokens(item.tokens);
+      this.settleHolds(item.holds);
       this.checkIdle();
       return;
     }
@@ -256,7 +256,7 @@ export class Writer {
   private liveSettled(item: LiveItem): void {
     this.liveInFlight--;
     this.queuedBytes -= item.body.length;
-    this.settleTokens(item.tokens);
+    this.settleHolds(item.holds);
     this.pump();
     this.checkIdle();
   }

@@ -33,9 +33,9 @@ export class IngestorProcess {
   }
 
   /** Starts the ingestor with `env` (plus HTTP_PORT, unless given, and LOG_LEVEL=info). */
-  static async start(env: Record<string, string>): Promise<IngestorProcess> {
+  static async start(env: Record<string, string>, args: readonly string[] = []): Promise<IngestorProcess> {
     const httpPort = env.HTTP_PORT ? Number(env.HTTP_PORT) : await freePort();
-    const proc = spawn(process.execPath, [MAIN], {
+    const proc = spawn(process.execPath, [MAIN, ...args], {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', HTTP_PORT: String(httpPort), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -43,8 +43,8 @@ export class IngestorProcess {
   }
 
   /** Runs the ingestor to its exit; resolves with the exit code. */
-  static async runToExit(env: Record<string, string>, timeoutMs = 20_000): Promise<{ code: number | null; stderr: string; logs: Record<string, unknown>[] }> {
-    const p = await IngestorProcess.start(env);
+  static async runToExit(env: Record<string, string>, timeoutMs = 20_000, args: readonly string[] = []): Promise<{ code: number | null; stderr: string; logs: Record<string, unknown>[] }> {
+    const p = await IngestorProcess.start(env, args);
     const timer = setTimeout(() => p.proc.kill('SIGKILL'), timeoutMs);
     const code = await p.exited;
     clearTimeout(timer);

@@ -1,12 +1,13 @@
 /** The built ingestor's start-up contract: exit codes, messages, health, as a user meets them. */
-import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { HaSimulator } from '../../src/sim/server.js';
 import { createInfluxV1Database } from '../helpers/expected.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
-import { until } from '../helpers/ports.js';
+import { freePort, until } from '../helpers/ports.js';
 
 let sim: HaSimulator | null = null;
 let ingestor: IngestorProcess | null = null;
@@ -64,5 +65,38 @@ describe('ingestor start-up', () => {
       expect(metrics.has(name), name).toBe(true);
     }
     expect(await ingestor.stop('SIGTERM')).toBe(0);
+  });
+
+  it('exits 2 with the usage on an unknown flag, without starting', async () => {
+    const started = Date.now();
+    const { code, stderr, logs } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', HA_TOKEN: 't', ...db() }, 20_000, ['--chek']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("Unknown option '--chek'");
+    expect(stderr).toContain('Usage: ha-influx-ingestor');
+    expect(logs).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a start that fails (HTTP_PORT in use) exits 1 within 10 s with one message, and leaves state.json as it was', async () => {
+    const blocker = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => blocker.listen(port, resolve));
+    try {
+      const env = db();
+      const state = join(env.DATA_DIR, 'state.json');
+      writeFileSync(state, JSON.stringify({ version: 1, watermarkMs: 1_700_000_000_000, entityIds: ['sensor.a'], savedAt: '2023-11-14T22:13:20.000Z' }));
+      const before = { text: readFileSync(state, 'utf8'), mtime: statSync(state).mtimeMs };
+      const started = Date.now();
+      const { code, logs } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', HA_TOKEN: 't', ...env, HTTP_PORT: String(port) }, 15_000);
+      expect(code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const fatal = logs.filter((l) => (l.level as number) >= 50);
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]?.msg).toContain(`HTTP_PORT ${port}`);
+      expect(fatal[0]?.msg).toContain('in use');
+      expect({ text: readFileSync(state, 'utf8'), mtime: statSync(state).mtimeMs }).toEqual(before);
+    } finally {
+      blocker.close();
+    }
   });
 });

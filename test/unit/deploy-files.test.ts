@@ -118,3 +118,11 @@ describe('Grafana provisioning', () => {
     }
   });
 });
+
+describe('the container image', () => {
+  it('ships no benchmark code: bench/ is neither copied nor sent to the build', () => {
+    expect(dockerfile).not.toMatch(/COPY\s+bench/);
+    expect(read('.dockerignore').split('\n')).toContain('bench');
+    expect(dockerfile).toMatch(/CMD \["node", "dist\/src\/main\.js"\]/);
+  });
+});

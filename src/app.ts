@@ -1,0 +1,435 @@
+/**
+ * The ingestor as an object: `startIngestor(config)` builds the parts, each with its disposer,
+ * from the database back to Home Assistant (every part's consumer exists before it), then starts
+ * them. A failed start undoes what was built — nothing is saved, no loop is left running — and
+ * rejects. `stop()` (or HA rejecting the token) disposes in reverse: stop reading HA, seal the
+ * frame batch, drain the encoders, write what was encoded (spool the rest at the deadline), save
+ * the watermark, close /health. Importing this module has no side effects.
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { Enrichment } from './enrich/index.js';
+import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
+import { HaConnection } from './ha/connection.js';
+import { healthReport } from './http/health.js';
+import { startHttpServer } from './http/server.js';
+import { Lifecycle } from './lifecycle.js';
+import { batchSpoolMetrics, createMetrics, frameSpoolMetrics, selfMetricsLine, type Metrics } from './metrics.js';
+import { Dispatcher } from './pipeline/dispatcher.js';
+import { EncoderPool } from './pipeline/encoder-pool.js';
+import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
+import { FrameOverflow } from './pipeline/overflow.js';
+import { ResultRouter } from './pipeline/result-router.js';
+import { RestartDedup } from './pipeline/restart-dedup/index.js';
+import { Watermark } from './pipeline/watermark.js';
+import { createFileWriteClient } from './sinks/file.js';
+import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
+import { checkDatabase } from './sinks/startup-check.js';
+import { SeenStatesFile, StateFile, type SavedState } from './state.js';
+import { DeadLetters } from './writer/dead-letter.js';
+import { Spool } from './writer/spool.js';
+import { Writer } from './writer/writer.js';
+
+/** Gzipped bodies the writer keeps in memory while the database is away. */
+const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+const WRITE_CONCURRENCY = 2;
+/** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
+const RETRIES_BEFORE_SPOOL = 3;
+/** The backfill starts this long before the gap. */
+const BACKFILL_MARGIN_MS = 60_000;
+const STATE_SAVE_INTERVAL_MS = 2_000;
+const WRITE_TIMEOUT_MS = 30_000;
+
+export type StopReason = 'stopped' | 'auth-rejected';
+
+export interface Ingestor {
+  /** Resolves once everything is disposed, with why it stopped. */
+  readonly done: Promise<StopReason>;
+  /** Stops in data-flow order; resolves like `done`. */
+  stop(): Promise<StopReason>;
+}
+
+export interface StartOptions {
+  readonly log: Logger;
+}
+
+export async function startIngestor(config: Config, { log }: StartOptions): Promise<Ingestor> {
+  const app = new App(config, log);
+  try {
+    await app.build();
+  } catch (err) {
+    await app.lifecycle.disposeAll();
+    throw err;
+  }
+  app.start();
+  return app;
+}
+
+/** The parts, built in order by `build()`; fields are set once, in that order. */
+class App implements Ingestor {
+  readonly lifecycle: Lifecycle;
+  readonly metrics: Metrics = createMetrics();
+  readonly done: Promise<StopReason>;
+  private reason: StopReason = 'stopped';
+  private stopping: Promise<StopReason> | null = null;
+  private resolveDone!: (reason: StopReason) => void;
+  private parts: Parts | null = null;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private spooledAtExit = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.lifecycle = new Lifecycle(log);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  stop(): Promise<StopReason> {
+    this.stopping ??= this.lifecycle.disposeAll().then(() => {
+      const spooled = (this.parts?.spool.bytes ?? 0) > 0;
+      this.log.info({ written: this.metrics.pointsWritten.get(), spooledAtExit: this.spooledAtExit, spooled }, 'stopped');
+      this.resolveDone(this.reason);
+      return this.reason;
+    });
+    return this.stopping;
+  }
+
+  /** Builds every part; throws (after nothing was saved) when one cannot be built. */
+  async build(): Promise<void> {
+    const { config, log, metrics, lifecycle } = this;
+    watchEventLoop(metrics, lifecycle);
+    // First: the one part that most often cannot start (a port in use) fails before anything else.
+    const server = await this.startHttp();
+    const saved = await loadSavedState(config, log);
+    const watermark = new Watermark(saved.state?.watermarkMs ?? null);
+    // Registered before the writer, so disposed after it: the last save follows the last write.
+    lifecycle.add('state saves', this, (app) => app.stopSaves());
+    const { writer, spool } = await this.buildWriter();
+    const dedup = this.buildDedup(saved, writer);
+    const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
+    this.parts = { server, saved, watermark, writer, spool, dedup, enrichment } as Parts;
+    await this.buildPipeline(this.parts);
+    this.buildConnection(this.parts);
+    metrics.watermarkAge.collect(() => {
+      const v = watermark.value();
+      return v === null ? undefined : (Date.now() - v) / 1000;
+    });
+  }
+
+  /** Starts what runs on its own: replay, weather, timers, the HA connection. */
+  start(): void {
+    const p = this.parts as Parts;
+    p.writer.start();
+    p.enrichment.start();
+    p.overflow.feed(); // frames an earlier run left on disk
+    this.startTimers(p);
+    const connectionDone = p.connection.run();
+    this.lifecycle.add('HA connection', p.connection, async (c) => {
+      c.stop();
+      await connectionDone;
+    });
+    const { influx } = this.config;
+    if (influx !== null) void checkDatabase(influx).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
+    this.logStart(p);
+  }
+
+  private async startHttp(): Promise<Server | null> {
+    if (this.config.httpPort === 0) return null;
+    const server = await startHttpServer(this.config.httpPort, {
+      metrics: () => this.metrics.registry.render(),
+      health: () => (this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics })),
+    });
+    return this.lifecycle.add('HTTP server', server, (s) => new Promise<void>((resolve) => s.close(() => resolve())));
+  }
+
+  private async buildWriter(): Promise<{ writer: Writer; spool: Spool }> {
+    const { config, log, metrics } = this;
+    const target = config.influx === null ? null : influxWriteTarget(config.influx);
+    const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, batchSpoolMetrics(metrics));
+    await spool.open();
+    const writer = new Writer({
+      client: target === null ? createFileWriteClient(join(config.dataDir, 'out')) : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+      spool,
+      deadLetters: new DeadLetters(config.deadLetterDir),
+      maxLines: config.batchMaxLines,
+      maxBytes: config.batchMaxBytes,
+      flushIntervalMs: config.flushIntervalMs,
+      gzipLevel: config.gzipLevel,
+      concurrency: WRITE_CONCURRENCY,
+      maxQueueBytes: WRITER_MAX_QUEUE_BYTES,
+      retryBaseMs: 500,
+      retryMaxMs: 30_000,
+      retriesBeforeSpool: RETRIES_BEFORE_SPOOL,
+      log,
+      metrics,
+    });
+    this.lifecycle.add('writer', writer, async (w) => {
+      this.spooledAtExit = await w.close(config.shutdownTimeoutMs);
+    });
+    return { writer, spool };
+  }
+
+  /** Restart de-duplication (RESTART_DEDUP), its table restored from the file saved with the watermark. */
+  private buildDedup(saved: Saved, writer: Writer): RestartDedup | null {
+    if (!this.config.restartDedup) return null;
+    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => writer.accept(lp, n, hold) });
+    if (saved.seenBytes !== null) {
+      try {
+        const restored = dedup.persist.restore(saved.seenBytes);
+        if (restored > 0) this.log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
+      } catch (err) {
+        this.log.error({ file: saved.seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
+      }
+    }
+    saved.seenVersion = dedup.persist.version();
+    return this.lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
+  }
+
+  private async buildPipeline(p: Parts): Promise<void> {
+    const { config, log, metrics, lifecycle } = this;
+    const router = new ResultRouter({
+      writer: p.writer,
+      dedup: p.dedup,
+      replies: (session, replies) => p.connection.receive(session, replies),
+      observe: (observed) => p.enrichment.observe(observed),
+      encoderFree: () => p.overflow.feed(),
+      metrics,
+      log,
+    });
+    const schema = config.schema.schema === 'typed' ? { ...config.schema, registry: p.enrichment.registryTable } : config.schema;
+    p.pool = lifecycle.add(
+      'encoder pool',
+      new EncoderPool({
+        poolSize: config.poolSize,
+        schema,
+        dedup: p.dedup !== null,
+        maxQueueBytes: config.encoderQueueBytes,
+        onResult: (r, hold) => router.onResult(r, hold),
+        onError: (err, held) => router.onError(err, held),
+      }),
+      (pool) => pool.close(),
+    );
+    metrics.dispatchQueueBytes.collect(() => p.pool.queuedBytes);
+    metrics.batchesInFlight.collect(() => p.pool.inFlight);
+    const frameSpool = new Spool(join(config.spoolDir, 'frames'), config.spoolMaxBytes, log, frameSpoolMetrics(metrics));
+    await frameSpool.open();
+    lifecycle.add('frame spool', frameSpool, (s) => s.close());
+    p.overflow = lifecycle.add('frame overflow', new FrameOverflow(frameSpool, p.pool, p.watermark, config.encoderQueueBytes, log), (o) => o.stop());
+    // Registry updates are observed whatever is subscribed; only those subscribed for our own use are not written.
+    const observeEventTypes = [...p.enrichment.observedEventTypes];
+    const silentEventTypes = observeEventTypes.filter((t) => config.ha.eventTypes !== 'all' && !config.ha.eventTypes.includes(t));
+    const dispatcher = new Dispatcher({
+      pool: p.pool,
+      overflow: p.overflow,
+      watermark: p.watermark,
+      fields: () => this.jobFields(p, observeEventTypes, silentEventTypes),
+      metrics,
+      log,
+    });
+    p.batcher = lifecycle.add('frame batcher', new FrameBatcher(DEFAULT_FRAME_BATCH, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
+  }
+
+  private jobFields(p: Parts, observeEventTypes: readonly string[], silentEventTypes: readonly string[]) {
+    const c = p.connection;
+    return {
+      session: c.session,
+      stateResults: [...c.stateResults],
+      context: p.enrichment.context(Date.now()),
+      observeEventTypes,
+      silentEventTypes,
+    };
+  }
+
+  private buildConnection(p: Parts): void {
+    const { config, log, metrics } = this;
+    const internal = p.enrichment.observedEventTypes.filter((t) => config.ha.eventTypes !== 'all' && !config.ha.eventTypes.includes(t));
+    p.connection = new HaConnection({
+      url: config.ha.url,
+      token: config.ha.token,
+      eventTypes: config.ha.eventTypes,
+      extraEventTypes: internal,
+      log,
+      metrics,
+      handlers: {
+        frame: (data) => p.batcher.push(data),
+        closed: (session) => {
+          p.batcher.flush();
+          p.dedup?.gap.closed(session);
+        },
+        beforeSubscribe: async () => {
+          // From here until its backfill ends, the connection's possible re-announcements wait.
+          p.dedup?.gap.begin(p.connection.session);
+          await p.enrichment.beforeSubscribe();
+        },
+        subscribed: (session, gapStartMs) => this.fillGap(p, session, gapStartMs),
+        fatal: (err) => {
+          log.fatal({ err }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
+          this.reason = 'auth-rejected';
+          void this.stop();
+        },
+      },
+    });
+    p.enrichment.attach(p.connection);
+    p.knownIds = new Set(p.saved.state?.entityIds ?? []);
+    p.backfillOptions = {
+      connection: p.connection,
+      httpBase: haHttpBase(config.ha.url),
+      token: config.ha.token,
+      feedFrame: (frame) => p.batcher.push(frame),
+      maxWindowMs: config.backfillMaxWindowMs,
+      log,
+      metrics,
+    };
+    metrics.haLastEventSeconds.collect(() => (p.connection.lastFrameAt === 0 ? undefined : (Date.now() - p.connection.lastFrameAt) / 1000));
+  }
+
+  /** A new connection: fill what HA recorded since the last frame of the previous one (or since the saved watermark). */
+  private fillGap(p: Parts, session: number, gapStartMs: number): void {
+    void p.enrichment.subscribed(() => p.connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((r) => (r.type === 'result' && 'result' in r ? r.result : null)));
+    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkMs;
+    const ids = [...new Set([...p.connection.knownEntityIds, ...p.knownIds])];
+    for (const id of p.connection.knownEntityIds) p.knownIds.add(id);
+    if (start === undefined) {
+      p.dedup?.gap.settle(session, true);
+      return;
+    }
+    const from = start - BACKFILL_MARGIN_MS;
+    // Until the backfill's points are handed on, the watermark must not pass its start.
+    const ceiling = p.watermark.holdAt(from);
+    void backfill(p.backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
+      .then(
+        (report) => {
+          if (session !== p.connection.session) this.log.warn('the connection changed during the backfill');
+          p.dedup?.gap.settle(session, report.unfilled.length === 0);
+        },
+        (err: Error) => {
+          this.log.error({ err }, 'backfill failed');
+          p.dedup?.gap.settle(session, false);
+        },
+      )
+      // The answers went to the writer as frames that arrived before now: release the
+      // backfill's start only when all of those are durable too.
+      .then(() => p.watermark.drained(p.watermark.mark()))
+      .finally(() => ceiling.release());
+  }
+
+  /** The last save, once the writer has closed; nothing when the saves never started (a failed start). */
+  private async stopSaves(): Promise<void> {
+    if (this.stateTimer === undefined) return;
+    clearInterval(this.stateTimer);
+    this.stateTimer = undefined;
+    await saveAll(this.parts as Parts, this.log);
+  }
+
+  private startTimers(p: Parts): void {
+    const { config, log, metrics, lifecycle } = this;
+    this.stateTimer = setInterval(() => void saveAll(p, log), STATE_SAVE_INTERVAL_MS);
+    if (config.selfMetricsIntervalS > 0) {
+      // The ingestor's own health, written beside the data so that a dashboard needs no Prometheus.
+      const selfTimer = setInterval(() => writerAccept(p, selfMetricsLine(metrics, hostname(), Date.now())), config.selfMetricsIntervalS * 1000);
+      lifecycle.add('self metrics', selfTimer, (t) => clearInterval(t));
+    }
+  }
+
+  private logStart(p: Parts): void {
+    const { config } = this;
+    this.log.info(
+      {
+        ha: config.ha.url,
+        eventTypes: config.ha.eventTypes,
+        sink: config.influx === null ? `files in ${join(config.dataDir, 'out')}` : influxWriteTarget(config.influx).description,
+        poolSize: config.poolSize,
+        threads: p.pool.threads,
+        schema: config.schema.schema,
+        batchMaxLines: config.batchMaxLines,
+        flushIntervalMs: config.flushIntervalMs,
+        gzipLevel: config.gzipLevel,
+        httpPort: config.httpPort,
+      },
+      'starting',
+    );
+  }
+}
+
+interface Saved {
+  readonly state: SavedState | null;
+  /** The restart de-duplication table as saved (only with a saved watermark), or null. */
+  readonly seenBytes: Uint8Array | null;
+  /** The table's version last saved: an unchanged table is not saved again. */
+  seenVersion: number;
+  readonly stateFile: StateFile;
+  readonly seenFile: SeenStatesFile;
+}
+
+interface Parts {
+  readonly server: Server | null;
+  readonly saved: Saved;
+  readonly watermark: Watermark;
+  readonly writer: Writer;
+  readonly dedup: RestartDedup | null;
+  readonly enrichment: Enrichment;
+  readonly spool: Spool;
+  pool: EncoderPool;
+  overflow: FrameOverflow;
+  batcher: FrameBatcher;
+  connection: HaConnection;
+  knownIds: Set<string>;
+  backfillOptions: BackfillOptions;
+}
+
+function writerAccept(p: Parts, line: string): void {
+  p.writer.accept(Buffer.from(line), 1);
+}
+
+function watchEventLoop(metrics: Metrics, lifecycle: Lifecycle): void {
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  metrics.eventLoopLag.collect(() => {
+    const p99 = lag.percentile(99) / 1e9;
+    lag.reset();
+    return p99;
+  });
+  lifecycle.add('event-loop monitor', lag, (l) => l.disable());
+}
+
+async function loadSavedState(config: Config, log: Logger): Promise<Saved> {
+  const stateFile = new StateFile(config.dataDir);
+  const seenFile = new SeenStatesFile(config.dataDir);
+  const state = await stateFile.load().catch((err: Error) => {
+    log.error({ file: stateFile.path, err }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
+    return null;
+  });
+  // Restart de-duplication's table is as good as the watermark it was saved with: without one, start empty.
+  const seenBytes =
+    config.restartDedup && state !== null
+      ? await seenFile.load().catch((err: Error) => {
+          log.error({ file: seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
+          return null;
+        })
+      : null;
+  return { state, seenBytes, seenVersion: -1, stateFile, seenFile };
+}
+
+async function saveAll(p: Parts, log: Logger): Promise<void> {
+  const { stateFile, seenFile, state } = p.saved;
+  const seenVersion = p.dedup?.persist.version();
+  const watermarkMs = p.watermark.value() ?? state?.watermarkMs;
+  await Promise.all([
+    watermarkMs === undefined
+      ? undefined
+      : stateFile.save({ watermarkMs, entityIds: [...new Set([...p.knownIds, ...p.connection.knownEntityIds])] }).catch((err: Error) => {
+          log.error({ file: stateFile.path, err }, 'cannot save the watermark');
+        }),
+    p.dedup === null || seenVersion === p.saved.seenVersion || p.dedup.entities === 0
+      ? undefined
+      : seenFile.save(p.dedup.persist.serialize()).then(
+          () => (p.saved.seenVersion = seenVersion as number),
+          (err: Error) => log.error({ file: seenFile.path, err }, 'cannot save the last points per entity'),
+        ),
+  ]);
+}

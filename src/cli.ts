@@ -1,0 +1,127 @@
+/**
+ * The command line: arguments, the configuration, the exit code. Every path ends in a return of
+ * an exit code (src/main.ts exits with it); nothing here runs on import.
+ *
+ *   0 clean shutdown or a passed --check · 1 a failed check or a failed start · 2 invalid
+ *   configuration or arguments · 3 Home Assistant rejected the token
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { startIngestor } from './app.js';
+import { formatChecks, runChecks } from './check.js';
+import { describeVariables, loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { mergeFilters, parseFilterFile } from './filter-file.js';
+
+export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
+
+const OPTIONS = {
+  check: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function usage(): string {
+  return `ha-influx-ingestor ${version()}: Home Assistant events → InfluxDB line protocol, nothing lost.
+
+Usage: ha-influx-ingestor [--check | --help | --version]
+  --check    validate the configuration, try Home Assistant's token and the database's
+             write permission, print a verdict, exit 0 when everything is ready
+Configuration comes from environment variables:
+
+  VARIABLE             DEFAULT          MEANING
+${describeVariables()}
+`;
+}
+
+/** The parsed flags, or the message for a wrong argument. */
+export function parseFlags(args: readonly string[]): { check: boolean; help: boolean; version: boolean } | { error: string } {
+  try {
+    const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false });
+    return { check: values.check === true, help: values.help === true, version: values.version === true };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/** Reads CONFIG_FILE, when set, and merges its filters into those of the environment. */
+async function withConfigFile(config: Config): Promise<Config> {
+  if (config.configFile === undefined) return config;
+  let text: string;
+  try {
+    text = await readFile(config.configFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`CONFIG_FILE: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  const fromFile = parseFilterFile(text, config.configFile);
+  return { ...config, schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, fromFile) } };
+}
+
+async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
+  try {
+    return await withConfigFile(loadConfig(env));
+  } catch (err) {
+    if (err instanceof ConfigError) return `${err.message}\n\nRun with --help for every variable and its default.\n`;
+    throw err;
+  }
+}
+
+/** Runs the ingestor until a signal or a fatal error; resolves with the exit code. */
+async function serve(config: Config, log: Logger): Promise<number> {
+  let ingestor;
+  try {
+    ingestor = await startIngestor(config, { log });
+  } catch (err) {
+    log.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    return EXIT.failure;
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(EXIT.failure);
+    }
+    log.info({ signal }, 'shutting down');
+    void ingestor.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const outcome = await ingestor.done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return outcome === 'auth-rejected' ? EXIT.authRejected : EXIT.ok;
+}
+
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const flags = parseFlags(args);
+  if ('error' in flags) {
+    process.stderr.write(`${flags.error}\n\n${usage()}`);
+    return EXIT.config;
+  }
+  if (flags.help) {
+    process.stdout.write(usage());
+    return EXIT.ok;
+  }
+  if (flags.version) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const config = await configFrom(env);
+  if (typeof config === 'string') {
+    process.stderr.write(config);
+    return EXIT.config;
+  }
+  if (flags.check) {
+    const lines = await runChecks(config);
+    process.stdout.write(formatChecks(lines));
+    return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
+  }
+  return serve(config, pino({ level: config.logLevel, base: undefined }));
+}

@@ -1,0 +1,47 @@
+/**
+ * /health composed from the parts: healthy when HA is subscribed and the database takes writes
+ * (or the last failure is over a minute old and nothing reports a problem).
+ */
+import type { HaConnection } from '../ha/connection.js';
+import type { Metrics } from '../metrics.js';
+import type { EncoderPool } from '../pipeline/encoder-pool.js';
+import type { Watermark } from '../pipeline/watermark.js';
+import type { Spool } from '../writer/spool.js';
+import type { Writer } from '../writer/writer.js';
+import type { HealthReport } from './server.js';
+
+export interface HealthSources {
+  readonly connection: HaConnection;
+  readonly writer: Writer;
+  readonly pool: EncoderPool;
+  readonly spool: Spool;
+  readonly watermark: Watermark;
+  readonly metrics: Metrics;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
+  const last = s.writer.lastWrite;
+  const haOk = s.connection.state === 'subscribed';
+  return {
+    healthy: haOk && s.writer.problem === null && (last === null || last.ok || last.at < now - 60_000),
+    body: {
+      ha: {
+        state: s.connection.state,
+        version: s.connection.haVersion,
+        coalescing: s.connection.coalescing,
+        secondsSinceLastFrame: s.connection.lastFrameAt === 0 ? null : (now - s.connection.lastFrameAt) / 1000,
+      },
+      queues: {
+        dispatchBytes: s.pool.queuedBytes,
+        encoderBatchesInFlight: s.pool.inFlight,
+        writerLines: s.metrics.writerQueueLines.get(),
+      },
+      lastWrite: last,
+      databaseProblem: s.writer.problem,
+      spool: { bytes: s.spool.bytes, points: s.spool.lines, files: s.spool.files, oldestAgeSeconds: s.spool.oldestAgeSeconds },
+      watermark: iso(s.watermark.value()),
+    },
+  };
+}

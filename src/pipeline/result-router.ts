@@ -1,0 +1,63 @@
+/**
+ * Where an encoder result goes, in one place: counts to the metrics, lines to the writer (with
+ * the batch's watermark hold), states that wait for the backfill to the waiting room, replies to
+ * the HA connection, observations to the enrichment, and the live stream's HA time to the hold.
+ */
+import type { Logger } from 'pino';
+import type { EncodeResult, Observed } from '../../workers/encode-batch.js';
+import type { Reply } from '../ha/connection.js';
+import type { Metrics } from '../metrics.js';
+import type { Writer } from '../writer/writer.js';
+import type { HeldJob } from './overflow.js';
+import type { RestartDedup } from './restart-dedup/index.js';
+import type { Hold } from './watermark.js';
+
+export interface ResultRouterOptions {
+  readonly writer: Writer;
+  /** Restart de-duplication (null: off): judges each result's states, in job order. */
+  readonly dedup: RestartDedup | null;
+  readonly replies: (session: number, replies: readonly Reply[]) => void;
+  readonly observe: (observed: readonly Observed[]) => void;
+  /** A batch finished: frames waiting on disk may go to the pool now. */
+  readonly encoderFree: () => void;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+export class ResultRouter {
+  constructor(private readonly opts: ResultRouterOptions) {}
+
+  onResult(r: EncodeResult, hold: Hold): void {
+    const { writer, dedup } = this.opts;
+    this.count(r);
+    if (r.liveHaMaxMs >= 0) hold.noteHaTime(r.liveHaMaxMs);
+    // Before the replies: it fills in the snapshot and history summaries the connection reads.
+    const out = dedup === null ? r : dedup.filter(r, hold);
+    writer.accept(out.lp, out.lines, hold);
+    if (r.observed.length > 0) this.opts.observe(r.observed);
+    this.opts.encoderFree();
+    if (r.control.length > 0) this.opts.replies(r.session, r.control);
+  }
+
+  /**
+   * A bug, not an input problem (those are counted per event): said loudly. The frames are lost;
+   * HA's history still has their state changes.
+   */
+  onError(err: Error, { job, hold }: HeldJob): void {
+    const { metrics, log } = this.opts;
+    metrics.encodeErrors.inc();
+    metrics.dispatchDropped.inc(job.ends.length);
+    hold.release();
+    log.error({ frames: job.ends.length, err }, 'an encoder batch failed as a whole; its frames are lost');
+    this.opts.encoderFree();
+  }
+
+  private count(r: EncodeResult): void {
+    const { metrics, log } = this.opts;
+    metrics.events.inc(r.events);
+    metrics.eventsRemoved.inc(r.removed);
+    metrics.eventsSkipped.inc(r.skipped);
+    metrics.eventsInvalid.inc(r.invalid);
+    if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
+  }
+}
