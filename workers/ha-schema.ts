@@ -56,6 +56,43 @@ const NOT_DECIMAL = /[^\d.]+/g;
 
 type Field = { readonly kind: 'float'; readonly value: number } | { readonly kind: 'string'; readonly value: string };
 
+/** An attribute as HA's integration writes it: a float, or `<key>_str` (plus a float from its digits). */
+function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown): void {
+  const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
+  const number = value === null || typeof value === 'object' ? null : pyFloat(value);
+  if (number !== null) {
+    fields.set(key, { kind: 'float', value: number });
+  } else {
+    const text = pyStr(value);
+    fields.set(`${key}_str`, { kind: 'string', value: text });
+    if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
+  }
+  const written = fields.get(key);
+  if (written?.kind === 'float' && !Number.isFinite(written.value)) fields.delete(key);
+}
+
+/** The line: measurement, sorted tags, fields in order; null when no field is left. */
+function lineOf(measurement: string, tags: Record<string, string>, fields: ReadonlyMap<string, Field>, ns: string): string | null {
+  let line = escapeMeasurement(measurement) || 'ha';
+  for (const key of Object.keys(tags).sort()) {
+    const k = escapeKey(key);
+    const v = escapeTagValue(tags[key] as string);
+    if (k !== '' && v !== '') line += `,${k}=${v}`;
+  }
+  const parts: string[] = [];
+  for (const [key, field] of fields) {
+    const k = escapeKey(key);
+    if (k === '') continue;
+    if (field.kind === 'float') {
+      if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
+    } else {
+      parts.push(`${k}="${escapeStringValue(field.value)}"`);
+    }
+  }
+  if (parts.length === 0) return null;
+  return `${line} ${parts.join(',')} ${ns}\n`;
+}
+
 export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
@@ -111,38 +148,10 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
         continue;
       }
       if ((rawKey === 'unit_of_measurement' && !measurement.includeUnit) || (rawKey === 'device_class' && !measurement.includeDeviceClass) || ignored.has(rawKey)) continue;
-      const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
-      const number = value === null || typeof value === 'object' ? null : pyFloat(value);
-      if (number !== null) {
-        fields.set(key, { kind: 'float', value: number });
-      } else {
-        const text = pyStr(value);
-        fields.set(`${key}_str`, { kind: 'string', value: text });
-        if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
-      }
-      const written = fields.get(key);
-      if (written?.kind === 'float' && !Number.isFinite(written.value)) fields.delete(key);
+      addAttribute(fields, rawKey, value);
     }
     Object.assign(tags, options.tags);
-
-    let line = escapeMeasurement(measurement.name) || 'ha';
-    for (const key of Object.keys(tags).sort()) {
-      const k = escapeKey(key);
-      const v = escapeTagValue(tags[key] as string);
-      if (k !== '' && v !== '') line += `,${k}=${v}`;
-    }
-    const parts: string[] = [];
-    for (const [key, field] of fields) {
-      const k = escapeKey(key);
-      if (k === '') continue;
-      if (field.kind === 'float') {
-        if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
-      } else {
-        parts.push(`${k}="${escapeStringValue(field.value)}"`);
-      }
-    }
-    if (parts.length === 0) return null;
-    return `${line} ${parts.join(',')} ${ns}\n`;
+    return lineOf(measurement.name, tags, fields, ns);
   }
 
   return { encodeState };

@@ -103,18 +103,23 @@ export interface TypedSchemaOptions {
   readonly latin1?: boolean;
 }
 
-/** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
-export function createTypedEncoder(options: TypedSchemaOptions = {}) {
-  const rulesFor = compileFilters(options.filters);
-  const placementsOf = placementReader(options.registry);
-  let placements: Placements = {};
-  const prefixes = new Map<string, string>();
-  const floatKeys = new Map<string, string>();
-  const stringKeys = new Map<string, string>();
+/** An encoder with its own caches (escaped tag prefixes and field keys). */
+export class TypedStateEncoder implements StateEncoder {
+  private readonly rulesFor: ReturnType<typeof compileFilters>;
+  private readonly placementsOf: ReturnType<typeof placementReader>;
+  private placements: Placements = {};
+  private readonly prefixes = new Map<string, string>();
+  private readonly floatKeys = new Map<string, string>();
+  private readonly stringKeys = new Map<string, string>();
 
-  function prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
+  constructor(private readonly options: TypedSchemaOptions = {}) {
+    this.rulesFor = compileFilters(options.filters);
+    this.placementsOf = placementReader(options.registry);
+  }
+
+  private prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
     const cacheKey = `${entityId}\u0000${deviceClass ?? ''}\u0000${unit ?? ''}`;
-    let prefix = prefixes.get(cacheKey);
+    let prefix = this.prefixes.get(cacheKey);
     if (prefix !== undefined) return prefix;
     const dot = entityId.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
@@ -122,8 +127,8 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     const id = escapeTagValue(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
     prefix = measurement;
-    const place = placements[options.latin1 ? fromLatin1Form(entityId) : entityId];
-    const external = (s: string): string => (options.latin1 ? toLatin1Form(s) : s);
+    const place = this.placements[this.options.latin1 ? fromLatin1Form(entityId) : entityId];
+    const external = (s: string): string => (this.options.latin1 ? toLatin1Form(s) : s);
     const area = place?.area === undefined ? '' : escapeTagValue(external(place.area));
     if (area !== '') prefix += `,area=${area}`;
     const device = place?.device === undefined ? '' : escapeTagValue(external(place.device));
@@ -133,38 +138,38 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     prefix += `,entity_id=${id}`;
     const u = unit === undefined ? '' : escapeTagValue(unit);
     if (u !== '') prefix += `,unit=${u}`;
-    if (prefixes.size > 100_000) prefixes.clear();
-    prefixes.set(cacheKey, `${prefix} `);
+    if (this.prefixes.size > 100_000) this.prefixes.clear();
+    this.prefixes.set(cacheKey, `${prefix} `);
     return `${prefix} `;
   }
 
-  function baseKey(key: string): string {
+  private baseKey(key: string): string {
     const named = RESERVED_KEYS.has(key) || key.startsWith('_') || key === '' ? `attr_${key}` : key;
     return escapeKey(named) || 'attr_';
   }
 
-  function floatKey(key: string): string {
-    let k = floatKeys.get(key);
+  private floatKey(key: string): string {
+    let k = this.floatKeys.get(key);
     if (k === undefined) {
-      k = baseKey(key);
+      k = this.baseKey(key);
       if (k.endsWith('_str')) k += '_num';
-      if (floatKeys.size > 100_000) floatKeys.clear();
-      floatKeys.set(key, k);
+      if (this.floatKeys.size > 100_000) this.floatKeys.clear();
+      this.floatKeys.set(key, k);
     }
     return k;
   }
 
-  function stringKey(key: string): string {
-    let k = stringKeys.get(key);
+  private stringKey(key: string): string {
+    let k = this.stringKeys.get(key);
     if (k === undefined) {
-      k = `${baseKey(key)}_str`;
-      if (stringKeys.size > 100_000) stringKeys.clear();
-      stringKeys.set(key, k);
+      k = `${this.baseKey(key)}_str`;
+      if (this.stringKeys.size > 100_000) this.stringKeys.clear();
+      this.stringKeys.set(key, k);
     }
     return k;
   }
 
-  function attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
+  private attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
     let out = '';
     for (const key in attributes) {
       if (ignored.size > 0 && ignored.has(key)) continue;
@@ -174,16 +179,16 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
       const v = attributes[key];
       switch (typeof v) {
         case 'number':
-          if (Number.isFinite(v)) out += `,${floatKey(key)}=${formatFloat(v)}`;
+          if (Number.isFinite(v)) out += `,${this.floatKey(key)}=${formatFloat(v)}`;
           break;
         case 'boolean':
-          out += `,${floatKey(key)}=${v ? '1' : '0'}`;
+          out += `,${this.floatKey(key)}=${v ? '1' : '0'}`;
           break;
         case 'string':
-          out += `,${stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
+          out += `,${this.stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
           break;
         case 'object':
-          if (v !== null) out += `,${stringKey(key)}="${escapeStringValue(capString(sortedJson(v), STRING_FIELD_MAX))}"`;
+          if (v !== null) out += `,${this.stringKey(key)}="${escapeStringValue(capString(sortedJson(v), STRING_FIELD_MAX))}"`;
           break;
         default:
           break;
@@ -196,16 +201,16 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
    * One state → one line (with its trailing newline). `timeNs` replaces last_updated when the
    * time came in another form (HA's history gives float seconds). Throws InvalidStateError.
    */
-  function encodeState(s: HaState, timeNs?: string): string | null {
+  encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') {
       throw new InvalidStateError('state without entity_id');
     }
-    const rules = rulesFor(s.entity_id);
+    const rules = this.rulesFor(s.entity_id);
     if (!rules.write) return null;
-    const latest = placementsOf.read();
+    const latest = this.placementsOf.read();
     if (latest.changed) {
-      placements = latest.placements;
-      prefixes.clear();
+      this.placements = latest.placements;
+      this.prefixes.clear();
     }
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
@@ -214,11 +219,11 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     const unit = typeof attributes.unit_of_measurement === 'string' ? attributes.unit_of_measurement : undefined;
     const state = typeof s.state === 'string' ? s.state : String(s.state ?? '');
     const number = parseDecimal(state);
-    const normalized = number !== null && options.normalizeUnits ? normalizeUnit(dc, unit, number) : null;
+    const normalized = number !== null && this.options.normalizeUnits ? normalizeUnit(dc, unit, number) : null;
     // The unit tag stays the canonical one for every state of the entity (unavailable too),
     // so that its history does not split into two series.
-    const tagUnit = (options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
-    let line = prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
+    const tagUnit = (this.options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
+    let line = this.prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
     if (normalized !== null) {
       line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${escapeStringValue(unit as string)}"`;
     } else if (number !== null) {
@@ -228,13 +233,16 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
       if (binary !== undefined) line += `value=${binary},`;
       line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
     }
-    return `${line}${attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
+    return `${line}${this.attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
 
-  return { encodeState };
 }
 
-export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
+export function createTypedEncoder(options: TypedSchemaOptions = {}): TypedStateEncoder {
+  return new TypedStateEncoder(options);
+}
+
+export type TypedEncoder = TypedStateEncoder;
 
 /** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
 export type SchemaOptions =
