@@ -387,6 +387,10 @@ describe('batch encoder: what the main thread is told', () => {
     const r = enc.encode(framesJob([snapshot, history, rest, live('sensor.ü', 5)], [5], [[6, 'history'], [7, 'rest']]));
     expect(r.newEntityIds).toEqual(['sensor.b', 'sensor.c', 'sensor.d']);
     expect(createSchemaBatchEncoder({ schema: 'typed' }).encode(framesJob([live('sensor.a', 1)])).newEntityIds).toEqual(['sensor.a']);
+    // A \u escape beyond ASCII takes the UTF-8 path, raw UTF-8 the Latin-1 path: one report.
+    const other = createSchemaBatchEncoder({ schema: 'typed' });
+    expect(other.encode(framesJob([live('sensor.ö', 1).replaceAll('ö', '\\u00f6')])).newEntityIds).toEqual(['sensor.ö']);
+    expect(other.encode(framesJob([live('sensor.ö', 2), live('sensor.ä', 2)])).newEntityIds).toEqual(['sensor.ä']);
   });
 
   it('registry updates are observed whatever is subscribed; only the silent ones are not written (defect 5)', () => {

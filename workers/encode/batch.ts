@@ -19,7 +19,7 @@ const OBSERVED_DOMAINS = /^(person|device_tracker|weather)\./;
 
 /** What a worker thread keeps across batches. */
 export interface ThreadState {
-  /** Entity ids reported in newEntityIds so far. */
+  /** Entity ids reported in newEntityIds so far (non-ASCII ones in both forms). */
   readonly reportedIds: Set<string>;
   /** Escaped event_type tags. */
   readonly eventTypeTags: Map<string, string>;
@@ -84,11 +84,20 @@ export class Batch {
     }
   }
 
-  /** An entity id seen in a state: reported once per thread. */
+  /**
+   * An entity id seen in a state: reported once per thread, as UTF-8 text. Both forms of a
+   * non-ASCII id are remembered, so the Latin-1 and the UTF-8 path do not report it twice.
+   */
   seeEntity(entityId: string): void {
-    if (this.thread.reportedIds.has(entityId)) return;
-    this.thread.reportedIds.add(entityId);
-    this.r.newEntityIds.push(entityId);
+    const ids = this.thread.reportedIds;
+    if (ids.has(entityId)) return;
+    ids.add(entityId);
+    const text = this.latin1 ? fromLatin1Form(entityId) : entityId;
+    if (text !== entityId) {
+      if (ids.has(text)) return;
+      ids.add(text);
+    }
+    this.r.newEntityIds.push(text);
   }
 
   /** Person, device tracker and weather states go to the main thread's context. */
@@ -123,7 +132,6 @@ export class Batch {
     r.errors = r.errors.map(fromLatin1Form);
     r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
     r.liveFirst = r.liveFirst.map((f) => ({ ...f, entityId: fromLatin1Form(f.entityId) }));
-    r.newEntityIds = r.newEntityIds.map(fromLatin1Form);
     r.control = r.control.map((c) =>
       'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
     );
