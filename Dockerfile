@@ -10,7 +10,8 @@ COPY workers ./workers
 RUN npm run build
 
 FROM node:24.11-bookworm-slim
-ENV NODE_ENV=production DATA_DIR=/data HTTP_PORT=8099
+# /health and /metrics on every interface inside the container (outside it, the default is loopback).
+ENV NODE_ENV=production DATA_DIR=/data HTTP_PORT=8099 HTTP_HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

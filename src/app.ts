@@ -30,6 +30,7 @@ import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { SeenStatesFile, StateFile, type SavedState } from './state.js';
+import { StateSaver } from './state/saver.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
@@ -78,7 +79,7 @@ class App implements Ingestor {
   private stopping: Promise<StopReason> | null = null;
   private resolveDone!: (reason: StopReason) => void;
   private parts: Parts | null = null;
-  private stateTimer: NodeJS.Timeout | undefined;
+  private started = false;
   private spooledAtExit = 0;
 
   constructor(
@@ -106,13 +107,18 @@ class App implements Ingestor {
     // First: the one part that most often cannot start (a port in use) fails before anything else.
     const server = await this.startHttp();
     const saved = await loadSavedState(config, log);
-    const watermark = new Watermark(saved.state?.watermarkMs ?? null);
+    const watermark = new Watermark(saved.state?.watermarkHaMs ?? null);
+    const knownIds = new Set(saved.state?.entityIds ?? []);
     // Registered before the writer, so disposed after it: the last save follows the last write.
-    lifecycle.add('state saves', this, (app) => app.stopSaves());
+    // A failed start saves nothing.
+    // Restored before the saver is built: what was loaded counts as saved.
+    const dedup = this.buildDedup(saved);
+    const saver = lifecycle.add('state saves', this.buildSaver(saved, watermark, knownIds, dedup), (s) => (this.started ? s.stop() : s.cancel()));
     const { writer, spool } = await this.buildWriter();
-    const dedup = this.buildDedup(saved, writer);
+    // Registered after the writer, so disposed before it: what waits is written at shutdown.
+    if (dedup !== null) lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
     const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
-    this.parts = { server, saved, watermark, writer, spool, dedup, enrichment } as Parts;
+    this.parts = { server, saved, watermark, knownIds, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
     metrics.watermarkAge.collect(() => {
@@ -124,6 +130,7 @@ class App implements Ingestor {
   /** Starts what runs on its own: replay, weather, timers, the HA connection. */
   start(): void {
     const p = this.parts as Parts;
+    this.started = true;
     p.writer.start();
     p.enrichment.start();
     p.overflow.feed(); // frames an earlier run left on disk
@@ -140,7 +147,7 @@ class App implements Ingestor {
 
   private async startHttp(): Promise<Server | null> {
     if (this.config.httpPort === 0) return null;
-    const server = await startHttpServer(this.config.httpPort, {
+    const server = await startHttpServer(this.config.httpPort, this.config.httpHost, {
       metrics: () => this.metrics.registry.render(),
       health: () => (this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics })),
     });
@@ -174,20 +181,22 @@ class App implements Ingestor {
     return { writer, spool };
   }
 
-  /** Restart de-duplication (RESTART_DEDUP), its table restored from the file saved with the watermark. */
-  private buildDedup(saved: Saved, writer: Writer): RestartDedup | null {
+  /**
+   * Restart de-duplication (RESTART_DEDUP), its table restored from the file saved with the
+   * watermark. Lines that waited for a backfill go to the writer (built next; they are written
+   * only once the pipeline runs).
+   */
+  private buildDedup(saved: Saved): RestartDedup | null {
     if (!this.config.restartDedup) return null;
-    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => writer.accept(lp, n, hold) });
-    if (saved.seenBytes !== null) {
-      try {
-        const restored = dedup.persist.restore(saved.seenBytes);
-        if (restored > 0) this.log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
-      } catch (err) {
-        this.log.error({ file: saved.seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
-      }
+    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold) });
+    if (saved.seenBytes === null) return dedup;
+    try {
+      const restored = dedup.persist.restore(saved.seenBytes);
+      if (restored > 0) this.log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
+    } catch (err) {
+      this.log.error({ file: saved.seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
     }
-    saved.seenVersion = dedup.persist.version();
-    return this.lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
+    return dedup;
   }
 
   private async buildPipeline(p: Parts): Promise<void> {
@@ -275,7 +284,6 @@ class App implements Ingestor {
       },
     });
     p.enrichment.attach(p.connection);
-    p.knownIds = new Set(p.saved.state?.entityIds ?? []);
     p.backfillOptions = {
       connection: p.connection,
       httpBase: haHttpBase(config.ha.url),
@@ -291,7 +299,7 @@ class App implements Ingestor {
   /** A new connection: fill what HA recorded since the last frame of the previous one (or since the saved watermark). */
   private fillGap(p: Parts, session: number, gapStartMs: number): void {
     void p.enrichment.subscribed(() => p.connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((r) => (r.type === 'result' && 'result' in r ? r.result : null)));
-    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkMs;
+    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkHaMs;
     const ids = [...new Set([...p.connection.knownEntityIds, ...p.knownIds])];
     for (const id of p.connection.knownEntityIds) p.knownIds.add(id);
     if (start === undefined) {
@@ -318,17 +326,16 @@ class App implements Ingestor {
       .finally(() => ceiling.release());
   }
 
-  /** The last save, once the writer has closed; nothing when the saves never started (a failed start). */
-  private async stopSaves(): Promise<void> {
-    if (this.stateTimer === undefined) return;
-    clearInterval(this.stateTimer);
-    this.stateTimer = undefined;
-    await saveAll(this.parts as Parts, this.log);
+  /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
+  private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>, dedup: RestartDedup | null): StateSaver {
+    const parts = [saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds })];
+    if (dedup !== null) parts.push({ path: saved.seenFile.path, version: () => dedup.persist.version(), serialize: () => (dedup.entities > 0 ? dedup.persist.serialize() : null) });
+    return new StateSaver({ parts, intervalMs: STATE_SAVE_INTERVAL_MS, log: this.log });
   }
 
   private startTimers(p: Parts): void {
-    const { config, log, metrics, lifecycle } = this;
-    this.stateTimer = setInterval(() => void saveAll(p, log), STATE_SAVE_INTERVAL_MS);
+    const { config, metrics, lifecycle } = this;
+    p.saver.start();
     if (config.selfMetricsIntervalS > 0) {
       // The ingestor's own health, written beside the data so that a dashboard needs no Prometheus.
       const selfTimer = setInterval(() => writerAccept(p, selfMetricsLine(metrics, hostname(), Date.now())), config.selfMetricsIntervalS * 1000);
@@ -358,10 +365,8 @@ class App implements Ingestor {
 
 interface Saved {
   readonly state: SavedState | null;
-  /** The restart de-duplication table as saved (only with a saved watermark), or null. */
+  /** Restart de-duplication's table as saved (only with a saved watermark), or null. */
   readonly seenBytes: Uint8Array | null;
-  /** The table's version last saved: an unchanged table is not saved again. */
-  seenVersion: number;
   readonly stateFile: StateFile;
   readonly seenFile: SeenStatesFile;
 }
@@ -370,6 +375,9 @@ interface Parts {
   readonly server: Server | null;
   readonly saved: Saved;
   readonly watermark: Watermark;
+  /** Every entity id seen (snapshots, and saved by earlier runs): the backfill's candidates. */
+  readonly knownIds: Set<string>;
+  readonly saver: StateSaver;
   readonly writer: Writer;
   readonly dedup: RestartDedup | null;
   readonly enrichment: Enrichment;
@@ -378,7 +386,6 @@ interface Parts {
   overflow: FrameOverflow;
   batcher: FrameBatcher;
   connection: HaConnection;
-  knownIds: Set<string>;
   backfillOptions: BackfillOptions;
 }
 
@@ -412,24 +419,5 @@ async function loadSavedState(config: Config, log: Logger): Promise<Saved> {
           return null;
         })
       : null;
-  return { state, seenBytes, seenVersion: -1, stateFile, seenFile };
-}
-
-async function saveAll(p: Parts, log: Logger): Promise<void> {
-  const { stateFile, seenFile, state } = p.saved;
-  const seenVersion = p.dedup?.persist.version();
-  const watermarkMs = p.watermark.value() ?? state?.watermarkMs;
-  await Promise.all([
-    watermarkMs === undefined
-      ? undefined
-      : stateFile.save({ watermarkMs, entityIds: [...new Set([...p.knownIds, ...p.connection.knownEntityIds])] }).catch((err: Error) => {
-          log.error({ file: stateFile.path, err }, 'cannot save the watermark');
-        }),
-    p.dedup === null || seenVersion === p.saved.seenVersion || p.dedup.entities === 0
-      ? undefined
-      : seenFile.save(p.dedup.persist.serialize()).then(
-          () => (p.saved.seenVersion = seenVersion as number),
-          (err: Error) => log.error({ file: seenFile.path, err }, 'cannot save the last points per entity'),
-        ),
-  ]);
+  return { state, seenBytes, stateFile, seenFile };
 }

@@ -24,6 +24,8 @@ interface VarSpec {
   readonly default?: (env: Env) => string;
   readonly optional?: boolean;
   readonly secret?: boolean;
+  /** Must parse as a URL (port in range, no spaces); shown without its user:password part. */
+  readonly url?: boolean;
 }
 
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
@@ -36,6 +38,7 @@ export const VARIABLES = {
     schema: Type.String({ pattern: '^(https?|wss?)://[^\\s/]+' }),
     expected: 'an http(s):// or ws(s):// URL such as http://homeassistant.local:8123',
     doc: 'Home Assistant base URL, or its ws(s)://…/api/websocket URL',
+    url: true,
   },
   HA_TOKEN: {
     schema: Type.String({ minLength: 1 }),
@@ -58,8 +61,9 @@ export const VARIABLES = {
   INFLUX_URL: {
     schema: httpUrl,
     expected: 'an http(s):// URL such as http://localhost:8086',
-    doc: 'InfluxDB (or VictoriaMetrics) base URL',
+    doc: 'InfluxDB (or VictoriaMetrics) base URL; v1: user:password@ in it are the credentials',
     optional: true,
+    url: true,
   },
   INFLUX_API: {
     schema: Type.Union([Type.Literal('v2'), Type.Literal('v1')]),
@@ -197,6 +201,12 @@ export const VARIABLES = {
     doc: 'port of /health and /metrics; 0 = no HTTP server',
     default: () => '8099',
   },
+  HTTP_HOST: {
+    schema: Type.String({ pattern: '^[^\\s/]+$' }),
+    expected: 'an address to listen on, such as 127.0.0.1, 0.0.0.0 or ::',
+    doc: 'address of /health and /metrics (the container image sets 0.0.0.0)',
+    default: () => '127.0.0.1',
+  },
   DATA_DIR: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a folder path',
@@ -291,6 +301,7 @@ export interface Config {
   readonly flushIntervalMs: number;
   readonly gzipLevel: number;
   readonly httpPort: number;
+  readonly httpHost: string;
   readonly dataDir: string;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
@@ -326,8 +337,21 @@ function convert(schema: TSchema, raw: string): unknown {
   return raw;
 }
 
+/** A URL's user:password part, which is never shown. */
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i;
+
 function describeGiven(spec: VarSpec, raw: string): string {
-  return spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw);
+  return spec.secret ? `a value of ${raw.length} characters (not shown)` : JSON.stringify(raw.replace(USERINFO, '$1***@'));
+}
+
+/** Why `raw` is not a URL Node can use, or null. */
+function urlProblem(raw: string): string | null {
+  try {
+    new URL(raw);
+    return null;
+  } catch {
+    return 'not a valid URL: check the host name and that the port is 1 to 65535';
+  }
 }
 
 /** The validated values by variable name, read through typed accessors. */
@@ -365,8 +389,9 @@ function readVariables(env: Env, problems: string[]): Values {
       continue;
     }
     const value = convert(spec.schema, raw);
-    if (!Value.Check(spec.schema, value)) {
-      problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}`);
+    const invalid = !Value.Check(spec.schema, value) ? '' : spec.url ? urlProblem(raw) : null;
+    if (invalid !== null) {
+      problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}${invalid === '' ? '' : ` (${invalid})`}`);
       continue;
     }
     values[name] = value;
@@ -374,8 +399,33 @@ function readVariables(env: Env, problems: string[]): Values {
   return new Values(values, env);
 }
 
+/** A URL without its user:password part, and that part (decoded). */
+export function splitCredentials(raw: string): { url: string; username?: string; password?: string } {
+  const u = new URL(raw);
+  if (u.username === '' && u.password === '') return { url: raw };
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  return { url: raw.replace(USERINFO, '$1'), username, password };
+}
+
+/** Credentials in HA_URL (never used) and INFLUX_URL (v1's user and password). */
+function checkUrlCredentials(v: Values, problems: string[]): void {
+  const ha = v.str('HA_URL');
+  if (ha !== undefined && splitCredentials(ha).url !== ha) {
+    problems.push('HA_URL: has user:password@ in it, which Home Assistant does not use (it takes HA_TOKEN): remove them');
+  }
+  const influx = v.str('INFLUX_URL');
+  if (influx === undefined || v.str('SINK') !== 'influx') return;
+  const { url, username, password } = splitCredentials(influx);
+  if (url === influx) return;
+  if (v.str('INFLUX_API') === 'v2') problems.push('INFLUX_URL: has user:password@ in it, which INFLUX_API=v2 does not use: put the token in INFLUX_TOKEN');
+  else if (v.str('INFLUX_USERNAME') !== undefined || v.str('INFLUX_PASSWORD') !== undefined) problems.push('INFLUX_URL, INFLUX_USERNAME/INFLUX_PASSWORD: credentials given twice: keep those in the URL or those in the variables');
+  else if (username === '' || password === '') problems.push('INFLUX_URL: give both user and password in the URL (user:password@host), or neither');
+}
+
 /** Variables that depend on each other. */
 function checkCombinations(v: Values, problems: string[]): void {
+  checkUrlCredentials(v, problems);
   const { env } = v;
   const requireFor = (names: VariableName[], why: string): void => {
     // A variable that is set but invalid was reported already.
@@ -400,11 +450,12 @@ function checkCombinations(v: Values, problems: string[]): void {
 
 function influxSection(v: Values): InfluxConfig | null {
   if (v.str('SINK') !== 'influx') return null;
-  const url = v.str('INFLUX_URL') as string;
+  const { url, username, password } = splitCredentials(v.str('INFLUX_URL') as string);
   if (v.str('INFLUX_API') === 'v2') {
     return { api: 'v2', url, token: v.str('INFLUX_TOKEN') as string, org: v.str('INFLUX_ORG') as string, bucket: v.str('INFLUX_BUCKET') as string };
   }
-  return { api: 'v1', url, db: v.str('INFLUX_DB') as string, rp: v.str('INFLUX_RP'), username: v.str('INFLUX_USERNAME'), password: v.str('INFLUX_PASSWORD') };
+  const db = v.str('INFLUX_DB') as string;
+  return { api: 'v1', url, db, rp: v.str('INFLUX_RP'), username: username ?? v.str('INFLUX_USERNAME'), password: password ?? v.str('INFLUX_PASSWORD') };
 }
 
 function schemaSection(v: Values): SchemaOptions {
@@ -462,6 +513,7 @@ export function loadConfig(env: Env): Config {
     flushIntervalMs: v.num('FLUSH_INTERVAL_MS'),
     gzipLevel: v.num('GZIP_LEVEL'),
     httpPort: v.num('HTTP_PORT'),
+    httpHost: v.str('HTTP_HOST') as string,
     dataDir: v.str('DATA_DIR') as string,
     logLevel: v.str('LOG_LEVEL') as string,
     shutdownTimeoutMs: v.num('SHUTDOWN_TIMEOUT_MS'),

@@ -1,25 +1,38 @@
 /**
  * What survives a restart besides the spool, in `<DATA_DIR>/state.json`:
  *
- *   {"version":1,"watermarkMs":1714566896123,"entityIds":["sensor.a", …],"savedAt":"…"}
+ *   {"version":2,"watermarkHaMs":1714566896123,"entityIds":["sensor.a", …],"savedAt":"…"}
  *
- * watermarkMs: every event that arrived before it was durably handed off (see Watermark).
- * entityIds: every entity seen in a snapshot, so a backfill also covers entities that vanished.
- * Written to a temporary file, fsync'd, then renamed over the old one: a crash leaves the old
- * or the new file, never half of one.
+ * watermarkHaMs: HA's clock (ms): every live event HA fired before it was durably handed off
+ *   (src/pipeline/watermark.ts). The gap after a restart is fetched from HA's history from it.
+ * entityIds: every entity ever seen, so a backfill also covers entities that vanished.
+ * Version 1 (`"watermarkMs"`, the ingestor's clock at arrival) is read as an HA time: right when
+ * both clocks agree, off by their difference when not; the next save writes version 2.
+ * Saved by a StateSaver (src/state/saver.ts) through writeAtomically: a crash leaves the old or
+ * the new file, never half of one.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { StatePart } from './state/saver.js';
+import { writeAtomically } from './state/durable-write.js';
 
 export interface SavedState {
-  readonly watermarkMs: number;
+  readonly watermarkHaMs: number;
   readonly entityIds: readonly string[];
+}
+
+/** What state.json is made of, read when a save is due. */
+export interface StateSource {
+  /** The watermark's value (Watermark.value()); null = not known, nothing is written. */
+  watermarkHaMs(): number | null;
+  /** Every entity id seen; it only grows, so its size tells a change. */
+  entityIds(): ReadonlySet<string>;
 }
 
 export class StateFile {
   readonly path: string;
 
-  constructor(private readonly dir: string) {
+  constructor(dir: string) {
     this.path = join(dir, 'state.json');
   }
 
@@ -31,40 +44,44 @@ export class StateFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    const parsed = JSON.parse(text) as Partial<SavedState> & { version?: number };
-    if (parsed.version !== 1 || typeof parsed.watermarkMs !== 'number' || !Array.isArray(parsed.entityIds)) {
+    const parsed = JSON.parse(text) as { version?: unknown; watermarkHaMs?: unknown; watermarkMs?: unknown; entityIds?: unknown };
+    const watermark = parsed.version === 2 ? parsed.watermarkHaMs : parsed.version === 1 ? parsed.watermarkMs : undefined;
+    if (typeof watermark !== 'number' || !Array.isArray(parsed.entityIds)) {
       throw new Error(`${this.path} is not a state file this version understands`);
     }
-    return { watermarkMs: parsed.watermarkMs, entityIds: parsed.entityIds.filter((e): e is string => typeof e === 'string') };
+    return { watermarkHaMs: watermark, entityIds: parsed.entityIds.filter((e): e is string => typeof e === 'string') };
   }
 
   async save(state: SavedState): Promise<void> {
-    await writeAtomically(this.dir, this.path, JSON.stringify({ version: 1, ...state, savedAt: new Date().toISOString() }));
+    await writeAtomically(this.path, serializeState(state));
+  }
+
+  /** The StateSaver's part for this file. */
+  part(source: StateSource): StatePart {
+    return {
+      path: this.path,
+      version: () => `${source.watermarkHaMs()}/${source.entityIds().size}`,
+      serialize: () => {
+        const watermarkHaMs = source.watermarkHaMs();
+        return watermarkHaMs === null ? null : serializeState({ watermarkHaMs, entityIds: [...source.entityIds()] });
+      },
+    };
   }
 }
 
-/** Written to a temporary file, fsync'd, then renamed over the old one. */
-async function writeAtomically(dir: string, path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp`;
-  const handle = await open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
+function serializeState(state: SavedState): string {
+  return JSON.stringify({ version: 2, watermarkHaMs: state.watermarkHaMs, entityIds: state.entityIds, savedAt: new Date().toISOString() });
 }
 
 /**
- * Restart de-duplication's table (src/pipeline/restart-dedup/table.ts, which defines the format)
- * in `<DATA_DIR>/seen-states.bin`, saved with the watermark. This class only moves the bytes.
+ * Restart de-duplication's table (src/pipeline/restart-dedup/table.ts defines the format) in
+ * `<DATA_DIR>/seen-states.bin`, saved with the watermark by the StateSaver (RestartDedup.persist
+ * is its part). This class only reads the bytes back.
  */
 export class SeenStatesFile {
   readonly path: string;
 
-  constructor(private readonly dir: string) {
+  constructor(dir: string) {
     this.path = join(dir, 'seen-states.bin');
   }
 
@@ -76,9 +93,5 @@ export class SeenStatesFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-  }
-
-  async save(bytes: Uint8Array): Promise<void> {
-    await writeAtomically(this.dir, this.path, bytes);
   }
 }

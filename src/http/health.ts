@@ -41,7 +41,9 @@ export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
       lastWrite: last,
       databaseProblem: s.writer.problem,
       spool: { bytes: s.spool.bytes, points: s.spool.lines, files: s.spool.files, oldestAgeSeconds: s.spool.oldestAgeSeconds },
+      // HA's time up to which every live event is durable, and the batches not yet durable.
       watermark: iso(s.watermark.value()),
+      heldBatches: s.watermark.held,
     },
   };
 }

@@ -14,7 +14,7 @@ export interface HttpSources {
   metrics(): string;
 }
 
-export function startHttpServer(port: number, sources: HttpSources): Promise<Server> {
+export function startHttpServer(port: number, host: string, sources: HttpSources): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -35,9 +35,9 @@ export function startHttpServer(port: number, sources: HttpSources): Promise<Ser
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'the port is in use by another program' : err.code === 'EACCES' ? 'not allowed to listen there' : err.message;
-      reject(new StartError('HTTP_LISTEN_FAILED', `HTTP_PORT ${port}: cannot listen for /health and /metrics (${err.code ?? 'error'}: ${why}); choose a free port, or 0 for none`, { cause: err }));
+      reject(new StartError('HTTP_LISTEN_FAILED', `HTTP_PORT ${port} (HTTP_HOST ${host}): cannot listen for /health and /metrics (${err.code ?? 'error'}: ${why}); choose a free port, or 0 for none`, { cause: err }));
     });
-    server.listen(port, () => {
+    server.listen(port, host, () => {
       server.removeAllListeners('error');
       resolve(server);
     });

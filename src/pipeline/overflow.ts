@@ -21,6 +21,9 @@ import type { Spool } from '../writer/spool.js';
 import type { EncoderPool } from './encoder-pool.js';
 import type { Hold, Watermark } from './watermark.js';
 
+/** What the overflow needs of the encoder pool (a fake in tests). */
+export type OverflowPool = Pick<EncoderPool, 'queuedBytes' | 'submit'>;
+
 /** A job and the watermark hold that travels with it. */
 export interface HeldJob {
   readonly job: EncodeJob;
@@ -64,7 +67,7 @@ export class FrameOverflow {
 
   constructor(
     private readonly spool: Spool,
-    private readonly pool: EncoderPool,
+    private readonly pool: OverflowPool,
     private readonly watermark: Watermark,
     private readonly maxQueueBytes: number,
     private readonly log: Logger,
@@ -74,17 +77,21 @@ export class FrameOverflow {
     return this.appending > 0 || this.spool.hasPending;
   }
 
-  /** Puts a batch on disk; resolves once it is durable there. */
+  /** Puts a batch on disk; resolves once it is durable there. On a rejection the hold is the caller's to release. */
   async put({ job, hold }: HeldJob): Promise<void> {
     if (!this.spilling) {
       this.spilling = true;
       this.log.warn({ queuedBytes: this.pool.queuedBytes }, 'encoders are behind: frames wait on disk until they catch up');
     }
     this.appending++;
+    const key = `${this.run}-${this.puts++}`;
+    // Known before the record can be read back, so that it is fed with its own hold.
+    this.holds.set(key, hold);
     try {
-      const key = `${this.run}-${this.puts++}`;
       await this.spool.append(encodeFrames(job, key), job.ends.length, false);
-      this.holds.set(key, hold);
+    } catch (err) {
+      this.holds.delete(key); // not on disk: the hold is the caller's again
+      throw err;
     } finally {
       this.appending--;
     }

@@ -6,7 +6,8 @@
  *
  * The invariant, stated once (docs/architecture.md):
  *   value() never passes the HA time of a live event that is not durable, and never passes the
- *   start of a gap that is being filled (a ceiling hold).
+ *   start of a gap that is being filled (a ceiling hold). When the pipeline is idle, nothing is
+ *   held.
  *
  * How: every piece of data in flight carries a Hold, taken in arrival order (`seq`). When its
  * frames are encoded, the hold learns the newest HA time of the live events it covers
@@ -107,11 +108,17 @@ export class Watermark {
     return new Handle(claim, this);
   }
 
-  /** HA ms: every live event HA fired before it is durable. null while nothing is known. */
+  /**
+   * HA ms: every live event HA fired before it is durable. null while nothing is known.
+   * Capped by the HA time noted on any arrival still held: HA times mostly rise with arrival,
+   * but not always (HA's clock set back, a batch of an earlier run fed from disk), and data that
+   * is not durable must never lie before the value.
+   */
   value(): number | null {
     let v = this.prefixHaMs;
     if (v === null) return null;
     for (const c of this.ceilings) if ((c.ceilingMs as number) < v) v = c.ceilingMs as number;
+    for (const c of this.arrivals.values()) if (c.haMs > Number.NEGATIVE_INFINITY && c.haMs < v) v = c.haMs;
     return v;
   }
 
@@ -144,6 +151,8 @@ export class Watermark {
   /** @internal A handle noted an HA time. */
   noted(ms: number): void {
     if (this.newest === null || ms > this.newest) this.newest = ms;
+    // Data older than the value and not durable: the value drops to it while it is held.
+    if (this.prefixHaMs !== null && ms < this.prefixHaMs) this.changed();
   }
 
   /** @internal The last handle of a claim was released. */
@@ -157,6 +166,8 @@ export class Watermark {
     this.arrivals.delete(claim.seq);
     if (!wasOldest) {
       if (claim.haMs > Number.NEGATIVE_INFINITY) this.releasedAhead.set(claim.seq, claim.haMs);
+      // It may have capped the value (it lay before it): the cap is gone.
+      if (this.prefixHaMs !== null && claim.haMs < this.prefixHaMs) this.changed();
       return;
     }
     this.advance(claim.haMs);

@@ -15,10 +15,12 @@
  * - The disk used is bounded by `maxBytes`: past it the oldest segment is dropped, with an
  *   error log and a metric. Never silently.
  */
-import { mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
+import { IngestorError } from '../errors.js';
 import type { Counter, Gauge } from '../metrics.js';
 
 const MAGIC = 0x48415331; // "HAS1"
@@ -84,6 +86,17 @@ export interface SpoolMetrics {
   readonly corruptBytes: Counter;
 }
 
+/** The spool directory cannot be created, read or written: a start-up failure. */
+export class SpoolOpenError extends IngestorError {
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    super('SPOOL_UNAVAILABLE', `cannot use the spool directory ${path}: ${reason} (check SPOOL_DIR and its permissions)`, false, { cause });
+    this.path = path;
+  }
+}
+
 export class Spool {
   private readonly segments: Segment[] = [];
   private writing: { segment: Segment; handle: FileHandle } | null = null;
@@ -123,10 +136,17 @@ export class Spool {
     return this.segments.some((s) => s.outstanding > 0 || s.unread === null || s.unread.length > 0);
   }
 
-  /** Finds the segments left by an earlier run. */
+  /** Finds the segments left by an earlier run. Rejects with SpoolOpenError when the directory is unusable. */
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const names = (await readdir(this.dir)).filter((n) => /^\d{16}\.spool$/.test(n)).sort();
+    let all: string[];
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await access(this.dir, constants.R_OK | constants.W_OK | constants.X_OK);
+      all = await readdir(this.dir);
+    } catch (err) {
+      throw new SpoolOpenError(this.dir, err);
+    }
+    const names = all.filter((n) => /^\d{16}\.spool$/.test(n)).sort();
     for (const name of names) {
       const path = join(this.dir, name);
       const info = await stat(path);

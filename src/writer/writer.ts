@@ -1,31 +1,41 @@
 /**
  * The writer: encoded chunks in; gzip batches POSTed to the database with at most `concurrency`
- * requests in flight; every batch ends written, spooled or dead-lettered, never dropped.
+ * requests in flight; every batch ends written, spooled or dead-lettered, never dropped. What to
+ * do with each answer is decided by one table (retry-policy.ts, `decide`); this module executes
+ * it:
  *
- *   success                      counted as written
- *   retryable (network, timeout, retried in place (backoff with full jitter, Retry-After honoured)
- *   429, 5xx)                    up to `retriesBeforeSpool` times, then spooled
- *   401, 403, 404, other 4xx     spooled at once (a configuration problem must not cost data);
- *                                /health turns red with the server's message until a write succeeds
- *   413                          split in two, each half sent on its own
- *   400, 422                     split in two until the bad lines stand alone; each bad line goes to
- *                                the dead-letter file with the server's message
+ *   success      counted as written
+ *   retry        retried in place (backoff with full jitter, Retry-After honoured) up to
+ *                `retriesBeforeSpool` times, then spooled
+ *   split        413: cut in two at a line boundary, each half delivered on its own
+ *   isolate      400/422: cut in two until the bad lines stand alone
+ *   deadLetter   a single refused line goes to the dead-letter file with the server's message
+ *   keep         401/403/404 and other refusals: spooled at once (a configuration problem must not
+ *                cost data); /health turns red with the server's message until a write succeeds
+ *
+ * Watermark holds: a hold accepted with lines is released when every one of its lines is settled
+ * (hold-ledger.ts). A batch that can be neither written nor spooled (the disk is broken) is lost:
+ * logged and counted, and its holds stay held, so the watermark stops before it and the next
+ * start's backfill fetches it again from HA's history.
  *
  * Memory is bounded by `maxQueueBytes` of request bodies: past it new batches go to the spool.
  * Spooled batches are replayed oldest first, one at a time, beside live traffic (live keeps at
- * least one request slot). gzip runs on libuv's thread pool (zlib's async API).
+ * least one request slot). gzip runs on libuv's thread pool (zlib's async API). Every wait is a
+ * cancellable timer (node:timers/promises) aborted at close.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
 import type { Metrics } from '../metrics.js';
-import { droppedInPartialWrite, type WriteClient } from '../sinks/influx.js';
-import type { DeadLetters } from './dead-letter.js';
-import { LineBatcher, type LineBatch } from './line-batcher.js';
-import { decide } from './retry-policy.js';
-import type { Spool, SpoolRecord } from './spool.js';
 import type { Hold } from '../pipeline/watermark.js';
+import { droppedInPartialWrite, type WriteClient, type WriteResponse } from '../sinks/influx.js';
+import type { DeadLetters } from './dead-letter.js';
+import { HoldLedger } from './hold-ledger.js';
+import { LineBatcher, type LineBatch } from './line-batcher.js';
+import { decide, type KeepCause, type WriteDecision } from './retry-policy.js';
+import type { Spool, SpoolRecord } from './spool.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -69,8 +79,14 @@ export interface LastWrite {
 }
 
 type Outcome = 'written' | 'kept' | 'settled';
+type Settling = Exclude<WriteDecision, { action: 'retry' }>;
 
-const KEEP_STATUSES_ARE_CONFIG = (status: number): boolean => status === 401 || status === 403 || status === 404;
+/** Between probes of a database known to be away, at most this long. */
+const MAX_PROBE_INTERVAL_MS = 10_000;
+/** The replay loop looks at the spool at least this often when nothing wakes it. */
+const REPLAY_IDLE_MS = 1_000;
+/** After the deadline and the requests being cut, how long close() waits for them to answer. */
+const CUT_GRACE_MS = 1_000;
 
 export class Writer {
   lastWrite: LastWrite | null = null;
@@ -87,36 +103,41 @@ export class Writer {
   private liveInFlight = 0;
   private replayInFlight = 0;
   private compressing = 0;
+  /** close() began: the replay loop ends. */
   private stopping = false;
+  /** The shutdown deadline is over (or everything was answered): no more retries, no more waits. */
   private closing = false;
+  private closed: Promise<number> | null = null;
+  /** Aborted at closing: ends every retry and probe wait at once. */
+  private readonly abort = new AbortController();
+  /** Wakes the replay loop when it waits for the spool. */
+  private kick: AbortController | null = null;
   private readonly inFlightItems = new Set<Item>();
   private readonly spooledAtClose = new Set<Item>();
-  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   private idleWaiters: (() => void)[] = [];
-  private replayKick: (() => void) | null = null;
+  private compressedWaiters: (() => void)[] = [];
   private replayDone: Promise<void> = Promise.resolve();
-  /** Lines not yet settled, per watermark hold the writer owns. */
-  private readonly holdLines = new Map<Hold, number>();
+  private readonly holds = new HoldLedger();
 
   constructor(private readonly opts: WriterOptions) {
-    this.batcher = new LineBatcher(
-      { maxLines: opts.maxLines, maxBytes: opts.maxBytes, maxDelayMs: opts.flushIntervalMs },
-      (batch) =>
-        void this.compress(batch).catch((err: Error) => {
-          // Only the spool can fail here (the disk): say so loudly, count it, let the rest go on.
-          this.opts.log.error({ points: batch.lines, error: { message: err.message } }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost');
-          this.opts.metrics.writerDroppedPoints.inc(batch.lines, { reason: 'spool_failed' });
-          this.settleHolds(batch.holds);
-          this.checkIdle();
-        }),
-    );
+    this.batcher = new LineBatcher({ maxLines: opts.maxLines, maxBytes: opts.maxBytes, maxDelayMs: opts.flushIntervalMs }, (batch) => {
+      void this.compress(batch).catch((err: Error) => this.lost(batch.lines, err));
+    });
     opts.metrics.writerQueueLines.collect(() => this.batcher.pendingLines + this.queue.reduce((n, i) => n + i.lines, 0));
     opts.metrics.writerQueueBytes.collect(() => this.queuedBytes);
   }
 
+  /** Watermark holds whose lines are not all settled yet. */
+  get heldHolds(): number {
+    return this.holds.size;
+  }
+
   /** Starts replaying what the spool holds. */
   start(): void {
-    this.replayDone = this.replayLoop();
+    if (this.stopping) return;
+    this.replayDone = this.replayLoop().catch((err: Error) => {
+      this.opts.log.error({ err }, 'the spool replay stopped; spooled batches wait for the next start');
+    });
   }
 
   /**
@@ -129,67 +150,75 @@ export class Writer {
       hold?.release();
       return;
     }
-    if (hold !== undefined) this.holdLines.set(hold, (this.holdLines.get(hold) ?? 0) + lines);
+    if (hold !== undefined) this.holds.add(hold, lines);
     this.batcher.push(lp, lines, hold);
-  }
-
-  private settleHolds(holds: ReadonlyMap<Hold, number>): void {
-    for (const [hold, n] of holds) {
-      const left = (this.holdLines.get(hold) ?? 0) - n;
-      if (left > 0) {
-        this.holdLines.set(hold, left);
-      } else {
-        this.holdLines.delete(hold);
-        hold.release();
-      }
-    }
   }
 
   /**
    * Sends what is buffered and waits for every answer, up to `timeoutMs`; then spools whatever
-   * is still unanswered. Returns the number of points spooled at the deadline.
+   * is still unanswered. Resolves to the number of points spooled at the deadline. Callable at
+   * any time after construction (a failed start), and more than once (same result).
    */
-  async close(timeoutMs: number): Promise<number> {
+  close(timeoutMs: number): Promise<number> {
+    this.closed ??= this.closeOnce(timeoutMs);
+    return this.closed;
+  }
+
+  private async closeOnce(timeoutMs: number): Promise<number> {
     this.stopping = true;
-    this.replayKick?.();
+    this.kick?.abort();
     this.batcher.flush();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const outcome = await Promise.race([this.idle(), deadline]);
-    clearTimeout(timer);
+    const answered = await this.within(this.idle(), timeoutMs);
     this.closing = true;
-    for (const s of this.sleepers) {
-      clearTimeout(s.timer);
-      s.wake();
-    }
-    let spooled = 0;
-    if (outcome === 'timeout') {
-      while (this.compressing > 0) await new Promise((r) => setTimeout(r, 5));
-      for (const item of this.queue.splice(0)) {
-        await this.opts.spool.append(item.body, item.lines, item.gzipped);
-        this.queuedBytes -= item.body.length;
-        this.settleHolds(item.holds);
-        spooled += item.lines;
-      }
-      // Requests still unanswered: spooled as well; if one succeeds after all, the rewrite is harmless.
-      for (const item of [...this.inFlightItems].filter((i) => i.record === undefined)) {
-        this.spooledAtClose.add(item);
-        await this.opts.spool.append(item.body, item.lines, item.gzipped);
-        spooled += item.lines;
-      }
-      if (spooled > 0) this.opts.log.warn({ points: spooled }, `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`);
-    }
-    if (outcome === 'timeout') {
+    this.abort.abort();
+    this.kick?.abort();
+    const spooled = answered ? 0 : await this.spoolUnanswered();
+    // A replay probe may still wait for its answer (the database is away).
+    if (answered && (await this.within(this.replayDone, CUT_GRACE_MS))) {
+      await this.opts.client.close();
+    } else {
       // Requests still out would hold the exit up to their own timeout: cut them. A replayed
       // record whose answer never comes stays in the spool (it is acknowledged only on an answer).
       await this.opts.client.destroy();
-      await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, 1000))]);
-    } else {
-      await this.replayDone;
-      await this.opts.client.close();
+      await this.within(Promise.all([this.replayDone, this.idle()]), CUT_GRACE_MS);
     }
     await this.opts.spool.close();
     return spooled;
+  }
+
+  /** Past the deadline: what waits in memory or is still unanswered goes to the spool. */
+  private async spoolUnanswered(): Promise<number> {
+    let spooled = 0;
+    await this.untilCompressed();
+    for (const item of this.queue.splice(0)) {
+      await this.opts.spool.append(item.body, item.lines, item.gzipped);
+      this.queuedBytes -= item.body.length;
+      this.holds.settle(item.holds);
+      spooled += item.lines;
+    }
+    // Requests still unanswered: spooled as well; if one succeeds after all, the rewrite is harmless.
+    for (const item of [...this.inFlightItems].filter((i) => i.record === undefined)) {
+      this.spooledAtClose.add(item);
+      await this.opts.spool.append(item.body, item.lines, item.gzipped);
+      spooled += item.lines;
+    }
+    if (spooled > 0) this.opts.log.warn({ points: spooled }, `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`);
+    this.checkIdle();
+    return spooled;
+  }
+
+  /** Whether `p` settled within `ms` (the timer is cleared either way). */
+  private async within(p: Promise<unknown>, ms: number): Promise<boolean> {
+    const timer = new AbortController();
+    const expired = sleep(ms, false, { signal: timer.signal }).catch(() => false);
+    const settled = await Promise.race([p.then(() => true, () => true), expired]);
+    timer.abort();
+    return settled;
+  }
+
+  /** Waits `ms`, or less if the writer closes meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.abort.signal }).catch(() => {});
   }
 
   private idle(): Promise<void> {
@@ -210,6 +239,18 @@ export class Writer {
     for (const w of waiters) w();
   }
 
+  private untilCompressed(): Promise<void> {
+    if (this.compressing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.compressedWaiters.push(resolve));
+  }
+
+  /** A batch that could be neither written nor spooled: its holds stay held (see the header). */
+  private lost(lines: number, err: Error): void {
+    this.opts.log.error({ points: lines, err }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost; the watermark stays before it, so the next start backfills it');
+    this.opts.metrics.writerDroppedPoints.inc(lines, { reason: 'spool_failed' });
+    this.checkIdle();
+  }
+
   private async compress(batch: LineBatch): Promise<void> {
     const first = batch.chunks[0] as Uint8Array;
     const raw = batch.chunks.length === 1 ? Buffer.from(first.buffer, first.byteOffset, first.byteLength) : Buffer.concat(batch.chunks);
@@ -219,13 +260,13 @@ export class Writer {
     try {
       body = gzipped ? await gzipAsync(raw, { level: this.opts.gzipLevel }) : raw;
     } finally {
-      this.compressing--;
+      if (--this.compressing === 0) for (const w of this.compressedWaiters.splice(0)) w();
     }
     const item: LiveItem = { body, lines: batch.lines, gzipped, holds: batch.holds };
     if (this.queuedBytes + body.length > this.opts.maxQueueBytes || this.closing) {
       // The database is away or slow: past the memory bound, batches wait on disk instead.
       await this.spoolItem(item);
-      this.settleHolds(item.holds);
+      this.holds.settle(item.holds);
       this.checkIdle();
       return;
     }
@@ -240,23 +281,25 @@ export class Writer {
     while (this.liveInFlight < Math.max(1, limit) && this.queue.length > 0 && !this.closing) {
       const item = this.queue.shift() as LiveItem;
       this.liveInFlight++;
-      void this.deliver(item)
-        .catch(async (err: Error) => {
-          this.opts.log.error({ error: { message: err.message } }, 'writer failed to settle a batch; spooling it');
-          await this.spoolItem(item);
-        })
-        .catch((err: Error) => {
-          this.opts.log.error({ points: item.lines, error: { message: err.message } }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost');
-          this.opts.metrics.writerDroppedPoints.inc(item.lines, { reason: 'spool_failed' });
-        })
-        .finally(() => this.liveSettled(item));
+      void this.deliverLive(item);
     }
   }
 
-  private liveSettled(item: LiveItem): void {
+  /** A live batch to its end: delivered, or spooled when delivering failed; then its holds settle. */
+  private async deliverLive(item: LiveItem): Promise<void> {
+    let settled = true;
+    try {
+      await this.deliver(item);
+    } catch (err) {
+      this.opts.log.error({ err }, 'writer failed to settle a batch; spooling it');
+      await this.spoolItem(item).catch((spoolErr: Error) => {
+        settled = false;
+        this.lost(item.lines, spoolErr);
+      });
+    }
     this.liveInFlight--;
     this.queuedBytes -= item.body.length;
-    this.settleHolds(item.holds);
+    if (settled) this.holds.settle(item.holds);
     this.pump();
     this.checkIdle();
   }
@@ -267,87 +310,114 @@ export class Writer {
     while (!this.stopping) {
       const record = this.opts.spool.hasPending ? await this.opts.spool.next() : null;
       if (record === null) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1000);
-          this.replayKick = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.replayKick = null;
+        await this.waitForSpool();
         continue;
       }
-      this.replayInFlight++;
-      const outcome = await this.deliver({ body: record.body, lines: record.lines, gzipped: record.gzipped, record }).catch(() => 'kept' as const);
-      this.replayInFlight--;
-      this.pump();
-      if (outcome === 'kept') {
-        this.opts.spool.retryLater(record);
+      if ((await this.replay(record)) === 'kept') {
         failures++;
         // Probe at least every 10 s, so that a database that is back is noticed soon.
-        await this.sleep(backoffDelay(failures, this.opts.retryBaseMs, Math.min(this.opts.retryMaxMs, 10_000)));
+        await this.pause(backoffDelay(failures, this.opts.retryBaseMs, Math.min(this.opts.retryMaxMs, MAX_PROBE_INTERVAL_MS)));
       } else {
         failures = 0;
-        await this.opts.spool.ack(record);
       }
     }
   }
 
+  private async waitForSpool(): Promise<void> {
+    const kick = new AbortController();
+    this.kick = kick;
+    if (!this.stopping) await sleep(REPLAY_IDLE_MS, undefined, { signal: kick.signal }).catch(() => {});
+    this.kick = null;
+  }
+
+  private async replay(record: SpoolRecord): Promise<Outcome> {
+    this.replayInFlight++;
+    const outcome = await this.deliver({ body: record.body, lines: record.lines, gzipped: record.gzipped, record }).catch(() => 'kept' as const);
+    this.replayInFlight--;
+    this.pump();
+    if (outcome === 'kept') this.opts.spool.retryLater(record);
+    else await this.opts.spool.ack(record);
+    return outcome;
+  }
+
   /** Sends one item until it is written, kept (spooled, or left in the spool) or settled otherwise. */
   private async deliver(item: Item): Promise<Outcome> {
-    const { client, metrics, log } = this.opts;
     if (this.down && item.record === undefined && this.opts.spool.hasPending) return this.keep(item);
     this.inFlightItems.add(item);
     try {
       for (let attempt = 0; ; attempt++) {
         // Past the shutdown deadline a batch is not tried again: it waits in the spool.
         if (this.closing && attempt > 0) return await this.keep(item);
-        const started = performance.now();
-        const res = await client.write(item.body, item.gzipped);
-        metrics.writeDuration.set((performance.now() - started) / 1000);
-        metrics.writeRequests.inc(1, { status: res.status === undefined ? 'error' : String(res.status) });
-        metrics.writeBytes.inc(item.body.length);
-        const decision = decide(res.status, res.retryAfter);
+        const res = await this.send(item);
+        const decision = decide(res.status, res.retryAfter, item.lines);
         this.lastWrite = { ok: decision.action === 'success', status: res.status ?? 'error', message: res.message, at: Date.now() };
-        if (decision.action === 'success') {
-          if (this.down) {
-            this.down = false;
-            log.info({ spooledPoints: this.opts.spool.lines }, 'the database answers again; the spool is being replayed');
-          }
-          this.problem = null;
-          metrics.pointsWritten.inc(item.lines);
-          return 'written';
-        }
-        const status = res.status;
-        if (decision.action === 'reject' && status !== undefined) {
-          if (status === 413 || status === 400 || status === 422) {
-            if (item.lines > 1) return await this.split(item, status, res.message);
-            if (status !== 413 || item.lines === 1) return await this.deadLetter(item, status, res.message);
-          }
-          // 401, 403, 404 and anything else: a configuration problem; keep the data.
-          this.problem = { status, message: res.message };
-          log.error(
-            { status, server: res.message, points: item.lines },
-            KEEP_STATUSES_ARE_CONFIG(status)
-              ? 'the database refused our credentials or target (check INFLUX_TOKEN, INFLUX_ORG/BUCKET or INFLUX_DB); the batch is kept in the spool'
-              : 'the database refused the write; the batch is kept in the spool',
-          );
-          return await this.keep(item);
-        }
-        if (this.closing || attempt + 1 >= this.opts.retriesBeforeSpool || item.record !== undefined) {
+        if (decision.action !== 'retry') return await this.execute(item, decision, res);
+        if (!this.mayRetry(item, attempt)) {
           // A replayed record that still fails is a probe of a database known to be away: quiet.
-          const level = item.record === undefined ? 'warn' : 'debug';
-          log[level]({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
+          this.opts.log[item.record === undefined ? 'warn' : 'debug']({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
           return await this.keep(item);
         }
-        const delay = decision.action === 'retry' && decision.afterMs !== undefined ? decision.afterMs : backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
-        metrics.writeRetries.inc();
-        log.warn({ status: res.status, server: res.message, retryInMs: delay, attempt: attempt + 1 }, 'write failed; retrying');
-        await this.sleep(delay);
+        const delay = decision.afterMs ?? backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
+        this.opts.metrics.writeRetries.inc();
+        this.opts.log.warn({ status: res.status, server: res.message, retryInMs: delay, attempt: attempt + 1 }, 'write failed; retrying');
+        await this.pause(delay);
       }
     } finally {
       this.inFlightItems.delete(item);
     }
+  }
+
+  /** One request, measured. */
+  private async send(item: Item): Promise<WriteResponse> {
+    const { client, metrics } = this.opts;
+    const started = performance.now();
+    const res = await client.write(item.body, item.gzipped);
+    metrics.writeDuration.set((performance.now() - started) / 1000);
+    metrics.writeRequests.inc(1, { status: res.status === undefined ? 'error' : String(res.status) });
+    metrics.writeBytes.inc(item.body.length);
+    return res;
+  }
+
+  /** A live batch is retried in place a few times; a replayed record, or anything at close, is not. */
+  private mayRetry(item: Item, attempt: number): boolean {
+    return !this.closing && item.record === undefined && attempt + 1 < this.opts.retriesBeforeSpool;
+  }
+
+  /** Carries out every decision but retry. */
+  private async execute(item: Item, decision: Settling, res: WriteResponse): Promise<Outcome> {
+    const status = res.status as number;
+    switch (decision.action) {
+      case 'success':
+        return this.written(item);
+      case 'split':
+      case 'isolate':
+        return this.split(item, status, res.message);
+      case 'deadLetter':
+        return this.deadLetter(item, status, res.message);
+      case 'keep':
+        this.refused(item, status, res.message, decision.cause);
+        return this.keep(item);
+    }
+  }
+
+  private written(item: Item): Outcome {
+    if (this.down) {
+      this.down = false;
+      this.opts.log.info({ spooledPoints: this.opts.spool.lines }, 'the database answers again; the spool is being replayed');
+    }
+    this.problem = null;
+    this.opts.metrics.pointsWritten.inc(item.lines);
+    return 'written';
+  }
+
+  private refused(item: Item, status: number, message: string, cause: KeepCause): void {
+    this.problem = { status, message };
+    this.opts.log.error(
+      { status, server: message, points: item.lines },
+      cause === 'config'
+        ? 'the database refused our credentials or target (check INFLUX_TOKEN, INFLUX_ORG/BUCKET or INFLUX_DB); the batch is kept in the spool'
+        : 'the database refused the write; the batch is kept in the spool',
+    );
   }
 
   /** Live items go to the spool; a replayed record stays where it is. */
@@ -362,7 +432,7 @@ export class Writer {
 
   private async spoolItem(item: Item): Promise<void> {
     await this.opts.spool.append(item.body, item.lines, item.gzipped);
-    this.replayKick?.();
+    this.kick?.abort();
   }
 
   /** Splits a batch in two at a line boundary and delivers both halves. */
@@ -374,8 +444,7 @@ export class Writer {
     const raw = item.gzipped ? await gunzipAsync(item.body) : item.body;
     const lines = raw.toString('utf8').split('\n').filter((l) => l !== '');
     const half = Math.ceil(lines.length / 2);
-    const halves = [lines.slice(0, half), lines.slice(half)];
-    for (const part of halves) {
+    for (const part of [lines.slice(0, half), lines.slice(half)]) {
       const text = Buffer.from(`${part.join('\n')}\n`);
       const body = item.gzipped ? await gzipAsync(text, { level: this.opts.gzipLevel }) : text;
       // Halves of a replayed record are new items: written, spooled anew, or dead-lettered.
@@ -392,19 +461,5 @@ export class Writer {
     this.opts.metrics.pointsRejected.inc(1, { status: String(status) });
     this.opts.log.error({ status, server: message, line: line.slice(0, 500), file: this.opts.deadLetters.path }, 'the database refused a point; it is kept in the dead-letter file');
     return 'settled';
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.sleepers.delete(entry);
-          resolve();
-        }, ms),
-        wake: resolve,
-      };
-      this.sleepers.add(entry);
-    });
   }
 }

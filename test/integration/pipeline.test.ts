@@ -20,6 +20,7 @@ import {
   vmExpected,
 } from '../helpers/expected.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
+import { until } from '../helpers/ports.js';
 
 interface Sink {
   name: string;
@@ -74,6 +75,14 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
 
   const expected = sim.lastSnapshot.length + sim.emitted.length;
   await ingestor.written(expected, 120_000);
+  // The invariant, seen from outside: idle, nothing is held, and the watermark (HA's time) has
+  // reached the last event written.
+  const lastUs = Math.max(...sim.emitted.map((e) => e.lastUpdatedUs));
+  const settled = await until('nothing held', async () => {
+    const { body } = await (ingestor as IngestorProcess).health();
+    return body.heldBatches === 0 && Date.parse(String(body.watermark)) >= Math.floor(lastUs / 1000) ? body : undefined;
+  }, 10_000, 50);
+  expect(settled.heldBatches).toBe(0);
   expect(await ingestor.stop('SIGTERM')).toBe(0);
   const m = (name: string) => ingestor?.logs.find((l) => l.msg === 'stopped')?.[name];
   expect(m('written')).toBe(expected);

@@ -144,6 +144,48 @@ describe('haWebSocketUrl', () => {
   });
 });
 
+describe('URLs', () => {
+  it.each([
+    ['HA_URL', 'http://host:99999'],
+    ['HA_URL', 'http://exa mple:8123'],
+    ['HA_URL', 'http://[::1'],
+    ['INFLUX_URL', 'http://influx:70000'],
+    ['INFLUX_URL', 'http://[::1'],
+  ])('%s=%s is refused at start-up, naming the variable', (name, value) => {
+    const list = problems({ ...V1, [name]: value });
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatch(new RegExp(`^${name}: expected .*, got ".*" \\(not a valid URL: check the host name and that the port is 1 to 65535\\)$`));
+  });
+
+  it('v1: user and password in INFLUX_URL are the credentials, and the URL kept has none', () => {
+    const c = loadConfig({ ...V1, INFLUX_URL: 'http://writer:p%40ss@influx:8086' });
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://influx:8086', username: 'writer', password: 'p@ss' });
+  });
+
+  it('refuses credentials it would not use, and never shows them', () => {
+    const all = [
+      ...problems({ ...V1, HA_URL: 'http://me:ha-secret@ha.local:8123' }),
+      ...problems({ ...V2, INFLUX_URL: 'http://me:influx-secret@influx:8086' }),
+      ...problems({ ...V1, INFLUX_URL: 'http://me:influx-secret@influx:8086', INFLUX_USERNAME: 'u', INFLUX_PASSWORD: 'p' }),
+      ...problems({ ...V1, INFLUX_URL: 'http://me@influx:8086' }),
+      ...problems({ ...V1, HA_URL: 'http://me:ha-secret@ha.local:99999' }),
+    ];
+    expect(all).toEqual([
+      'HA_URL: has user:password@ in it, which Home Assistant does not use (it takes HA_TOKEN): remove them',
+      'INFLUX_URL: has user:password@ in it, which INFLUX_API=v2 does not use: put the token in INFLUX_TOKEN',
+      'INFLUX_URL, INFLUX_USERNAME/INFLUX_PASSWORD: credentials given twice: keep those in the URL or those in the variables',
+      'INFLUX_URL: give both user and password in the URL (user:password@host), or neither',
+      'HA_URL: expected an http(s):// or ws(s):// URL such as http://homeassistant.local:8123, got "http://***@ha.local:99999" (not a valid URL: check the host name and that the port is 1 to 65535)',
+    ]);
+    expect(JSON.stringify(all)).not.toMatch(/secret/);
+  });
+
+  it('listens on loopback by default; HTTP_HOST changes it', () => {
+    expect(loadConfig(V1).httpHost).toBe('127.0.0.1');
+    expect(loadConfig({ ...V1, HTTP_HOST: '0.0.0.0' }).httpHost).toBe('0.0.0.0');
+  });
+});
+
 describe('README', () => {
   it('documents every variable the ingestor reads', async () => {
     const { readFileSync } = await import('node:fs');

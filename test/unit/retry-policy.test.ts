@@ -2,24 +2,45 @@ import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../src/backoff.js';
 import { decide, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/writer/retry-policy.js';
 
-describe('decide', () => {
+describe('decide: the whole status table', () => {
+  const keep = (cause: string) => ({ action: 'keep', cause });
   it.each([
-    [204, undefined, { action: 'success' }],
-    [200, undefined, { action: 'success' }],
-    [undefined, undefined, { action: 'retry', afterMs: undefined }],
-    [429, '3', { action: 'retry', afterMs: 3000 }],
-    [503, undefined, { action: 'retry', afterMs: undefined }],
-    [500, undefined, { action: 'retry', afterMs: undefined }],
-    [502, undefined, { action: 'retry', afterMs: undefined }],
-    [504, '0', { action: 'retry', afterMs: 0 }],
-    [400, undefined, { action: 'reject' }],
-    [401, undefined, { action: 'reject' }],
-    [403, undefined, { action: 'reject' }],
-    [404, undefined, { action: 'reject' }],
-    [413, undefined, { action: 'reject' }],
-    [422, undefined, { action: 'reject' }],
-  ])('%s (Retry-After %s)', (status, retryAfter, expected) => {
-    expect(decide(status, retryAfter)).toEqual(expected);
+    // status, Retry-After, lines in the body, decision
+    [204, undefined, 10, { action: 'success' }],
+    [200, undefined, 10, { action: 'success' }],
+    [201, undefined, 1, { action: 'success' }],
+    [undefined, undefined, 10, { action: 'retry', afterMs: undefined }],
+    [undefined, '5', 10, { action: 'retry', afterMs: undefined }],
+    [429, '3', 10, { action: 'retry', afterMs: 3000 }],
+    [429, undefined, 10, { action: 'retry', afterMs: undefined }],
+    [500, undefined, 10, { action: 'retry', afterMs: undefined }],
+    [502, undefined, 10, { action: 'retry', afterMs: undefined }],
+    [503, '2', 10, { action: 'retry', afterMs: 2000 }],
+    [504, '0', 10, { action: 'retry', afterMs: 0 }],
+    [413, undefined, 10, { action: 'split' }],
+    [413, undefined, 2, { action: 'split' }],
+    [413, undefined, 1, { action: 'deadLetter' }],
+    [400, undefined, 10, { action: 'isolate' }],
+    [400, undefined, 1, { action: 'deadLetter' }],
+    [422, undefined, 10, { action: 'isolate' }],
+    [422, undefined, 1, { action: 'deadLetter' }],
+    [401, undefined, 10, keep('config')],
+    [401, undefined, 1, keep('config')],
+    [403, undefined, 10, keep('config')],
+    [404, undefined, 10, keep('config')],
+    [405, undefined, 10, keep('refused')],
+    [409, undefined, 10, keep('refused')],
+    [410, undefined, 1, keep('refused')],
+    [301, undefined, 10, keep('refused')],
+    [501, undefined, 10, keep('refused')],
+    [507, undefined, 10, keep('refused')],
+  ])('%s (Retry-After %s, %s lines)', (status, retryAfter, lines, expected) => {
+    expect(decide(status, retryAfter, lines)).toEqual(expected);
+  });
+
+  it('assumes a body of several lines when not told', () => {
+    expect(decide(413)).toEqual({ action: 'split' });
+    expect(decide(400)).toEqual({ action: 'isolate' });
   });
 });
 

@@ -1,9 +1,9 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batchSpoolMetrics, createMetrics } from '../../src/metrics.js';
-import { decodeRecords, encodeRecord, SEGMENT_BYTES, Spool } from '../../src/writer/spool.js';
+import { decodeRecords, encodeRecord, SEGMENT_BYTES, Spool, SpoolOpenError } from '../../src/writer/spool.js';
 import { capturingLogger } from '../helpers/log.js';
 
 let dir = '';
@@ -105,5 +105,18 @@ describe('Spool', () => {
     expect(b?.body.toString().slice(0, 6)).toBe('000002');
     await spool.ack(b!);
     expect(await spool.next()).toBeNull();
+  });
+
+  it('open() of a directory that cannot be used fails with a clear error naming the path', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const blocker = join(dir, 'file');
+    writeFileSync(blocker, ''); // a file where the directory should be
+    const spool = new Spool(join(blocker, 'spool'), 1 << 30, capturingLogger().log, batchSpoolMetrics(createMetrics()));
+    const err = await spool.open().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(SpoolOpenError);
+    expect(err).toMatchObject({ code: 'SPOOL_UNAVAILABLE', path: join(blocker, 'spool'), retryable: false });
+    expect((err as Error).message).toMatch(/cannot use the spool directory .*\/file\/spool: (ENOTDIR|EEXIST)/);
+    await spool.close(); // closable after a failed open, without side effects
+    expect(readdirSync(dir)).toEqual(['file']);
   });
 });
