@@ -15,5 +15,8 @@ export default function encode(job: EncodeJob): EncodeResult {
     return move({ [transferableSymbol]: result.lp.buffer, [valueSymbol]: result }) as unknown as EncodeResult;
   }
   // Several buffers: Piscina's move() takes one, so the result travels with a transfer list.
-  return move({ [transferableSymbol]: [result.lp.buffer, result.dedup.ints.buffer, result.dedup.timesUs.buffer], [valueSymbol]: result }) as unknown as EncodeResult;
+  return move({
+    [transferableSymbol]: [result.lp.buffer, result.dedup.ints.buffer, result.dedup.timesUs.buffer],
+    [valueSymbol]: result,
+  }) as unknown as EncodeResult;
 }

@@ -46,8 +46,17 @@ export const DEFAULT_HA_SCHEMA: HaSchemaOptions = {
 
 /** HA's state_as_number for the states it knows. */
 const STATE_AS_NUMBER: ReadonlyMap<string, number> = new Map([
-  ['on', 1], ['locked', 1], ['above_horizon', 1], ['open', 1], ['home', 1],
-  ['off', 0], ['unlocked', 0], ['unknown', 0], ['below_horizon', 0], ['closed', 0], ['not_home', 0],
+  ['on', 1],
+  ['locked', 1],
+  ['above_horizon', 1],
+  ['open', 1],
+  ['home', 1],
+  ['off', 0],
+  ['unlocked', 0],
+  ['unknown', 0],
+  ['below_horizon', 0],
+  ['closed', 0],
+  ['not_home', 0],
 ]);
 
 const SKIPPED_STATES = new Set(['unknown', 'unavailable', '']);
@@ -93,29 +102,36 @@ function lineOf(measurement: string, tags: Record<string, string>, fields: Reado
   return `${line} ${parts.join(',')} ${ns}\n`;
 }
 
+/** The measurement and whether the unit and the device class stay fields, as HA's integration decides. */
+function measurementOf(
+  options: HaSchemaOptions,
+  s: HaState,
+  domain: string,
+  attributes: Record<string, unknown>,
+  entityOverride: string | undefined,
+): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
+  if (entityOverride) return { name: entityOverride, includeUnit: true, includeDeviceClass: true };
+  if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
+  let name: unknown;
+  let includeDeviceClass = true;
+  if (options.measurementAttr === 'entity_id') name = s.entity_id;
+  else if (options.measurementAttr === 'domain__device_class') {
+    const dc = attributes.device_class;
+    if (dc === undefined || dc === null) name = domain;
+    else {
+      name = `${domain}__${pyStr(dc)}`;
+      includeDeviceClass = false;
+    }
+  } else name = attributes[options.measurementAttr];
+  if (name === undefined || name === null || name === '') {
+    return { name: options.defaultMeasurement || s.entity_id, includeUnit: true, includeDeviceClass };
+  }
+  return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
+}
+
 export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
-
-  function measurementOf(s: HaState, domain: string, attributes: Record<string, unknown>, entityOverride: string | undefined): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
-    if (entityOverride) return { name: entityOverride, includeUnit: true, includeDeviceClass: true };
-    if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
-    let name: unknown;
-    let includeDeviceClass = true;
-    if (options.measurementAttr === 'entity_id') name = s.entity_id;
-    else if (options.measurementAttr === 'domain__device_class') {
-      const dc = attributes.device_class;
-      if (dc === undefined || dc === null) name = domain;
-      else {
-        name = `${domain}__${pyStr(dc)}`;
-        includeDeviceClass = false;
-      }
-    } else name = attributes[options.measurementAttr];
-    if (name === undefined || name === null || name === '') {
-      return { name: options.defaultMeasurement || s.entity_id, includeUnit: true, includeDeviceClass };
-    }
-    return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
-  }
 
   function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
@@ -129,7 +145,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
-    const measurement = measurementOf(s, domain, attributes, rules.overrideMeasurement);
+    const measurement = measurementOf(options, s, domain, attributes, rules.overrideMeasurement);
 
     const fields = new Map<string, Field>();
     const asNumber = pyFloat(state);
@@ -147,7 +163,12 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
         tags[rawKey] = pyStr(value);
         continue;
       }
-      if ((rawKey === 'unit_of_measurement' && !measurement.includeUnit) || (rawKey === 'device_class' && !measurement.includeDeviceClass) || ignored.has(rawKey)) continue;
+      if (
+        (rawKey === 'unit_of_measurement' && !measurement.includeUnit) ||
+        (rawKey === 'device_class' && !measurement.includeDeviceClass) ||
+        ignored.has(rawKey)
+      )
+        continue;
       addAttribute(fields, rawKey, value);
     }
     Object.assign(tags, options.tags);

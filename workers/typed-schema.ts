@@ -31,14 +31,22 @@ export const STRING_FIELD_MAX = 16_384;
 
 /** State string → value for on/off-like states (the set HA's own state_as_number knows, and more). */
 export const BINARY_STATES: ReadonlyMap<string, 0 | 1> = new Map([
-  ['on', 1], ['off', 0],
-  ['open', 1], ['closed', 0],
-  ['home', 1], ['not_home', 0],
-  ['locked', 1], ['unlocked', 0],
-  ['above_horizon', 1], ['below_horizon', 0],
-  ['true', 1], ['false', 0],
-  ['yes', 1], ['no', 0],
-  ['detected', 1], ['clear', 0],
+  ['on', 1],
+  ['off', 0],
+  ['open', 1],
+  ['closed', 0],
+  ['home', 1],
+  ['not_home', 0],
+  ['locked', 1],
+  ['unlocked', 0],
+  ['above_horizon', 1],
+  ['below_horizon', 0],
+  ['true', 1],
+  ['false', 0],
+  ['yes', 1],
+  ['no', 0],
+  ['detected', 1],
+  ['clear', 0],
 ]);
 
 const DECIMAL = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
@@ -87,9 +95,18 @@ export class InvalidStateError extends Error {
 
 /** Our own field names: an attribute of the same name is written as attr_<name>. */
 const RESERVED_KEYS = new Set([
-  'value', 'state', 'time', 'value_raw', 'unit_raw',
+  'value',
+  'state',
+  'time',
+  'value_raw',
+  'unit_raw',
   // the enrichment context (src/enrich/context.ts)
-  'outdoor_temperature', 'outdoor_humidity', 'outdoor_condition', 'weather_age_s', 'home_occupied', 'people_home',
+  'outdoor_temperature',
+  'outdoor_humidity',
+  'outdoor_condition',
+  'weather_age_s',
+  'home_occupied',
+  'people_home',
 ]);
 
 export interface TypedSchemaOptions {
@@ -235,7 +252,6 @@ export class TypedStateEncoder implements StateEncoder {
     }
     return `${line}${this.attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
-
 }
 
 export function createTypedEncoder(options: TypedSchemaOptions = {}): TypedStateEncoder {

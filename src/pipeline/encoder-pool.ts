@@ -10,7 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { EncodeJob, EncodeResult } from '../../workers/encode/result.js';
+import type { EncodeResult } from '../../workers/encode/result.js';
 import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
 import type { HeldJob } from './overflow.js';

@@ -37,13 +37,19 @@ const t = (s: number) => `2024-05-01T00:00:${String(s).padStart(2, '0')}+00:00`;
 const ns = (s: number) => String(BigInt(Date.parse(t(s))) * 1_000_000n);
 const state = (id: string, s: string, at: number) => ({ entity_id: id, state: s, attributes: {}, last_changed: t(at), last_updated: t(at) });
 const event = (id: string, s: string, at: number, oldState: unknown) =>
-  JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) }, id: 3 });
+  JSON.stringify({
+    type: 'event',
+    event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) },
+    id: 3,
+  });
 
 function job(frames: string[], marker?: number): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));
   const ends = new Uint32Array(parts.length);
   let offset = 0;
-  parts.forEach((p, i) => (ends[i] = offset += p.length));
+  parts.forEach((p, i) => {
+    ends[i] = offset += p.length;
+  });
   const stateResults: [number, StateResultKind][] = marker === undefined ? [] : [[marker, 'snapshot']];
   return { bytes: new Uint8Array(Buffer.concat(parts)), ends, session: 1, stateResults };
 }
@@ -86,7 +92,11 @@ describe('encoder pool: delivery in submit order', () => {
       pool.submit({ job: job([event('sensor.a', '2', 10, state('sensor.a', '1', 0))], SLOW), hold: slow });
       pool.submit({ job: job([event('sensor.a', '1', 20, null)]), hold: fast });
       await pool.drain();
-      expect(written).toEqual([`sensor,entity_id=sensor.a value=1 ${ns(0)}`, `sensor,entity_id=sensor.a value=2 ${ns(10)}`, `sensor,entity_id=sensor.a value=1 ${ns(20)}`]);
+      expect(written).toEqual([
+        `sensor,entity_id=sensor.a value=1 ${ns(0)}`,
+        `sensor,entity_id=sensor.a value=2 ${ns(10)}`,
+        `sensor,entity_id=sensor.a value=1 ${ns(20)}`,
+      ]);
       expect(order).toEqual([1, slow.seq, fast.seq]);
       expect(watermark.held).toBe(0);
     } finally {

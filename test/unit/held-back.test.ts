@@ -7,7 +7,11 @@ import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
 import { pointOf } from '../../workers/encode/records.js';
 
 const line = (value: number, us: number): string => `sensor,entity_id=sensor.a value=${value} ${us}000\n`;
-const announce = (value: number, us: number): HeldLine => ({ point: pointOf('sensor.a', line(value, us)), arrival: 'announce', bytes: Buffer.from(line(value, us)) });
+const announce = (value: number, us: number): HeldLine => ({
+  point: pointOf('sensor.a', line(value, us)),
+  arrival: 'announce',
+  bytes: Buffer.from(line(value, us)),
+});
 
 function setup() {
   const table = new SeenTable(64);

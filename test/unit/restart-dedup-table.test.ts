@@ -62,7 +62,8 @@ describe('seen table', () => {
     for (let n = 0; n < 39; n++) {
       const a = t.find(n * 7919, n * 104729);
       const b = u.find(n * 7919, n * 104729);
-      for (const f of [SLOT.flags, SLOT.latestHi, SLOT.latestLo, SLOT.beforeHi, SLOT.beforeLo, SLOT.beforeFlags]) expect(u.ints[b * SLOT_INTS + f]).toBe(t.ints[a * SLOT_INTS + f]);
+      for (const f of [SLOT.flags, SLOT.latestHi, SLOT.latestLo, SLOT.beforeHi, SLOT.beforeLo, SLOT.beforeFlags])
+        expect(u.ints[b * SLOT_INTS + f]).toBe(t.ints[a * SLOT_INTS + f]);
       for (let i = 0; i < SLOT_TIMES; i++) expect(u.times[b * SLOT_TIMES + i]).toBe(t.times[a * SLOT_TIMES + i]);
     }
     expect(u.find(39 * 7919, 39 * 104729)).toBe(-1);

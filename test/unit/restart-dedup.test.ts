@@ -9,14 +9,20 @@ import { createSchemaBatchEncoder } from '../../workers/schema.js';
 const t = (s: number) => `2024-05-01T00:00:${String(s).padStart(2, '0')}+00:00`;
 const state = (id: string, s: string, at: number) => ({ entity_id: id, state: s, attributes: {}, last_changed: t(at), last_updated: t(at) });
 const event = (id: string, s: string, at: number, oldState: unknown) =>
-  JSON.stringify({ type: 'event', event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) }, id: 3 });
+  JSON.stringify({
+    type: 'event',
+    event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) },
+    id: 3,
+  });
 const call = (at: number) => JSON.stringify({ type: 'event', event: { event_type: 'call_service', data: { service: 'x' }, time_fired: t(at) }, id: 3 });
 
 function job(frames: string[], session = 1): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));
   const ends = new Uint32Array(parts.length);
   let offset = 0;
-  parts.forEach((p, i) => (ends[i] = offset += p.length));
+  parts.forEach((p, i) => {
+    ends[i] = offset += p.length;
+  });
   return { bytes: new Uint8Array(Buffer.concat(parts)), ends, session, stateResults: [], context: ',home_occupied=1' };
 }
 
@@ -52,7 +58,12 @@ describe('RestartDedup.filter', () => {
     run([event('sensor.a', '1', 1, state('sensor.a', '0', 0)), event('sensor.b', '1', 1, state('sensor.b', '0', 0))]);
     const { out, text } = run([call(3), event('sensor.a', '1', 4, null), call(5), event('sensor.b', '2', 6, null), event('sensor.a', '1', 7, null)], 2);
     expect(out.lines).toBe(3);
-    expect(text.split('\n').filter(Boolean).map((l) => l.split(' ')[0] + (l.includes('home_occupied=1') ? ' +context' : ''))).toEqual(['ha_event,event_type=call_service', 'ha_event,event_type=call_service', 'sensor,entity_id=sensor.b +context']);
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0] + (l.includes('home_occupied=1') ? ' +context' : '')),
+    ).toEqual(['ha_event,event_type=call_service', 'ha_event,event_type=call_service', 'sensor,entity_id=sensor.b +context']);
   });
 });
 

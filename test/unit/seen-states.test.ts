@@ -154,6 +154,8 @@ describe('seen states file', () => {
     expect(await file.load()).toBeNull();
     writeFileSync(file.path, 'not this');
     const foreign = (await file.load()) as Uint8Array;
-    expect(() => new SeenTable(64).restore(foreign)).toThrow(expect.objectContaining({ code: 'SEEN_STATES_FILE_INVALID', message: 'not a seen-states file this version understands' }));
+    expect(() => new SeenTable(64).restore(foreign)).toThrow(
+      expect.objectContaining({ code: 'SEEN_STATES_FILE_INVALID', message: 'not a seen-states file this version understands' }),
+    );
   });
 });

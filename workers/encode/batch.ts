@@ -43,8 +43,19 @@ export class Batch {
     private readonly records: RecordBuilder | null,
   ) {
     this.r = {
-      lp: new Uint8Array(0), lines: 0, session: job.session, events: 0, removed: 0, skipped: 0, invalid: 0, errors: [],
-      control: [], observed: [], liveHaMaxMs: -1, liveFirst: [], newEntityIds: [],
+      lp: new Uint8Array(0),
+      lines: 0,
+      session: job.session,
+      events: 0,
+      removed: 0,
+      skipped: 0,
+      invalid: 0,
+      errors: [],
+      control: [],
+      observed: [],
+      liveHaMaxMs: -1,
+      liveFirst: [],
+      newEntityIds: [],
     };
   }
 
@@ -133,7 +144,9 @@ export class Batch {
     r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
     r.liveFirst = r.liveFirst.map((f) => ({ ...f, entityId: fromLatin1Form(f.entityId) }));
     r.control = r.control.map((c) =>
-      'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
+      'encoded' in c
+        ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } }
+        : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
     );
   }
 }

@@ -90,8 +90,14 @@ interface Message {
 
 function encodeMessage(b: Batch, msg: unknown): void {
   const m = msg as Message | null;
-  if (typeof m !== 'object' || m === null) return b.fail(`message is not an object: ${JSON.stringify(msg)?.slice(0, 80)}`);
-  if (m.type !== 'event') return encodeReply(b, m);
+  if (typeof m !== 'object' || m === null) {
+    b.fail(`message is not an object: ${JSON.stringify(msg)?.slice(0, 80)}`);
+    return;
+  }
+  if (m.type !== 'event') {
+    encodeReply(b, m);
+    return;
+  }
   b.r.events++;
   try {
     encodeEvent(b, m.event);

@@ -61,7 +61,10 @@ export class WaitingRoom {
 
   /** Points of `session`, with a share of their frames' hold (owned from here on). */
   add(session: number, lines: readonly HeldLine[], hold: Hold): void {
-    if (lines.length === 0) return hold.release();
+    if (lines.length === 0) {
+      hold.release();
+      return;
+    }
     const group = { hold, lines };
     if (session === this.session) this.waiting.push(group);
     else if (this.complete.has(session)) this.judge([group], session);

@@ -15,7 +15,16 @@
  *   created anew may be re-announcements too.
  */
 import type { Logger } from 'pino';
-import { ARRIVAL, ARRIVAL_MASK, CREATED_ANEW, REC, RECORD_INTS, type DedupRecords, type EncodeResult, type StatesSummary } from '../../../workers/encode/result.js';
+import {
+  ARRIVAL,
+  ARRIVAL_MASK,
+  CREATED_ANEW,
+  REC,
+  RECORD_INTS,
+  type DedupRecords,
+  type EncodeResult,
+  type StatesSummary,
+} from '../../../workers/encode/result.js';
 import type { Hold } from '../watermark.js';
 import { WaitingRoom, type HeldLine } from './held-back.js';
 import { compare, note, type Arrival, type Point } from './policy.js';

@@ -131,7 +131,9 @@ export class SeenTable {
     const intsAt = HEADER_BYTES + n * SAVED_TIMES * 8;
     used.forEach((slot, e) => {
       for (let i = 0; i < SAVED_TIMES; i++) view.setFloat64(HEADER_BYTES + (e * SAVED_TIMES + i) * 8, this.times[slot * SLOT_TIMES + i] as number, true);
-      SAVED_FIELDS.forEach((field, i) => view.setInt32(intsAt + (e * SAVED_INTS + i) * 4, this.ints[slot * SLOT_INTS + field] as number, true));
+      SAVED_FIELDS.forEach((field, i) => {
+        view.setInt32(intsAt + (e * SAVED_INTS + i) * 4, this.ints[slot * SLOT_INTS + field] as number, true);
+      });
     });
     return out;
   }
