@@ -18,6 +18,7 @@ import { HaConnection } from './ha/connection.js';
 import { healthReport } from './http/health.js';
 import { startHttpServer } from './http/server.js';
 import { Lifecycle } from './lifecycle.js';
+import type { Redact } from './redact.js';
 import { batchSpoolMetrics, createMetrics, frameSpoolMetrics, selfMetricsLine, type Metrics } from './metrics.js';
 import { Dispatcher } from './pipeline/dispatcher.js';
 import { EncoderPool } from './pipeline/encoder-pool.js';
@@ -56,10 +57,12 @@ export interface Ingestor {
 
 export interface StartOptions {
   readonly log: Logger;
+  /** Applied to /health and /metrics (src/redact.ts); the log stream has its own hook. */
+  readonly redact?: Redact;
 }
 
-export async function startIngestor(config: Config, { log }: StartOptions): Promise<Ingestor> {
-  const app = new App(config, log);
+export async function startIngestor(config: Config, { log, redact = (t) => t }: StartOptions): Promise<Ingestor> {
+  const app = new App(config, log, redact);
   try {
     await app.build();
   } catch (err) {
@@ -85,6 +88,7 @@ class App implements Ingestor {
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly redact: Redact,
   ) {
     this.lifecycle = new Lifecycle(log);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -148,6 +152,7 @@ class App implements Ingestor {
   private async startHttp(): Promise<Server | null> {
     if (this.config.httpPort === 0) return null;
     const server = await startHttpServer(this.config.httpPort, this.config.httpHost, {
+      redact: this.redact,
       metrics: () => this.metrics.registry.render(),
       health: () => (this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics })),
     });

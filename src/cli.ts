@@ -14,6 +14,7 @@ import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { mergeFilters, parseFilterFile } from './filter-file.js';
+import { redactorFor, type Redact } from './redact.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -74,10 +75,12 @@ async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
 }
 
 /** Runs the ingestor until a signal or a fatal error; resolves with the exit code. */
-async function serve(config: Config, log: Logger): Promise<number> {
+async function serve(config: Config, redact: Redact): Promise<number> {
+  // Every log line passes the redaction on its way out, whatever wrote it.
+  const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
   let ingestor;
   try {
-    ingestor = await startIngestor(config, { log });
+    ingestor = await startIngestor(config, { log, redact });
   } catch (err) {
     log.fatal({ err }, `cannot start: ${(err as Error).message}`);
     return EXIT.failure;
@@ -118,10 +121,11 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     process.stderr.write(config);
     return EXIT.config;
   }
+  const redact = redactorFor(config);
   if (flags.check) {
     const lines = await runChecks(config);
-    process.stdout.write(formatChecks(lines));
+    process.stdout.write(redact(formatChecks(lines)));
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
   }
-  return serve(config, pino({ level: config.logLevel, base: undefined }));
+  return serve(config, redact);
 }

@@ -12,6 +12,8 @@ export interface HealthReport {
 export interface HttpSources {
   health(): HealthReport;
   metrics(): string;
+  /** Every body passes it: text from outside (a server's error) may carry a secret. */
+  redact(text: string): string;
 }
 
 export function startHttpServer(port: number, host: string, sources: HttpSources): Promise<Server> {
@@ -24,10 +26,10 @@ export function startHttpServer(port: number, host: string, sources: HttpSources
     if (path === '/health') {
       const report = sources.health();
       res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: report.healthy ? 'ok' : 'unhealthy', ...report.body }));
+      res.end(sources.redact(JSON.stringify({ status: report.healthy ? 'ok' : 'unhealthy', ...report.body })));
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(sources.metrics());
+      res.end(sources.redact(sources.metrics()));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /health or /metrics\n');
     }

@@ -6,9 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeInflux } from '../helpers/fake-influx.js';
 import { Influxd } from '../helpers/influxd.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
+import { until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
+import { HaSimulator } from '../../src/sim/server.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,5 +46,37 @@ describe('credentials in URLs', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('HA_URL: has user:password@ in it');
     expect(stderr + JSON.stringify(logs)).not.toContain('ha-pass-9913');
+  });
+});
+
+describe('a server that echoes our request headers', () => {
+  const echo = () => new FakeInflux([], (r) => ({ status: 401, body: JSON.stringify({ code: 'unauthorized', message: `denied: authorization ${String(r.headers.authorization)}` }) }));
+
+  it.each([
+    ['v2 token', { INFLUX_API: 'v2', INFLUX_TOKEN: 'influx-tok-5521', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b' }, ['influx-tok-5521']],
+    ['v1 password', { INFLUX_API: 'v1', INFLUX_DB: 'd', INFLUX_USERNAME: 'admin', INFLUX_PASSWORD: 'pw-8812' }, ['pw-8812', Buffer.from('admin:pw-8812').toString('base64')]],
+  ])('%s: the echoed credentials reach no log, /health or --check', async (_what, influxEnv, secrets) => {
+    const fake = echo();
+    const url = await fake.start();
+    cleanups.push(() => fake.stop());
+    const sim = new HaSimulator({ token: 'ha-tok-3390', entities: 20 });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'ha-ingestor-echo-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const env = { HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'ha-tok-3390', INFLUX_URL: url, DATA_DIR: dataDir, ...influxEnv };
+    const check = await IngestorProcess.runToExit(env, 20_000, ['--check']);
+    const ingestor = await IngestorProcess.start(env);
+    cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+    await sim.waitForSubscribers(1);
+    await sim.emit({ count: 50 });
+    const health = await until('the database problem in /health', async () => {
+      const h = await ingestor.health();
+      return h.body.databaseProblem ? h : undefined;
+    }, 30_000, 100);
+    expect(JSON.stringify(health.body)).toContain('denied: authorization');
+    const seen = JSON.stringify([check, ingestor.logs, health.body, await (await fetch(`http://127.0.0.1:${ingestor.httpPort}/metrics`)).text(), ingestor.stderr]);
+    for (const secret of [...secrets, 'ha-tok-3390']) expect(seen).not.toContain(secret);
+    expect(seen).toContain('[redacted]');
   });
 });
