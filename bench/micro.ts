@@ -8,10 +8,12 @@ import { Piscina } from 'piscina';
 import { Bench } from 'tinybench';
 import { WORKER_FILE } from '../src/pipeline/encoder-pool.js';
 import { FrameBatcher } from '../src/pipeline/frame-batcher.js';
+import { RestartDedup } from '../src/pipeline/restart-dedup/index.js';
+import type { Hold } from '../src/pipeline/watermark.js';
 import { HaSimulator } from '../src/sim/server.js';
-import type { EncodeJob } from '../workers/encode-batch.js';
+import { pino } from 'pino';
+import type { EncodeJob, EncodeResult } from '../workers/encode-batch.js';
 import { createSchemaBatchEncoder } from '../workers/schema.js';
-import { createSeenStates } from '../workers/seen-states.js';
 import { escapeKey, escapeStringValue } from '../workers/line-protocol.js';
 import { isoToNs } from '../workers/timestamp.js';
 import { createTypedEncoder, type HaState } from '../workers/typed-schema.js';
@@ -28,10 +30,29 @@ const FRAME_EVENTS = 500;
 
 function framesJob(frames: Buffer[]): EncodeJob {
   let job: EncodeJob | undefined;
-  const batcher = new FrameBatcher({ maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 }, (b) => (job = { bytes: b.bytes, ends: b.ends, session: 1, token: 0, stateResults: [] }));
+  const batcher = new FrameBatcher({ maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 }, (b) => (job = { bytes: b.bytes, ends: b.ends, session: 1, stateResults: [] }));
   for (const f of frames) batcher.push(f);
   batcher.flush();
   return job as EncodeJob;
+}
+
+/**
+ * The main thread's share of restart de-duplication: one worker result's records judged against
+ * the table. Each call moves the batch's times forward, so every event updates its entity's
+ * points as a live change does (not the cheaper 'same point again' path).
+ */
+function verdictBench(result: EncodeResult): () => unknown {
+  const dedup = new RestartDedup({
+    log: pino({ level: 'silent' }),
+    metrics: { reannouncementsSkipped: { inc: () => {} }, seenEntities: { collect: () => {} } },
+    write: (_lp, _n, hold) => hold.release(),
+  });
+  const hold: Hold = { seq: 0, noteHaTime: () => {}, share: () => hold, release: () => {} };
+  const times = (result.dedup as NonNullable<EncodeResult['dedup']>).timesUs;
+  return () => {
+    for (let i = 0; i < times.length; i++) times[i] = (times[i] as number) + 1_000_000;
+    return dedup.filter(result, hold);
+  };
 }
 
 export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
@@ -47,7 +68,8 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
   const stamps = states.map((s) => s.last_updated);
   const typed = createTypedEncoder();
   const batchEncoder = createSchemaBatchEncoder({ schema: 'typed' });
-  const dedupEncoder = createSchemaBatchEncoder({ schema: 'typed' }, createSeenStates());
+  const dedupEncoder = createSchemaBatchEncoder({ schema: 'typed' }, { dedup: true });
+  const verdicts = verdictBench(dedupEncoder.encode(framesJob([frame])));
   const oneFrameJob = () => framesJob([frame]);
   const lp = Buffer.from(batchEncoder.encode(framesJob(frames)).lp);
   const lpLines = FRAME_EVENTS * 10;
@@ -89,6 +111,7 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
   add('main thread', 'chosen: batch copy, one event per frame (old HA)', FRAME_EVENTS, () => framesJob(singleFrames));
   add('main thread', 'rejected: scan each frame for results/pongs (2 × Buffer.indexOf)', FRAME_EVENTS, () => frame.indexOf('"result"') + frame.indexOf('"pong"'));
   add('main thread', 'rejected: JSON.parse on the main thread', FRAME_EVENTS, () => JSON.parse(frameText));
+  add('main thread', 'restart de-duplication: verdicts applied in job order (RestartDedup.filter)', FRAME_EVENTS, verdicts);
   add('main thread', 'rejected: structuredClone of parsed events (postMessage of objects)', FRAME_EVENTS, () => structuredClone(parsed));
 
   // Writer: gzip of encoded lines, per event, by level.

@@ -24,9 +24,9 @@ import { batchSpoolMetrics, createMetrics, frameSpoolMetrics, selfMetricsLine, t
 import { Dispatcher } from './pipeline/dispatcher.js';
 import { EncoderPool } from './pipeline/encoder-pool.js';
 import { DEFAULT_FRAME_BATCH, FrameBatcher } from './pipeline/frame-batcher.js';
-import { HeldBackLines } from './pipeline/held-back.js';
 import { FrameOverflow } from './pipeline/overflow.js';
 import { ResultRouter } from './pipeline/result-router.js';
+import { RestartDedup } from './pipeline/restart-dedup/index.js';
 import { Watermark } from './pipeline/watermark.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
@@ -36,7 +36,6 @@ import { StateSaver } from './state/saver.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
-import { createSeenStates, SeenStates } from '../workers/seen-states.js';
 
 /** Gzipped bodies the writer keeps in memory while the database is away. */
 const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -118,11 +117,14 @@ class App implements Ingestor {
     const knownIds = new Set(saved.state?.entityIds ?? []);
     // Registered before the writer, so disposed after it: the last save follows the last write.
     // A failed start saves nothing.
-    const saver = lifecycle.add('state saves', this.buildSaver(saved, watermark, knownIds), (s) => (this.started ? s.stop() : s.cancel()));
+    // Restored before the saver is built: what was loaded counts as saved.
+    const dedup = this.buildDedup(saved);
+    const saver = lifecycle.add('state saves', this.buildSaver(saved, watermark, knownIds, dedup), (s) => (this.started ? s.stop() : s.cancel()));
     const { writer, spool } = await this.buildWriter();
-    const heldBack = this.buildHeldBack(saved.seen, writer);
+    // Registered after the writer, so disposed before it: what waits is written at shutdown.
+    if (dedup !== null) lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
     const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
-    this.parts = { server, saved, watermark, knownIds, saver, writer, spool, heldBack, enrichment } as Parts;
+    this.parts = { server, saved, watermark, knownIds, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
     metrics.watermarkAge.collect(() => {
@@ -186,22 +188,29 @@ class App implements Ingestor {
     return { writer, spool };
   }
 
-  private buildHeldBack(seen: SeenStates | null, writer: Writer): HeldBackLines | null {
-    if (seen === null) return null;
-    const heldBack = new HeldBackLines({
-      seen,
-      write: (lp, n, hold) => writer.accept(lp, n, hold),
-      onSkipped: (n) => this.metrics.reannouncementsSkipped.inc(n),
-      log: this.log,
-    });
-    return this.lifecycle.add('held-back states', heldBack, (h) => h.writeAll());
+  /**
+   * Restart de-duplication (RESTART_DEDUP), its table restored from the file saved with the
+   * watermark. Lines that waited for a backfill go to the writer (built next; they are written
+   * only once the pipeline runs).
+   */
+  private buildDedup(saved: Saved): RestartDedup | null {
+    if (!this.config.restartDedup) return null;
+    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold) });
+    if (saved.seenBytes === null) return dedup;
+    try {
+      const restored = dedup.persist.restore(saved.seenBytes);
+      if (restored > 0) this.log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
+    } catch (err) {
+      this.log.error({ file: saved.seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
+    }
+    return dedup;
   }
 
   private async buildPipeline(p: Parts): Promise<void> {
     const { config, log, metrics, lifecycle } = this;
     const router = new ResultRouter({
       writer: p.writer,
-      heldBack: p.heldBack,
+      dedup: p.dedup,
       replies: (session, replies) => p.connection.receive(session, replies),
       observe: (observed) => p.enrichment.observe(observed),
       encoderFree: () => p.overflow.feed(),
@@ -214,7 +223,7 @@ class App implements Ingestor {
       new EncoderPool({
         poolSize: config.poolSize,
         schema,
-        seenStates: p.saved.seenTable,
+        dedup: p.dedup !== null,
         maxQueueBytes: config.encoderQueueBytes,
         onResult: (r, hold) => router.onResult(r, hold),
         onError: (err, held) => router.onError(err, held),
@@ -227,28 +236,28 @@ class App implements Ingestor {
     await frameSpool.open();
     lifecycle.add('frame spool', frameSpool, (s) => s.close());
     p.overflow = lifecycle.add('frame overflow', new FrameOverflow(frameSpool, p.pool, p.watermark, config.encoderQueueBytes, log), (o) => o.stop());
-    const observeEventTypes = p.enrichment.observedEventTypes.filter((t) => config.ha.eventTypes !== 'all' && !config.ha.eventTypes.includes(t));
+    // Registry updates are observed whatever is subscribed; only those subscribed for our own use are not written.
+    const observeEventTypes = [...p.enrichment.observedEventTypes];
+    const silentEventTypes = observeEventTypes.filter((t) => config.ha.eventTypes !== 'all' && !config.ha.eventTypes.includes(t));
     const dispatcher = new Dispatcher({
       pool: p.pool,
       overflow: p.overflow,
       watermark: p.watermark,
-      fields: () => this.jobFields(p, observeEventTypes),
+      fields: () => this.jobFields(p, observeEventTypes, silentEventTypes),
       metrics,
       log,
     });
     p.batcher = lifecycle.add('frame batcher', new FrameBatcher(DEFAULT_FRAME_BATCH, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
   }
 
-  private jobFields(p: Parts, internalEventTypes: readonly string[]) {
+  private jobFields(p: Parts, observeEventTypes: readonly string[], silentEventTypes: readonly string[]) {
     const c = p.connection;
     return {
       session: c.session,
-      token: 0,
       stateResults: [...c.stateResults],
       context: p.enrichment.context(Date.now()),
-      internalEventTypes,
-      haRestarted: c.haRestarted,
-      backfillPending: p.heldBack?.pendingFor(c.session) ?? false,
+      observeEventTypes,
+      silentEventTypes,
     };
   }
 
@@ -266,11 +275,11 @@ class App implements Ingestor {
         frame: (data) => p.batcher.push(data),
         closed: (session) => {
           p.batcher.flush();
-          p.heldBack?.closed(session);
+          p.dedup?.gap.closed(session);
         },
         beforeSubscribe: async () => {
           // From here until its backfill ends, the connection's possible re-announcements wait.
-          p.heldBack?.begin(p.connection.session);
+          p.dedup?.gap.begin(p.connection.session);
           await p.enrichment.beforeSubscribe();
         },
         subscribed: (session, gapStartMs) => this.fillGap(p, session, gapStartMs),
@@ -301,7 +310,7 @@ class App implements Ingestor {
     const ids = [...new Set([...p.connection.knownEntityIds, ...p.knownIds])];
     for (const id of p.connection.knownEntityIds) p.knownIds.add(id);
     if (start === undefined) {
-      p.heldBack?.settle(session, true);
+      p.dedup?.gap.settle(session, true);
       return;
     }
     const from = start - BACKFILL_MARGIN_MS;
@@ -311,11 +320,11 @@ class App implements Ingestor {
       .then(
         (report) => {
           if (session !== p.connection.session) this.log.warn('the connection changed during the backfill');
-          p.heldBack?.settle(session, report.unfilled.length === 0);
+          p.dedup?.gap.settle(session, report.unfilled.length === 0);
         },
         (err: Error) => {
           this.log.error({ err }, 'backfill failed');
-          p.heldBack?.settle(session, false);
+          p.dedup?.gap.settle(session, false);
         },
       )
       // The answers went to the writer as frames that arrived before now: release the
@@ -325,10 +334,9 @@ class App implements Ingestor {
   }
 
   /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
-  private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>): StateSaver {
+  private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>, dedup: RestartDedup | null): StateSaver {
     const parts = [saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds })];
-    const { seen, seenFile } = saved;
-    if (seen !== null) parts.push({ path: seenFile.path, version: () => Math.floor(Date.now() / STATE_SAVE_INTERVAL_MS), serialize: () => (seen.size > 0 ? seenFile.serialize(seen) : null) });
+    if (dedup !== null) parts.push({ path: saved.seenFile.path, version: () => dedup.persist.version(), serialize: () => (dedup.entities > 0 ? dedup.persist.serialize() : null) });
     return new StateSaver({ parts, intervalMs: STATE_SAVE_INTERVAL_MS, log: this.log });
   }
 
@@ -364,8 +372,8 @@ class App implements Ingestor {
 
 interface Saved {
   readonly state: SavedState | null;
-  readonly seen: SeenStates | null;
-  readonly seenTable: SharedArrayBuffer | undefined;
+  /** Restart de-duplication's table as saved (only with a saved watermark), or null. */
+  readonly seenBytes: Uint8Array | null;
   readonly stateFile: StateFile;
   readonly seenFile: SeenStatesFile;
 }
@@ -378,7 +386,7 @@ interface Parts {
   readonly knownIds: Set<string>;
   readonly saver: StateSaver;
   readonly writer: Writer;
-  readonly heldBack: HeldBackLines | null;
+  readonly dedup: RestartDedup | null;
   readonly enrichment: Enrichment;
   readonly spool: Spool;
   pool: EncoderPool;
@@ -410,16 +418,13 @@ async function loadSavedState(config: Config, log: Logger): Promise<Saved> {
     log.error({ file: stateFile.path, err }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
     return null;
   });
-  // Restart de-duplication: the last point per entity, shared with the encoders, saved with the watermark.
-  const seenTable = config.restartDedup ? createSeenStates() : undefined;
-  const seen = seenTable === undefined ? null : new SeenStates(seenTable);
-  // The table is as good as the watermark it was saved with: without one, start empty.
-  if (seen !== null && state !== null) {
-    const restored = await seenFile.load(seen).catch((err: Error) => {
-      log.error({ file: seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
-      return 0;
-    });
-    if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
-  }
-  return { state, seen, seenTable, stateFile, seenFile };
+  // Restart de-duplication's table is as good as the watermark it was saved with: without one, start empty.
+  const seenBytes =
+    config.restartDedup && state !== null
+      ? await seenFile.load().catch((err: Error) => {
+          log.error({ file: seenFile.path, err }, 'cannot read the last points per entity; re-announcements after an HA restart may be written once');
+          return null;
+        })
+      : null;
+  return { state, seenBytes, stateFile, seenFile };
 }

@@ -13,7 +13,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SAVED_INTS, SAVED_TIMES, type SeenStates } from '../workers/seen-states.js';
 import type { StatePart } from './state/saver.js';
 import { writeAtomically } from './state/durable-write.js';
 
@@ -74,17 +73,10 @@ function serializeState(state: SavedState): string {
   return JSON.stringify({ version: 2, watermarkHaMs: state.watermarkHaMs, entityIds: state.entityIds, savedAt: new Date().toISOString() });
 }
 
-const SEEN_MAGIC = 0x53534148; // "HASS", little-endian
-const SEEN_VERSION = 3;
-const SEEN_HEADER = 16;
-/** Per entity: SAVED_TIMES Float64 and SAVED_INTS Int32. */
-const SEEN_ENTRY_BYTES = SAVED_TIMES * 8 + SAVED_INTS * 4;
-
 /**
- * Restart de-duplication's last point per entity (workers/seen-states.ts), in
- * `<DATA_DIR>/seen-states.bin`, saved with the watermark: a 16-byte header ("HASS", version,
- * entity count), the entities' times (Float64 × SAVED_TIMES, µs), then their key and point hashes
- * and flags (Int32 × SAVED_INTS), in the machine's byte order (little-endian everywhere we run).
+ * Restart de-duplication's table (src/pipeline/restart-dedup/table.ts defines the format) in
+ * `<DATA_DIR>/seen-states.bin`, saved with the watermark by the StateSaver (RestartDedup.persist
+ * is its part). This class only reads the bytes back.
  */
 export class SeenStatesFile {
   readonly path: string;
@@ -93,35 +85,13 @@ export class SeenStatesFile {
     this.path = join(dir, 'seen-states.bin');
   }
 
-  async load(into: SeenStates): Promise<number> {
-    let bytes: Buffer;
+  /** The saved bytes, or null when there is no file. */
+  async load(): Promise<Uint8Array | null> {
     try {
-      bytes = await readFile(this.path);
+      return await readFile(this.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    const count = bytes.length >= SEEN_HEADER ? bytes.readUInt32LE(8) : -1;
-    if (count < 0 || bytes.readUInt32LE(0) !== SEEN_MAGIC || bytes.readUInt32LE(4) !== SEEN_VERSION || bytes.length !== SEEN_HEADER + count * SEEN_ENTRY_BYTES) {
-      throw new Error(`${this.path} is not a seen-states file this version understands`);
-    }
-    const aligned = new Uint8Array(bytes.length - SEEN_HEADER);
-    aligned.set(bytes.subarray(SEEN_HEADER));
-    return into.restore(new Int32Array(aligned.buffer, count * SAVED_TIMES * 8, count * SAVED_INTS), new Float64Array(aligned.buffer, 0, count * SAVED_TIMES));
-  }
-
-  async save(from: SeenStates): Promise<void> {
-    await writeAtomically(this.path, this.serialize(from));
-  }
-
-  serialize(from: SeenStates): Buffer {
-    const { ints, times } = from.entries();
-    const out = Buffer.alloc(SEEN_HEADER + times.byteLength + ints.byteLength);
-    out.writeUInt32LE(SEEN_MAGIC, 0);
-    out.writeUInt32LE(SEEN_VERSION, 4);
-    out.writeUInt32LE(times.length / SAVED_TIMES, 8);
-    out.set(new Uint8Array(times.buffer, times.byteOffset, times.byteLength), SEEN_HEADER);
-    out.set(new Uint8Array(ints.buffer, ints.byteOffset, ints.byteLength), SEEN_HEADER + times.byteLength);
-    return out;
   }
 }

@@ -15,7 +15,9 @@
  *   Python's str(x) (None, True, lists and dicts in Python's repr), plus a float `<key>` taken
  *   from that string when it has two digits or more and at most one dot. A key that is already a
  *   field gets a trailing `_`. Non-finite numbers are dropped.
- * - timestamp: time_fired (snapshot and history rows: last_updated).
+ * - timestamp: the state's last_updated, whichever path brought it (live, snapshot, history):
+ *   one state, one timestamp. HA's integration uses time_fired, a few µs later; other event
+ *   types (ha_event points) keep time_fired.
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
@@ -44,8 +46,17 @@ export const DEFAULT_HA_SCHEMA: HaSchemaOptions = {
 
 /** HA's state_as_number for the states it knows. */
 const STATE_AS_NUMBER: ReadonlyMap<string, number> = new Map([
-  ['on', 1], ['locked', 1], ['above_horizon', 1], ['open', 1], ['home', 1],
-  ['off', 0], ['unlocked', 0], ['unknown', 0], ['below_horizon', 0], ['closed', 0], ['not_home', 0],
+  ['on', 1],
+  ['locked', 1],
+  ['above_horizon', 1],
+  ['open', 1],
+  ['home', 1],
+  ['off', 0],
+  ['unlocked', 0],
+  ['unknown', 0],
+  ['below_horizon', 0],
+  ['closed', 0],
+  ['not_home', 0],
 ]);
 
 const SKIPPED_STATES = new Set(['unknown', 'unavailable', '']);
@@ -54,31 +65,75 @@ const NOT_DECIMAL = /[^\d.]+/g;
 
 type Field = { readonly kind: 'float'; readonly value: number } | { readonly kind: 'string'; readonly value: string };
 
+/** An attribute as HA's integration writes it: a float, or `<key>_str` (plus a float from its digits). */
+function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown): void {
+  const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
+  const number = value === null || typeof value === 'object' ? null : pyFloat(value);
+  if (number !== null) {
+    fields.set(key, { kind: 'float', value: number });
+  } else {
+    const text = pyStr(value);
+    fields.set(`${key}_str`, { kind: 'string', value: text });
+    if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
+  }
+  const written = fields.get(key);
+  if (written?.kind === 'float' && !Number.isFinite(written.value)) fields.delete(key);
+}
+
+/** The line: measurement, sorted tags, fields in order; null when no field is left. */
+function lineOf(measurement: string, tags: Record<string, string>, fields: ReadonlyMap<string, Field>, ns: string): string | null {
+  let line = escapeMeasurement(measurement) || 'ha';
+  for (const key of Object.keys(tags).sort()) {
+    const k = escapeKey(key);
+    const v = escapeTagValue(tags[key] as string);
+    if (k !== '' && v !== '') line += `,${k}=${v}`;
+  }
+  const parts: string[] = [];
+  for (const [key, field] of fields) {
+    const k = escapeKey(key);
+    if (k === '') continue;
+    if (field.kind === 'float') {
+      if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
+    } else {
+      parts.push(`${k}="${escapeStringValue(field.value)}"`);
+    }
+  }
+  if (parts.length === 0) return null;
+  return `${line} ${parts.join(',')} ${ns}\n`;
+}
+
+/** The measurement and whether the unit and the device class stay fields, as HA's integration decides. */
+function measurementOf(
+  options: HaSchemaOptions,
+  s: HaState,
+  domain: string,
+  attributes: Record<string, unknown>,
+  entityOverride: string | undefined,
+): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
+  if (entityOverride) return { name: entityOverride, includeUnit: true, includeDeviceClass: true };
+  if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
+  let name: unknown;
+  let includeDeviceClass = true;
+  if (options.measurementAttr === 'entity_id') name = s.entity_id;
+  else if (options.measurementAttr === 'domain__device_class') {
+    const dc = attributes.device_class;
+    if (dc === undefined || dc === null) name = domain;
+    else {
+      name = `${domain}__${pyStr(dc)}`;
+      includeDeviceClass = false;
+    }
+  } else name = attributes[options.measurementAttr];
+  if (name === undefined || name === null || name === '') {
+    return { name: options.defaultMeasurement || s.entity_id, includeUnit: true, includeDeviceClass };
+  }
+  return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
+}
+
 export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
 
-  function measurementOf(s: HaState, domain: string, attributes: Record<string, unknown>, entityOverride: string | undefined): { name: string; includeUnit: boolean; includeDeviceClass: boolean } {
-    if (entityOverride) return { name: entityOverride, includeUnit: true, includeDeviceClass: true };
-    if (options.overrideMeasurement) return { name: options.overrideMeasurement, includeUnit: true, includeDeviceClass: true };
-    let name: unknown;
-    let includeDeviceClass = true;
-    if (options.measurementAttr === 'entity_id') name = s.entity_id;
-    else if (options.measurementAttr === 'domain__device_class') {
-      const dc = attributes.device_class;
-      if (dc === undefined || dc === null) name = domain;
-      else {
-        name = `${domain}__${pyStr(dc)}`;
-        includeDeviceClass = false;
-      }
-    } else name = attributes[options.measurementAttr];
-    if (name === undefined || name === null || name === '') {
-      return { name: options.defaultMeasurement || s.entity_id, includeUnit: true, includeDeviceClass };
-    }
-    return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
-  }
-
-  function encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null {
+  function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
     const state = s.state === null || s.state === undefined ? '' : String(s.state);
     const rules = rulesFor(s.entity_id);
@@ -87,10 +142,10 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const dot = s.entity_id.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
-    const ns = timeNs ?? (typeof timeFired === 'string' ? isoToNs(timeFired) : null) ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
-    if (ns === null) throw new InvalidStateError(`${s.entity_id}: no usable time_fired or last_updated`);
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
-    const measurement = measurementOf(s, domain, attributes, rules.overrideMeasurement);
+    const measurement = measurementOf(options, s, domain, attributes, rules.overrideMeasurement);
 
     const fields = new Map<string, Field>();
     const asNumber = pyFloat(state);
@@ -108,39 +163,16 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
         tags[rawKey] = pyStr(value);
         continue;
       }
-      if ((rawKey === 'unit_of_measurement' && !measurement.includeUnit) || (rawKey === 'device_class' && !measurement.includeDeviceClass) || ignored.has(rawKey)) continue;
-      const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
-      const number = value === null || typeof value === 'object' ? null : pyFloat(value);
-      if (number !== null) {
-        fields.set(key, { kind: 'float', value: number });
-      } else {
-        const text = pyStr(value);
-        fields.set(`${key}_str`, { kind: 'string', value: text });
-        if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
-      }
-      const written = fields.get(key);
-      if (written?.kind === 'float' && !Number.isFinite(written.value)) fields.delete(key);
+      if (
+        (rawKey === 'unit_of_measurement' && !measurement.includeUnit) ||
+        (rawKey === 'device_class' && !measurement.includeDeviceClass) ||
+        ignored.has(rawKey)
+      )
+        continue;
+      addAttribute(fields, rawKey, value);
     }
     Object.assign(tags, options.tags);
-
-    let line = escapeMeasurement(measurement.name) || 'ha';
-    for (const key of Object.keys(tags).sort()) {
-      const k = escapeKey(key);
-      const v = escapeTagValue(tags[key] as string);
-      if (k !== '' && v !== '') line += `,${k}=${v}`;
-    }
-    const parts: string[] = [];
-    for (const [key, field] of fields) {
-      const k = escapeKey(key);
-      if (k === '') continue;
-      if (field.kind === 'float') {
-        if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
-      } else {
-        parts.push(`${k}="${escapeStringValue(field.value)}"`);
-      }
-    }
-    if (parts.length === 0) return null;
-    return `${line} ${parts.join(',')} ${ns}\n`;
+    return lineOf(measurement.name, tags, fields, ns);
   }
 
   return { encodeState };

@@ -5,7 +5,7 @@
  * one per character.
  */
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 export function toLatin1Form(s: string): string {
   return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;

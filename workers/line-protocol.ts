@@ -31,13 +31,17 @@ function newlinesAsText(s: string): string {
 
 export function escapeMeasurement(name: string): string {
   if (!MEASUREMENT_SPECIAL.test(name)) return name;
-  return newlinesAsText(name).replace(/\\(?=[\\, ]|$)/g, '/').replace(/[, ]/g, '\\$&');
+  return newlinesAsText(name)
+    .replace(/\\(?=[\\, ]|$)/g, '/')
+    .replace(/[, ]/g, '\\$&');
 }
 
 /** Tag keys, tag values and field keys. Returns '' for '' (the caller omits the tag). */
 export function escapeKey(name: string): string {
   if (!KEY_SPECIAL.test(name)) return name;
-  return newlinesAsText(name).replace(/\\(?=[\\,= ]|$)/g, '/').replace(/[,= ]/g, '\\$&');
+  return newlinesAsText(name)
+    .replace(/\\(?=[\\,= ]|$)/g, '/')
+    .replace(/[,= ]/g, '\\$&');
 }
 
 export const escapeTagValue = escapeKey;

@@ -4,7 +4,11 @@
  *
  * Known limit: JSON does not keep Python's int/float distinction, so `5.0` inside a list prints
  * as `5`, as an int would.
+ *
+ * Dict keys print sorted (workers/sorted-json.ts), unlike Python's insertion order: HA's REST
+ * history sorts them, its live events do not, and one state must be one line.
  */
+import { compareCodePoints } from './sorted-json.js';
 
 const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf|infinity|nan)$/i;
 
@@ -65,7 +69,9 @@ function pyRepr(value: unknown): string {
   if (typeof value === 'string') return pyStrRepr(value);
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
   if (typeof value === 'object') {
+    // Keys sorted (code point order), as HA's REST history sends them: one state, one line.
     return `{${Object.entries(value as Record<string, unknown>)
+      .sort(([a], [b]) => compareCodePoints(a, b))
       .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`)
       .join(', ')}}`;
   }

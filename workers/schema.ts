@@ -1,5 +1,5 @@
 /** Picks the state encoder for SCHEMA: typed (ours, docs/schema.md) or ha (HA's integration). */
-import { createBatchEncoder } from './encode-batch.js';
+import { createBatchEncoder } from './encode/frames.js';
 import { createHaEncoder } from './ha-schema.js';
 import { deepLatin1Form } from './latin1.js';
 import { createTypedEncoder, type SchemaOptions, type StateEncoder } from './typed-schema.js';
@@ -13,11 +13,11 @@ export function createStateEncoder(options: SchemaOptions, latin1 = false): Stat
 /** What every encoder thread is made from (Piscina's workerData). */
 export interface EncoderSetup {
   readonly schema: SchemaOptions;
-  /** The shared last-point table (workers/seen-states.ts): restart de-duplication on. */
-  readonly seenStates?: SharedArrayBuffer;
+  /** Restart de-duplication on: each result carries records for the main thread's judge. */
+  readonly dedup?: boolean;
 }
 
 /** A batch encoder with both forms of the schema: what each worker (and POOL_SIZE=0) uses. */
-export function createSchemaBatchEncoder(options: SchemaOptions, seenStates?: SharedArrayBuffer) {
-  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), seenStates);
+export function createSchemaBatchEncoder(options: SchemaOptions, setup: { readonly dedup?: boolean } = {}) {
+  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), { dedup: setup.dedup === true });
 }

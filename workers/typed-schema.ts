@@ -10,7 +10,8 @@
  *   1/0 plus `state`; otherwise `state` only (unknown and unavailable included).
  * - attributes: finite numbers and booleans → float field named after the key; strings, arrays
  *   and objects → `<key>_str` string field (compact JSON for arrays and objects), at most
- *   STRING_FIELD_MAX characters; null is skipped.
+ *   STRING_FIELD_MAX characters; null is skipped. Object keys are sorted at every depth (code
+ *   point order, as HA's REST history sends them), so one state is one line whatever the path.
  * - field keys: a key that is `value`, `state`, `time` or starts with `_` gets the prefix `attr_`;
  *   a float key that ends with `_str` gets the suffix `_num`. So a string field always ends in
  *   `_str` (or is `state`) and a float field never does: one key has one type, forever, and a
@@ -23,20 +24,29 @@ import { isoToNs } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { placementReader, type Placements } from './shared-registry.js';
+import { sortedJson } from './sorted-json.js';
 import { canonicalUnit, normalizeUnit } from './units.js';
 
 export const STRING_FIELD_MAX = 16_384;
 
 /** State string → value for on/off-like states (the set HA's own state_as_number knows, and more). */
 export const BINARY_STATES: ReadonlyMap<string, 0 | 1> = new Map([
-  ['on', 1], ['off', 0],
-  ['open', 1], ['closed', 0],
-  ['home', 1], ['not_home', 0],
-  ['locked', 1], ['unlocked', 0],
-  ['above_horizon', 1], ['below_horizon', 0],
-  ['true', 1], ['false', 0],
-  ['yes', 1], ['no', 0],
-  ['detected', 1], ['clear', 0],
+  ['on', 1],
+  ['off', 0],
+  ['open', 1],
+  ['closed', 0],
+  ['home', 1],
+  ['not_home', 0],
+  ['locked', 1],
+  ['unlocked', 0],
+  ['above_horizon', 1],
+  ['below_horizon', 0],
+  ['true', 1],
+  ['false', 0],
+  ['yes', 1],
+  ['no', 0],
+  ['detected', 1],
+  ['clear', 0],
 ]);
 
 const DECIMAL = /^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
@@ -73,10 +83,10 @@ export interface HaState {
 /** A schema: one state → one line, or null when the schema skips it. */
 export interface StateEncoder {
   /**
-   * `timeNs` replaces the state's time (history rows give float seconds); `timeFired` is the
-   * event's time_fired, for schemas that stamp points with it.
+   * `timeNs` replaces the state's last_updated (history rows give float seconds). Every schema
+   * stamps a state with its last_updated: one state, one timestamp, live or backfilled.
    */
-  encodeState(s: HaState, timeNs?: string, timeFired?: string): string | null;
+  encodeState(s: HaState, timeNs?: string): string | null;
 }
 
 export class InvalidStateError extends Error {
@@ -85,9 +95,18 @@ export class InvalidStateError extends Error {
 
 /** Our own field names: an attribute of the same name is written as attr_<name>. */
 const RESERVED_KEYS = new Set([
-  'value', 'state', 'time', 'value_raw', 'unit_raw',
+  'value',
+  'state',
+  'time',
+  'value_raw',
+  'unit_raw',
   // the enrichment context (src/enrich/context.ts)
-  'outdoor_temperature', 'outdoor_humidity', 'outdoor_condition', 'weather_age_s', 'home_occupied', 'people_home',
+  'outdoor_temperature',
+  'outdoor_humidity',
+  'outdoor_condition',
+  'weather_age_s',
+  'home_occupied',
+  'people_home',
 ]);
 
 export interface TypedSchemaOptions {
@@ -101,18 +120,23 @@ export interface TypedSchemaOptions {
   readonly latin1?: boolean;
 }
 
-/** Creates an encoder with its own caches (escaped tag prefixes and field keys). */
-export function createTypedEncoder(options: TypedSchemaOptions = {}) {
-  const rulesFor = compileFilters(options.filters);
-  const placementsOf = placementReader(options.registry);
-  let placements: Placements = {};
-  const prefixes = new Map<string, string>();
-  const floatKeys = new Map<string, string>();
-  const stringKeys = new Map<string, string>();
+/** An encoder with its own caches (escaped tag prefixes and field keys). */
+export class TypedStateEncoder implements StateEncoder {
+  private readonly rulesFor: ReturnType<typeof compileFilters>;
+  private readonly placementsOf: ReturnType<typeof placementReader>;
+  private placements: Placements = {};
+  private readonly prefixes = new Map<string, string>();
+  private readonly floatKeys = new Map<string, string>();
+  private readonly stringKeys = new Map<string, string>();
 
-  function prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
+  constructor(private readonly options: TypedSchemaOptions = {}) {
+    this.rulesFor = compileFilters(options.filters);
+    this.placementsOf = placementReader(options.registry);
+  }
+
+  private prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
     const cacheKey = `${entityId}\u0000${deviceClass ?? ''}\u0000${unit ?? ''}`;
-    let prefix = prefixes.get(cacheKey);
+    let prefix = this.prefixes.get(cacheKey);
     if (prefix !== undefined) return prefix;
     const dot = entityId.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
@@ -120,8 +144,8 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     const id = escapeTagValue(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
     prefix = measurement;
-    const place = placements[options.latin1 ? fromLatin1Form(entityId) : entityId];
-    const external = (s: string): string => (options.latin1 ? toLatin1Form(s) : s);
+    const place = this.placements[this.options.latin1 ? fromLatin1Form(entityId) : entityId];
+    const external = (s: string): string => (this.options.latin1 ? toLatin1Form(s) : s);
     const area = place?.area === undefined ? '' : escapeTagValue(external(place.area));
     if (area !== '') prefix += `,area=${area}`;
     const device = place?.device === undefined ? '' : escapeTagValue(external(place.device));
@@ -131,38 +155,38 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     prefix += `,entity_id=${id}`;
     const u = unit === undefined ? '' : escapeTagValue(unit);
     if (u !== '') prefix += `,unit=${u}`;
-    if (prefixes.size > 100_000) prefixes.clear();
-    prefixes.set(cacheKey, `${prefix} `);
+    if (this.prefixes.size > 100_000) this.prefixes.clear();
+    this.prefixes.set(cacheKey, `${prefix} `);
     return `${prefix} `;
   }
 
-  function baseKey(key: string): string {
+  private baseKey(key: string): string {
     const named = RESERVED_KEYS.has(key) || key.startsWith('_') || key === '' ? `attr_${key}` : key;
     return escapeKey(named) || 'attr_';
   }
 
-  function floatKey(key: string): string {
-    let k = floatKeys.get(key);
+  private floatKey(key: string): string {
+    let k = this.floatKeys.get(key);
     if (k === undefined) {
-      k = baseKey(key);
+      k = this.baseKey(key);
       if (k.endsWith('_str')) k += '_num';
-      if (floatKeys.size > 100_000) floatKeys.clear();
-      floatKeys.set(key, k);
+      if (this.floatKeys.size > 100_000) this.floatKeys.clear();
+      this.floatKeys.set(key, k);
     }
     return k;
   }
 
-  function stringKey(key: string): string {
-    let k = stringKeys.get(key);
+  private stringKey(key: string): string {
+    let k = this.stringKeys.get(key);
     if (k === undefined) {
-      k = `${baseKey(key)}_str`;
-      if (stringKeys.size > 100_000) stringKeys.clear();
-      stringKeys.set(key, k);
+      k = `${this.baseKey(key)}_str`;
+      if (this.stringKeys.size > 100_000) this.stringKeys.clear();
+      this.stringKeys.set(key, k);
     }
     return k;
   }
 
-  function attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
+  private attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
     let out = '';
     for (const key in attributes) {
       if (ignored.size > 0 && ignored.has(key)) continue;
@@ -172,16 +196,16 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
       const v = attributes[key];
       switch (typeof v) {
         case 'number':
-          if (Number.isFinite(v)) out += `,${floatKey(key)}=${formatFloat(v)}`;
+          if (Number.isFinite(v)) out += `,${this.floatKey(key)}=${formatFloat(v)}`;
           break;
         case 'boolean':
-          out += `,${floatKey(key)}=${v ? '1' : '0'}`;
+          out += `,${this.floatKey(key)}=${v ? '1' : '0'}`;
           break;
         case 'string':
-          out += `,${stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
+          out += `,${this.stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
           break;
         case 'object':
-          if (v !== null) out += `,${stringKey(key)}="${escapeStringValue(capString(JSON.stringify(v), STRING_FIELD_MAX))}"`;
+          if (v !== null) out += `,${this.stringKey(key)}="${escapeStringValue(capString(sortedJson(v), STRING_FIELD_MAX))}"`;
           break;
         default:
           break;
@@ -194,16 +218,16 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
    * One state → one line (with its trailing newline). `timeNs` replaces last_updated when the
    * time came in another form (HA's history gives float seconds). Throws InvalidStateError.
    */
-  function encodeState(s: HaState, timeNs?: string): string | null {
+  encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') {
       throw new InvalidStateError('state without entity_id');
     }
-    const rules = rulesFor(s.entity_id);
+    const rules = this.rulesFor(s.entity_id);
     if (!rules.write) return null;
-    const latest = placementsOf.read();
+    const latest = this.placementsOf.read();
     if (latest.changed) {
-      placements = latest.placements;
-      prefixes.clear();
+      this.placements = latest.placements;
+      this.prefixes.clear();
     }
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
@@ -212,11 +236,11 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
     const unit = typeof attributes.unit_of_measurement === 'string' ? attributes.unit_of_measurement : undefined;
     const state = typeof s.state === 'string' ? s.state : String(s.state ?? '');
     const number = parseDecimal(state);
-    const normalized = number !== null && options.normalizeUnits ? normalizeUnit(dc, unit, number) : null;
+    const normalized = number !== null && this.options.normalizeUnits ? normalizeUnit(dc, unit, number) : null;
     // The unit tag stays the canonical one for every state of the entity (unavailable too),
     // so that its history does not split into two series.
-    const tagUnit = (options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
-    let line = prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
+    const tagUnit = (this.options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
+    let line = this.prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
     if (normalized !== null) {
       line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${escapeStringValue(unit as string)}"`;
     } else if (number !== null) {
@@ -226,13 +250,15 @@ export function createTypedEncoder(options: TypedSchemaOptions = {}) {
       if (binary !== undefined) line += `value=${binary},`;
       line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
     }
-    return `${line}${attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
+    return `${line}${this.attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
-
-  return { encodeState };
 }
 
-export type TypedEncoder = ReturnType<typeof createTypedEncoder>;
+export function createTypedEncoder(options: TypedSchemaOptions = {}): TypedStateEncoder {
+  return new TypedStateEncoder(options);
+}
+
+export type TypedEncoder = TypedStateEncoder;
 
 /** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
 export type SchemaOptions =

@@ -22,7 +22,10 @@ const TO: Record<string, { readonly canonical: string; readonly from: Readonly<R
   temperature: { canonical: '°C', from: { '°F': [5 / 9, -32 * (5 / 9)], K: [1, -273.15] } },
   energy: { canonical: 'kWh', from: { Wh: [1e-3], MWh: [1e3], GWh: [1e6] } },
   power: { canonical: 'W', from: { kW: [1e3], MW: [1e6], mW: [1e-3] } },
-  pressure: { canonical: 'hPa', from: { Pa: [0.01], kPa: [10], bar: [1000], mbar: [1], cbar: [100], psi: [68.9475729], inHg: [33.8638866], mmHg: [1.33322387] } },
+  pressure: {
+    canonical: 'hPa',
+    from: { Pa: [0.01], kPa: [10], bar: [1000], mbar: [1], cbar: [100], psi: [68.9475729], inHg: [33.8638866], mmHg: [1.33322387] },
+  },
   speed: { canonical: 'm/s', from: { 'km/h': [1 / 3.6], mph: [0.44704], kn: [0.514444444], 'ft/s': [0.3048] } },
   distance: { canonical: 'm', from: { km: [1000], cm: [0.01], mm: [0.001], mi: [1609.344], yd: [0.9144], ft: [0.3048], in: [0.0254] } },
   volume: { canonical: 'L', from: { 'm³': [1000], mL: [0.001], gal: [3.785411784], 'ft³': [28.316846592], 'fl. oz.': [0.0295735296], CCF: [2831.6846592] } },

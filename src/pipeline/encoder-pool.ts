@@ -1,12 +1,16 @@
 /**
  * The encoder pool: frame batches in, encoded line protocol out (to `onResult`).
  * POOL_SIZE worker threads through Piscina, or, with POOL_SIZE=0, the same encoder on the main
- * thread. What is submitted and not yet done is bounded by `maxQueueBytes` of raw frames: past
- * it `submit` refuses and the caller decides what happens to the batch.
+ * thread. What is submitted and not yet delivered is bounded by `maxQueueBytes` of raw frames:
+ * past it `submit` refuses and the caller decides what happens to the batch.
+ *
+ * Results and failures are delivered in submit order, whatever order the threads finish in (a
+ * reorder buffer keyed by a sequence number given at submit): every main-thread consumer (restart
+ * de-duplication above all) sees the jobs in arrival order, for any POOL_SIZE.
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { EncodeJob, EncodeResult } from '../../workers/encode-batch.js';
+import type { EncodeResult } from '../../workers/encode/result.js';
 import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
 import type { HeldJob } from './overflow.js';
@@ -18,40 +22,57 @@ export interface EncoderPoolOptions {
   readonly poolSize: number;
   readonly maxQueueBytes: number;
   readonly schema?: SchemaOptions;
-  /** Restart de-duplication's shared table (workers/seen-states.ts); none = off. */
-  readonly seenStates?: SharedArrayBuffer;
-  /** A batch's result; the hold is the caller's to pass on. */
+  /** Restart de-duplication on: results carry records (EncodeResult.dedup). */
+  readonly dedup?: boolean;
+  /** A batch's result, in submit order; the hold is the caller's to pass on. */
   readonly onResult: (result: EncodeResult, hold: Hold) => void;
-  /** A whole batch failed (a bug or a crashed worker); `held` says which. */
+  /** A whole batch failed (a bug or a crashed worker), in submit order; `held` says which. */
   readonly onError: (err: Error, held: HeldJob) => void;
   readonly workerFile?: string;
 }
 
+type Outcome = { readonly ok: true; readonly result: EncodeResult } | { readonly ok: false; readonly err: Error };
+
+interface Pending {
+  readonly held: HeldJob;
+  readonly size: number;
+  outcome: Outcome | null;
+}
+
 export class EncoderPool {
   queuedBytes = 0;
-  inFlight = 0;
   private readonly piscina: Piscina | null;
   private readonly inline: ReturnType<typeof createSchemaBatchEncoder> | null;
   private idleWaiters: (() => void)[] = [];
+  /** Submitted and not yet delivered, by sequence number; delivery follows `nextToDeliver`. */
+  private readonly pending = new Map<number, Pending>();
+  private nextSeq = 0;
+  private nextToDeliver = 0;
 
   constructor(private readonly opts: EncoderPoolOptions) {
+    const setup: EncoderSetup = { schema: opts.schema ?? { schema: 'typed' }, dedup: opts.dedup === true };
     if (opts.poolSize > 0) {
       this.piscina = new Piscina({
         filename: opts.workerFile ?? WORKER_FILE,
         minThreads: opts.poolSize,
         maxThreads: opts.poolSize,
         idleTimeout: Number.POSITIVE_INFINITY,
-        workerData: { schema: opts.schema ?? { schema: 'typed' }, seenStates: opts.seenStates } satisfies EncoderSetup,
+        workerData: setup,
       });
       this.inline = null;
     } else {
       this.piscina = null;
-      this.inline = createSchemaBatchEncoder(opts.schema ?? { schema: 'typed' }, opts.seenStates);
+      this.inline = createSchemaBatchEncoder(setup.schema, setup);
     }
   }
 
   get threads(): number {
     return this.piscina?.threads.length ?? 0;
+  }
+
+  /** Batches submitted and not yet delivered. */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   /**
@@ -62,11 +83,26 @@ export class EncoderPool {
     const { job } = held;
     const size = job.bytes.byteLength;
     if (!force && this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
-    this.run(held, size, [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
+    const seq = this.nextSeq++;
+    const entry: Pending = { held, size, outcome: null };
+    this.pending.set(seq, entry);
+    this.queuedBytes += size;
+    if (this.inline !== null) {
+      try {
+        this.complete(seq, { ok: true, result: this.inline.encode(job) });
+      } catch (err) {
+        this.complete(seq, { ok: false, err: err as Error });
+      }
+      return true;
+    }
+    (this.piscina as Piscina).run(job, { transferList: [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer] }).then(
+      (result: EncodeResult) => this.complete(seq, { ok: true, result }),
+      (err: Error) => this.complete(seq, { ok: false, err }),
+    );
     return true;
   }
 
-  /** Resolves when nothing is queued or running. */
+  /** Resolves when nothing is queued, running or waiting for delivery. */
   drain(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -77,37 +113,30 @@ export class EncoderPool {
     await this.piscina?.destroy();
   }
 
-  private run(held: HeldJob, size: number, transferList: ArrayBuffer[]): void {
-    const { job, hold } = held;
-    this.queuedBytes += size;
-    this.inFlight++;
-    const done = (): void => {
-      this.queuedBytes -= size;
-      this.inFlight--;
-      if (this.inFlight === 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    };
-    if (this.inline !== null) {
+  /** A job finished: it and every finished job after it, up to the first unfinished one, are delivered. */
+  private complete(seq: number, outcome: Outcome): void {
+    (this.pending.get(seq) as Pending).outcome = outcome;
+    for (let next = this.pending.get(this.nextToDeliver); next?.outcome != null; next = this.pending.get(this.nextToDeliver)) {
+      this.pending.delete(this.nextToDeliver++);
+      this.queuedBytes -= next.size;
       try {
-        this.opts.onResult(this.inline.encode(job), hold);
+        this.deliver(next.held, next.outcome);
       } catch (err) {
-        this.opts.onError(err as Error, held);
+        // A consumer's bug: surface it as before (uncaught), without stalling later deliveries.
+        queueMicrotask(() => {
+          throw err;
+        });
       }
-      done();
-      return;
     }
-    (this.piscina as Piscina).run(job, { transferList }).then(
-      (result: EncodeResult) => {
-        done();
-        this.opts.onResult(result, hold);
-      },
-      (err: Error) => {
-        done();
-        this.opts.onError(err, held);
-      },
-    );
+    if (this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private deliver(held: HeldJob, outcome: Outcome): void {
+    if (outcome.ok) this.opts.onResult(outcome.result, held.hold);
+    else this.opts.onError(outcome.err, held);
   }
 }

@@ -8,13 +8,14 @@ import type { EncodeResult, Observed } from '../../workers/encode-batch.js';
 import type { Reply } from '../ha/connection.js';
 import type { Metrics } from '../metrics.js';
 import type { Writer } from '../writer/writer.js';
-import type { HeldBackLines } from './held-back.js';
 import type { HeldJob } from './overflow.js';
+import type { RestartDedup } from './restart-dedup/index.js';
 import type { Hold } from './watermark.js';
 
 export interface ResultRouterOptions {
   readonly writer: Writer;
-  readonly heldBack: HeldBackLines | null;
+  /** Restart de-duplication (null: off): judges each result's states, in job order. */
+  readonly dedup: RestartDedup | null;
   readonly replies: (session: number, replies: readonly Reply[]) => void;
   readonly observe: (observed: readonly Observed[]) => void;
   /** A batch finished: frames waiting on disk may go to the pool now. */
@@ -27,11 +28,12 @@ export class ResultRouter {
   constructor(private readonly opts: ResultRouterOptions) {}
 
   onResult(r: EncodeResult, hold: Hold): void {
-    const { writer, heldBack } = this.opts;
+    const { writer, dedup } = this.opts;
     this.count(r);
-    if (r.maxTimeNs !== '') hold.noteHaTime(Number(r.maxTimeNs.slice(0, -6)));
-    if (r.heldBack.length > 0 && heldBack !== null) heldBack.add(r.session, r.heldBack, hold.share());
-    writer.accept(r.lp, r.lines, hold);
+    if (r.liveHaMaxMs >= 0) hold.noteHaTime(r.liveHaMaxMs);
+    // Before the replies: it fills in the snapshot and history summaries the connection reads.
+    const out = dedup === null ? r : dedup.filter(r, hold);
+    writer.accept(out.lp, out.lines, hold);
     if (r.observed.length > 0) this.opts.observe(r.observed);
     this.opts.encoderFree();
     if (r.control.length > 0) this.opts.replies(r.session, r.control);
@@ -55,7 +57,6 @@ export class ResultRouter {
     metrics.events.inc(r.events);
     metrics.eventsRemoved.inc(r.removed);
     metrics.eventsSkipped.inc(r.skipped);
-    metrics.reannouncementsSkipped.inc(r.reannounced);
     metrics.eventsInvalid.inc(r.invalid);
     if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
   }

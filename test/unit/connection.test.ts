@@ -35,7 +35,7 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
     metrics,
     handlers: {
       frame: (f) => {
-        const r = encoder.encode({ bytes: new Uint8Array(f), ends: new Uint32Array([f.length]), session: conn?.session ?? 0, token: 0, stateResults: [...(conn?.stateResults ?? [])] });
+        const r = encoder.encode({ bytes: new Uint8Array(f), ends: new Uint32Array([f.length]), session: conn?.session ?? 0, stateResults: [...(conn?.stateResults ?? [])] });
         if (r.events > 0) frames.push(f);
         for (const c of r.control) if ('encoded' in c) snapshots.push(c.encoded.states);
         conn?.receive(r.session, r.control);

@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { createHaEncoder, DEFAULT_HA_SCHEMA, type HaSchemaOptions } from '../../workers/ha-schema.js';
 import { pyFloat, pyFloatRepr, pyStr } from '../../workers/python-values.js';
 
-const TF = '2024-05-01T12:34:56.123456+00:00';
+/** The state's last_updated: every point of a state is stamped with it (issue 9, defect 11). */
+const LU = '2024-05-01T12:34:56.123456+00:00';
 const NS = '1714566896123456000';
-const LU = '2024-05-01T12:34:55+00:00';
 
-function line(entityId: string, state: string, attributes: Record<string, unknown>, options: Partial<HaSchemaOptions> = {}, timeFired: string | null = TF): string | null {
-  return createHaEncoder({ ...DEFAULT_HA_SCHEMA, ...options }).encodeState({ entity_id: entityId, state, attributes, last_updated: LU }, undefined, timeFired ?? undefined);
+function line(entityId: string, state: string, attributes: Record<string, unknown>, options: Partial<HaSchemaOptions> = {}): string | null {
+  return createHaEncoder({ ...DEFAULT_HA_SCHEMA, ...options }).encodeState({ entity_id: entityId, state, attributes, last_updated: LU });
 }
 
 const temp = { unit_of_measurement: '°C', device_class: 'temperature', friendly_name: 'Temp' };
@@ -19,14 +19,56 @@ const temp = { unit_of_measurement: '°C', device_class: 'temperature', friendly
 describe('SCHEMA=ha: one state change → the line HA would write', () => {
   it.each<[string, string, string, Record<string, unknown>, Partial<HaSchemaOptions>, string | null]>([
     // measurement
-    ['unit as measurement, unit not a field', 'sensor.temp', '21.4', temp, {}, `°C,domain=sensor,entity_id=temp value=21.4,device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`],
+    [
+      'unit as measurement, unit not a field',
+      'sensor.temp',
+      '21.4',
+      temp,
+      {},
+      `°C,domain=sensor,entity_id=temp value=21.4,device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`,
+    ],
     ['no unit: the entity id', 'sensor.temp', '5', {}, {}, `sensor.temp,domain=sensor,entity_id=temp value=5 ${NS}\n`],
     ['no unit: default_measurement', 'sensor.temp', '5', {}, { defaultMeasurement: 'state' }, `state,domain=sensor,entity_id=temp value=5 ${NS}\n`],
-    ['override_measurement wins, the unit is a field', 'sensor.temp', '21.4', temp, { overrideMeasurement: 'ha' }, `ha,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`],
-    ['measurement_attr entity_id', 'sensor.temp', '21.4', { unit_of_measurement: '°C' }, { measurementAttr: 'entity_id' }, `sensor.temp,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C" ${NS}\n`],
-    ['measurement_attr domain__device_class', 'sensor.temp', '21.4', temp, { measurementAttr: 'domain__device_class' }, `sensor__temperature,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",friendly_name_str="Temp" ${NS}\n`],
-    ['domain__device_class without a class: the domain', 'switch.k', 'on', {}, { measurementAttr: 'domain__device_class' }, `switch,domain=switch,entity_id=k state="on",value=1 ${NS}\n`],
-    ['measurement_attr any attribute (still a field too)', 'sensor.temp', '21.4', temp, { measurementAttr: 'friendly_name' }, `Temp,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`],
+    [
+      'override_measurement wins, the unit is a field',
+      'sensor.temp',
+      '21.4',
+      temp,
+      { overrideMeasurement: 'ha' },
+      `ha,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`,
+    ],
+    [
+      'measurement_attr entity_id',
+      'sensor.temp',
+      '21.4',
+      { unit_of_measurement: '°C' },
+      { measurementAttr: 'entity_id' },
+      `sensor.temp,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C" ${NS}\n`,
+    ],
+    [
+      'measurement_attr domain__device_class',
+      'sensor.temp',
+      '21.4',
+      temp,
+      { measurementAttr: 'domain__device_class' },
+      `sensor__temperature,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",friendly_name_str="Temp" ${NS}\n`,
+    ],
+    [
+      'domain__device_class without a class: the domain',
+      'switch.k',
+      'on',
+      {},
+      { measurementAttr: 'domain__device_class' },
+      `switch,domain=switch,entity_id=k state="on",value=1 ${NS}\n`,
+    ],
+    [
+      'measurement_attr any attribute (still a field too)',
+      'sensor.temp',
+      '21.4',
+      temp,
+      { measurementAttr: 'friendly_name' },
+      `Temp,domain=sensor,entity_id=temp value=21.4,unit_of_measurement_str="°C",device_class_str="temperature",friendly_name_str="Temp" ${NS}\n`,
+    ],
     ['measurement with a space is escaped', 'sensor.e', '1', { unit_of_measurement: 'kWh h' }, {}, `kWh\\ h,domain=sensor,entity_id=e value=1 ${NS}\n`],
     // state → value / state
     ['on', 'light.k', 'on', {}, {}, `light.k,domain=light,entity_id=k state="on",value=1 ${NS}\n`],
@@ -45,14 +87,35 @@ describe('SCHEMA=ha: one state change → the line HA would write', () => {
     ['state " 42 " is a float for Python', 'sensor.x', ' 42 ', {}, {}, `sensor.x,domain=sensor,entity_id=x value=42 ${NS}\n`],
     ['state "1_000" too', 'sensor.x', '1_000', {}, {}, `sensor.x,domain=sensor,entity_id=x value=1000 ${NS}\n`],
     ['state "1e3"', 'sensor.x', '1e3', {}, {}, `sensor.x,domain=sensor,entity_id=x value=1000 ${NS}\n`],
-    ['state "nan": a non-finite value is not written', 'sensor.x', 'nan', { friendly_name: 'X' }, {}, `sensor.x,domain=sensor,entity_id=x friendly_name_str="X" ${NS}\n`],
+    [
+      'state "nan": a non-finite value is not written',
+      'sensor.x',
+      'nan',
+      { friendly_name: 'X' },
+      {},
+      `sensor.x,domain=sensor,entity_id=x friendly_name_str="X" ${NS}\n`,
+    ],
     // attributes
     ['boolean → float', 'sensor.x', '1', { b: true, c: false }, {}, `sensor.x,domain=sensor,entity_id=x value=1,b=1,c=0 ${NS}\n`],
     ['None → "None"', 'sensor.x', '1', { n: null }, {}, `sensor.x,domain=sensor,entity_id=x value=1,n_str="None" ${NS}\n`],
     ['list → Python repr', 'sensor.x', '1', { l: [1, 'a', 2] }, {}, `sensor.x,domain=sensor,entity_id=x value=1,l_str="[1, 'a', 2]" ${NS}\n`],
     // HA's number-from-string rule applies to any str(): digits of a list with one dot become a float.
-    ['list with one dot: HA extracts a number from its repr', 'sensor.x', '1', { l: [1, 'a', 1.5, 1e-5] }, {}, `sensor.x,domain=sensor,entity_id=x value=1,l_str="[1, 'a', 1.5, 1e-05]",l=11.5105 ${NS}\n`],
-    ['dict → Python repr', 'sensor.x', '1', { d: { a: true, b: null, c: "it's" } }, {}, `sensor.x,domain=sensor,entity_id=x value=1,d_str="{'a': True, 'b': None, 'c': \\"it's\\"}" ${NS}\n`],
+    [
+      'list with one dot: HA extracts a number from its repr',
+      'sensor.x',
+      '1',
+      { l: [1, 'a', 1.5, 1e-5] },
+      {},
+      `sensor.x,domain=sensor,entity_id=x value=1,l_str="[1, 'a', 1.5, 1e-05]",l=11.5105 ${NS}\n`,
+    ],
+    [
+      'dict → Python repr',
+      'sensor.x',
+      '1',
+      { d: { a: true, b: null, c: "it's" } },
+      {},
+      `sensor.x,domain=sensor,entity_id=x value=1,d_str="{'a': True, 'b': None, 'c': \\"it's\\"}" ${NS}\n`,
+    ],
     ['string', 'sensor.x', '1', { s: 'abc' }, {}, `sensor.x,domain=sensor,entity_id=x value=1,s_str="abc" ${NS}\n`],
     ['number in a string: also a float', 'sensor.x', '1', { eta: '12 min' }, {}, `sensor.x,domain=sensor,entity_id=x value=1,eta_str="12 min",eta=12 ${NS}\n`],
     ['version-like string', 'sensor.x', '1', { v: 'v1.25' }, {}, `sensor.x,domain=sensor,entity_id=x value=1,v_str="v1.25",v=1.25 ${NS}\n`],
@@ -63,39 +126,107 @@ describe('SCHEMA=ha: one state change → the line HA would write', () => {
     ['"inf" attribute: dropped', 'sensor.x', '1', { s: '-inf' }, {}, `sensor.x,domain=sensor,entity_id=x value=1 ${NS}\n`],
     ['key colliding with value gets _', 'sensor.x', '1', { value: 2 }, {}, `sensor.x,domain=sensor,entity_id=x value=1,value_=2 ${NS}\n`],
     ['key colliding with state gets _', 'climate.x', 'heat', { state: 'x' }, {}, `climate.x,domain=climate,entity_id=x state="heat",state__str="x" ${NS}\n`],
-    ['key colliding with an earlier _str', 'sensor.x', '1', { a: 'x', a_str: 'y' }, {}, `sensor.x,domain=sensor,entity_id=x value=1,a_str="x",a_str__str="y" ${NS}\n`],
-    ['quotes and a newline in a string', 'sensor.x', '1', { s: 'say "hi"\nok' }, {}, `sensor.x,domain=sensor,entity_id=x value=1,s_str="say \\"hi\\"\\\\nok" ${NS}\n`],
+    [
+      'key colliding with an earlier _str',
+      'sensor.x',
+      '1',
+      { a: 'x', a_str: 'y' },
+      {},
+      `sensor.x,domain=sensor,entity_id=x value=1,a_str="x",a_str__str="y" ${NS}\n`,
+    ],
+    [
+      'quotes and a newline in a string',
+      'sensor.x',
+      '1',
+      { s: 'say "hi"\nok' },
+      {},
+      `sensor.x,domain=sensor,entity_id=x value=1,s_str="say \\"hi\\"\\\\nok" ${NS}\n`,
+    ],
     ['a big number', 'sensor.x', '1', { big: 1e16 }, {}, `sensor.x,domain=sensor,entity_id=x value=1,big=10000000000000000 ${NS}\n`],
     // options
-    ['ignore_attributes', 'sensor.temp', '21.4', temp, { ignoreAttributes: ['friendly_name', 'device_class'] }, `°C,domain=sensor,entity_id=temp value=21.4 ${NS}\n`],
-    ['tags_attributes become tags (sorted)', 'sensor.temp', '21.4', temp, { tagsAttributes: ['friendly_name'] }, `°C,domain=sensor,entity_id=temp,friendly_name=Temp value=21.4,device_class_str="temperature" ${NS}\n`],
-    ['tags_attributes of another type: str()', 'sensor.temp', '21.4', { floor: 2, on: true }, { tagsAttributes: ['floor', 'on'] }, `sensor.temp,domain=sensor,entity_id=temp,floor=2,on=True value=21.4 ${NS}\n`],
-    ['static tags', 'sensor.temp', '5', {}, { tags: { source: 'hass', instance: 'home a' } }, `sensor.temp,domain=sensor,entity_id=temp,instance=home\\ a,source=hass value=5 ${NS}\n`],
+    [
+      'ignore_attributes',
+      'sensor.temp',
+      '21.4',
+      temp,
+      { ignoreAttributes: ['friendly_name', 'device_class'] },
+      `°C,domain=sensor,entity_id=temp value=21.4 ${NS}\n`,
+    ],
+    [
+      'tags_attributes become tags (sorted)',
+      'sensor.temp',
+      '21.4',
+      temp,
+      { tagsAttributes: ['friendly_name'] },
+      `°C,domain=sensor,entity_id=temp,friendly_name=Temp value=21.4,device_class_str="temperature" ${NS}\n`,
+    ],
+    [
+      'tags_attributes of another type: str()',
+      'sensor.temp',
+      '21.4',
+      { floor: 2, on: true },
+      { tagsAttributes: ['floor', 'on'] },
+      `sensor.temp,domain=sensor,entity_id=temp,floor=2,on=True value=21.4 ${NS}\n`,
+    ],
+    [
+      'static tags',
+      'sensor.temp',
+      '5',
+      {},
+      { tags: { source: 'hass', instance: 'home a' } },
+      `sensor.temp,domain=sensor,entity_id=temp,instance=home\\ a,source=hass value=5 ${NS}\n`,
+    ],
   ])('%s', (_name, entityId, state, attributes, options, expected) => {
     expect(line(entityId, state, attributes, options)).toBe(expected);
   });
 
-  it('stamps a snapshot state (no time_fired) with last_updated, and history rows with their time', () => {
-    expect(line('sensor.x', '1', {}, {}, null)).toBe('sensor.x,domain=sensor,entity_id=x value=1 1714566895000000000\n');
+  it('stamps a state with its last_updated (live, snapshot), and history rows with their time', () => {
+    expect(line('sensor.x', '1', {})).toBe(`sensor.x,domain=sensor,entity_id=x value=1 ${NS}\n`);
     const enc = createHaEncoder();
-    expect(enc.encodeState({ entity_id: 'sensor.x', state: '1', attributes: {}, last_updated: LU }, '1714566800000001000')).toBe('sensor.x,domain=sensor,entity_id=x value=1 1714566800000001000\n');
+    expect(enc.encodeState({ entity_id: 'sensor.x', state: '1', attributes: {}, last_updated: LU }, '1714566800000001000')).toBe(
+      'sensor.x,domain=sensor,entity_id=x value=1 1714566800000001000\n',
+    );
   });
 });
 
 describe("Python's float() and str()", () => {
   it.each([
-    ['1.5', 1.5], [' 2 ', 2], ['1_000', 1000], ['.5', 0.5], ['5.', 5], ['1e-3', 0.001], ['-Infinity', -Infinity], ['INF', Infinity], ['abc', null], ['1__0', null], ['', null], ['0x10', null],
+    ['1.5', 1.5],
+    [' 2 ', 2],
+    ['1_000', 1000],
+    ['.5', 0.5],
+    ['5.', 5],
+    ['1e-3', 0.001],
+    ['-Infinity', -Infinity],
+    ['INF', Infinity],
+    ['abc', null],
+    ['1__0', null],
+    ['', null],
+    ['0x10', null],
   ] as [string, number | null][])('float(%j) → %s', (text, n) => {
     expect(pyFloat(text)).toBe(n);
   });
   it('float(nan) is NaN', () => expect(pyFloat('NaN')).toBeNaN());
   it.each([
-    [0.1, '0.1'], [1e-5, '1e-05'], [123.456, '123.456'], [1.5e16, '1.5e+16'], [-0.001, '-0.001'], [2.5e-7, '2.5e-07'], [7, '7'],
+    [0.1, '0.1'],
+    [1e-5, '1e-05'],
+    [123.456, '123.456'],
+    [1.5e16, '1.5e+16'],
+    [-0.001, '-0.001'],
+    [2.5e-7, '2.5e-07'],
+    [7, '7'],
   ] as [number, string][])('repr(%d) → %s', (n, text) => {
     expect(pyFloatRepr(n)).toBe(text);
   });
   it.each([
-    [null, 'None'], [true, 'True'], [[], '[]'], [{}, '{}'], [['a\\b', 'tab\t'], "['a\\\\b', 'tab\\t']"], [{ 'k"': ["x'y\"z"] }, `{'k"': ['x\\'y"z']}`], ['plain', 'plain'],
+    [null, 'None'],
+    [true, 'True'],
+    [[], '[]'],
+    [{}, '{}'],
+    [{ b: 1, a: { d: 2, c: 3 }, '10': 4, '9': 5 }, "{'10': 4, '9': 5, 'a': {'c': 3, 'd': 2}, 'b': 1}"],
+    [['a\\b', 'tab\t'], "['a\\\\b', 'tab\\t']"],
+    [{ 'k"': ['x\'y"z'] }, `{'k"': ['x\\'y"z']}`],
+    ['plain', 'plain'],
   ] as [unknown, string][])('str(%j) → %s', (value, text) => {
     expect(pyStr(value)).toBe(text);
   });

@@ -1,84 +1,125 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { HeldBackLines } from '../../src/pipeline/held-back.js';
-import type { HeldBackLine } from '../../workers/encode-batch.js';
-import { createSeenStates, SeenStates } from '../../workers/seen-states.js';
+import { WaitingRoom, type HeldLine } from '../../src/pipeline/restart-dedup/held-back.js';
+import { note } from '../../src/pipeline/restart-dedup/policy.js';
+import { SeenTable } from '../../src/pipeline/restart-dedup/table.js';
+import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
+import { pointOf } from '../../workers/encode/records.js';
 
 const line = (value: number, us: number): string => `sensor,entity_id=sensor.a value=${value} ${us}000\n`;
-const announce = (value: number, us: number): HeldBackLine => ({ entityId: 'sensor.a', line: line(value, us), out: line(value, us), arrival: 'announce' });
+const announce = (value: number, us: number): HeldLine => ({
+  point: pointOf('sensor.a', line(value, us)),
+  arrival: 'announce',
+  bytes: Buffer.from(line(value, us)),
+});
 
 function setup() {
-  const seen = new SeenStates(createSeenStates(64));
-  const written: { text: string; token: number }[] = [];
-  const held = new Map<number, number>();
-  const lines = new HeldBackLines({
-    seen,
-    write: (lp, _n, token) => written.push({ text: Buffer.from(lp).toString(), token }),
-    hold: (t) => held.set(t, (held.get(t) ?? 0) + 1),
-    release: (t) => {
-      const n = (held.get(t) ?? 0) - 1;
-      if (n < 0) throw new Error(`released ${t} more than held`);
-      if (n === 0) held.delete(t);
-      else held.set(t, n);
+  const table = new SeenTable(64);
+  const seen = { note: (l: string, session: number) => note(table, pointOf('sensor.a', l), 'change', session) };
+  const watermark = new Watermark();
+  const written: { text: string; seq: number }[] = [];
+  const lines = new WaitingRoom({
+    note: (p, arrival, session) => note(table, p, arrival, session),
+    // The writer: owns the hold, releases it once the lines are durable (here: at once).
+    write: (lp, _n, hold) => {
+      written.push({ text: Buffer.from(lp).toString(), seq: hold.seq });
+      hold.release();
     },
     onSkipped: () => {},
     log: pino({ level: 'silent' }),
   });
-  return { seen, written, held, lines };
+  /** A batch's hold: the router keeps it (released at once here), a share waits with the lines. */
+  const batch = (): { share: () => Hold; done: () => void; seq: number } => {
+    const hold = watermark.hold();
+    return { share: () => hold.share(), done: () => hold.release(), seq: hold.seq };
+  };
+  return { seen, written, watermark, lines, batch };
 }
 
 describe('held-back lines (restart de-duplication)', () => {
-  it('wait for their connection\'s backfill, keep their watermark tokens held, then are judged', () => {
-    const { seen, written, held, lines } = setup();
-    seen.note('sensor.a', line(1, 100), 'change', 1, false);
+  it("wait for their connection's backfill, keep a share of their frames' hold, then are judged", () => {
+    const { seen, written, watermark, lines, batch } = setup();
+    seen.note(line(1, 100), 1);
     lines.begin(2);
-    lines.add(2, [announce(1, 300)], 50);
-    lines.add(2, [announce(1, 300)], 50);
+    const b = batch();
+    lines.add(2, [announce(1, 300)], b.share());
+    lines.add(2, [announce(1, 300)], b.share());
+    b.done();
     expect(written).toEqual([]);
-    expect(held.get(50)).toBe(2);
+    expect(lines.size).toBe(2);
+    expect(watermark.held).toBe(1);
     // The backfill brought the change the connection missed: 2 at 200. 1 at 300 is a change.
-    seen.note('sensor.a', line(2, 200), 'recorded', 2, false);
+    seen.note(line(2, 200), 2);
     lines.settle(2, true);
-    expect(written).toEqual([{ text: line(1, 300) + line(1, 300), token: 50 }]);
-    expect(held.size).toBe(0);
+    expect(written).toEqual([
+      { text: line(1, 300), seq: b.seq },
+      { text: line(1, 300), seq: b.seq },
+    ]);
+    expect(watermark.held).toBe(0);
   });
 
-  it('a re-announcement after a complete backfill is left out', () => {
-    const { seen, written, lines } = setup();
-    seen.note('sensor.a', line(1, 100), 'change', 1, false);
+  it('a re-announcement after a complete backfill is left out, and its hold let go', () => {
+    const { seen, written, watermark, lines, batch } = setup();
+    seen.note(line(1, 100), 1);
     lines.begin(2);
-    lines.add(2, [announce(1, 300)], 50);
+    const b = batch();
+    lines.add(2, [announce(1, 300)], b.share());
+    b.done();
     lines.settle(2, true);
     expect(written).toEqual([]);
+    expect(watermark.held).toBe(0);
   });
 
   it('are all written when the backfill did not complete, when the connection closed first, and for a connection whose backfill never completed', () => {
-    const { seen, written, held, lines } = setup();
-    seen.note('sensor.a', line(1, 100), 'change', 1, false);
+    const { seen, written, watermark, lines, batch } = setup();
+    seen.note(line(1, 100), 1);
     lines.begin(2);
-    lines.add(2, [announce(1, 300)], 50);
+    let b = batch();
+    lines.add(2, [announce(1, 300)], b.share());
+    b.done();
     lines.settle(2, false);
     expect(written.map((w) => w.text)).toEqual([line(1, 300)]);
 
     lines.begin(3);
-    lines.add(3, [announce(1, 400)], 60);
+    b = batch();
+    lines.add(3, [announce(1, 400)], b.share());
+    b.done();
     lines.closed(3);
     expect(written.map((w) => w.text)).toEqual([line(1, 300), line(1, 400)]);
     // A late batch of connection 3 (its backfill never completed): written, not judged.
-    lines.add(3, [announce(1, 500)], 61);
+    b = batch();
+    lines.add(3, [announce(1, 500)], b.share());
+    b.done();
     expect(written.map((w) => w.text)).toEqual([line(1, 300), line(1, 400), line(1, 500)]);
-    expect(held.size).toBe(0);
+    expect(watermark.held).toBe(0);
   });
 
   it('a late batch of a connection whose backfill completed is judged at once', () => {
-    const { seen, written, lines } = setup();
-    seen.note('sensor.a', line(1, 100), 'change', 1, false);
+    const { seen, written, watermark, lines, batch } = setup();
+    seen.note(line(1, 100), 1);
     lines.begin(2);
     lines.settle(2, true);
     lines.begin(3);
-    lines.add(2, [announce(1, 300)], 50);
+    const b = batch();
+    lines.add(2, [announce(1, 300)], b.share());
     expect(written).toEqual([]);
-    lines.add(2, [announce(7, 400)], 51);
-    expect(written).toEqual([{ text: line(7, 400), token: 51 }]);
+    lines.add(2, [announce(7, 400)], b.share());
+    b.done();
+    expect(written).toEqual([{ text: line(7, 400), seq: b.seq }]);
+    expect(watermark.held).toBe(0);
+  });
+
+  it('writeAll at shutdown writes what waits and lets every share go', () => {
+    const { seen, written, watermark, lines, batch } = setup();
+    seen.note(line(1, 100), 1);
+    lines.begin(2);
+    const b = batch();
+    lines.add(2, [announce(1, 300)], b.share());
+    lines.add(2, [], b.share()); // nothing to wait: released at once
+    b.done();
+    expect(watermark.held).toBe(1);
+    lines.writeAll();
+    expect(written.map((w) => w.text)).toEqual([line(1, 300)]);
+    expect(watermark.held).toBe(0);
   });
 });

@@ -31,16 +31,14 @@ function fullJob(session: number): Required<EncodeJob> {
     bytes: new Uint8Array(bytes),
     ends,
     session,
-    token: 1_714_566_896_123,
     stateResults: [
-      [2, 'states'],
+      [2, 'snapshot'],
       [7, 'history'],
     ],
     context: ',people_home=2i,outside_temp=11.5',
-    internalEventTypes: ['area_registry_updated', 'device_registry_updated'],
-    haRestarted: true,
-    backfillPending: true,
-  } as Required<EncodeJob>;
+    observeEventTypes: ['area_registry_updated', 'device_registry_updated', 'entity_registry_updated'],
+    silentEventTypes: ['area_registry_updated', 'device_registry_updated'],
+  };
 }
 
 async function openSpool(): Promise<Spool> {

@@ -12,7 +12,11 @@ describe('typed schema: one state → one line', () => {
   it.each<[string, Partial<HaState>, string]>([
     [
       'numeric sensor with device class and unit',
-      { entity_id: 'sensor.living_room_temperature', state: '21.4', attributes: { device_class: 'temperature', unit_of_measurement: '°C', friendly_name: 'Living room', state_class: 'measurement' } },
+      {
+        entity_id: 'sensor.living_room_temperature',
+        state: '21.4',
+        attributes: { device_class: 'temperature', unit_of_measurement: '°C', friendly_name: 'Living room', state_class: 'measurement' },
+      },
       `sensor,device_class=temperature,entity_id=sensor.living_room_temperature,unit=°C value=21.4,friendly_name_str="Living room",state_class_str="measurement" ${NS}\n`,
     ],
     ['integer-looking state is still a float', { state: '42' }, `sensor,entity_id=sensor.x value=42 ${NS}\n`],
@@ -43,11 +47,7 @@ describe('typed schema: one state → one line', () => {
       `sensor,entity_id=sensor.x value=1,attr_value=2,attr_state_str="x",attr_time_str="t",attr__p=1,attr_=5 ${NS}\n`,
     ],
     ['a float key never ends in _str', { attributes: { a_str: 1, a: 'x' } }, `sensor,entity_id=sensor.x value=1,a_str_num=1,a_str="x" ${NS}\n`],
-    [
-      'special characters in keys',
-      { attributes: { 'k, =v': 1, 'ends\\': 2 } },
-      `sensor,entity_id=sensor.x value=1,k\\,\\ \\=v=1,ends/=2 ${NS}\n`,
-    ],
+    ['special characters in keys', { attributes: { 'k, =v': 1, 'ends\\': 2 } }, `sensor,entity_id=sensor.x value=1,k\\,\\ \\=v=1,ends/=2 ${NS}\n`],
     [
       'odd entity id and tag values',
       { entity_id: 'sensor.odd id, with=signs', attributes: { device_class: 'a b', unit_of_measurement: 'µg/m³' } },
@@ -101,19 +101,84 @@ describe('typed schema with NORMALIZE_UNITS', () => {
   const encode = (state: string, attributes: Record<string, unknown>) =>
     createTypedEncoder({ normalizeUnits: true }).encodeState({ entity_id: 'sensor.x', state, attributes, last_updated: TS });
   it.each<[string, string, Record<string, unknown>, string]>([
-    ['°F → °C', '68', { device_class: 'temperature', unit_of_measurement: '°F' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=20,value_raw=68,unit_raw="°F" ${NS}\n`],
-    ['K → °C', '300', { device_class: 'temperature', unit_of_measurement: 'K' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=26.85,value_raw=300,unit_raw="K" ${NS}\n`],
-    ['Wh → kWh', '1500', { device_class: 'energy', unit_of_measurement: 'Wh' }, `sensor,device_class=energy,entity_id=sensor.x,unit=kWh value=1.5,value_raw=1500,unit_raw="Wh" ${NS}\n`],
-    ['MWh → kWh', '2.5', { device_class: 'energy', unit_of_measurement: 'MWh' }, `sensor,device_class=energy,entity_id=sensor.x,unit=kWh value=2500,value_raw=2.5,unit_raw="MWh" ${NS}\n`],
-    ['kW → W', '1.2', { device_class: 'power', unit_of_measurement: 'kW' }, `sensor,device_class=power,entity_id=sensor.x,unit=W value=1200,value_raw=1.2,unit_raw="kW" ${NS}\n`],
-    ['km/h → m/s', '36', { device_class: 'wind_speed', unit_of_measurement: 'km/h' }, `sensor,device_class=wind_speed,entity_id=sensor.x,unit=m/s value=10,value_raw=36,unit_raw="km/h" ${NS}\n`],
-    ['psi → hPa', '1', { device_class: 'pressure', unit_of_measurement: 'psi' }, `sensor,device_class=pressure,entity_id=sensor.x,unit=hPa value=68.9475729,value_raw=1,unit_raw="psi" ${NS}\n`],
-    ['m³ → L', '0.25', { device_class: 'water', unit_of_measurement: 'm³' }, `sensor,device_class=water,entity_id=sensor.x,unit=L value=250,value_raw=0.25,unit_raw="m³" ${NS}\n`],
-    ['canonical already: untouched', '21', { device_class: 'temperature', unit_of_measurement: '°C' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=21 ${NS}\n`],
-    ['unknown unit: untouched', '3', { device_class: 'temperature', unit_of_measurement: '°Ré' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°Ré value=3 ${NS}\n`],
-    ['unknown device class: untouched', '3', { device_class: 'humidity', unit_of_measurement: '%' }, `sensor,device_class=humidity,entity_id=sensor.x,unit=% value=3 ${NS}\n`],
-    ['non-numeric state: the canonical unit tag all the same (one series)', 'unavailable', { device_class: 'temperature', unit_of_measurement: '°F' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°C state="unavailable" ${NS}\n`],
-    ['attributes named like the raw fields step aside', '68', { device_class: 'temperature', unit_of_measurement: '°F', value_raw: 1, unit_raw: 'x' }, `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=20,value_raw=68,unit_raw="°F",attr_value_raw=1,attr_unit_raw_str="x" ${NS}\n`],
+    [
+      '°F → °C',
+      '68',
+      { device_class: 'temperature', unit_of_measurement: '°F' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=20,value_raw=68,unit_raw="°F" ${NS}\n`,
+    ],
+    [
+      'K → °C',
+      '300',
+      { device_class: 'temperature', unit_of_measurement: 'K' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=26.85,value_raw=300,unit_raw="K" ${NS}\n`,
+    ],
+    [
+      'Wh → kWh',
+      '1500',
+      { device_class: 'energy', unit_of_measurement: 'Wh' },
+      `sensor,device_class=energy,entity_id=sensor.x,unit=kWh value=1.5,value_raw=1500,unit_raw="Wh" ${NS}\n`,
+    ],
+    [
+      'MWh → kWh',
+      '2.5',
+      { device_class: 'energy', unit_of_measurement: 'MWh' },
+      `sensor,device_class=energy,entity_id=sensor.x,unit=kWh value=2500,value_raw=2.5,unit_raw="MWh" ${NS}\n`,
+    ],
+    [
+      'kW → W',
+      '1.2',
+      { device_class: 'power', unit_of_measurement: 'kW' },
+      `sensor,device_class=power,entity_id=sensor.x,unit=W value=1200,value_raw=1.2,unit_raw="kW" ${NS}\n`,
+    ],
+    [
+      'km/h → m/s',
+      '36',
+      { device_class: 'wind_speed', unit_of_measurement: 'km/h' },
+      `sensor,device_class=wind_speed,entity_id=sensor.x,unit=m/s value=10,value_raw=36,unit_raw="km/h" ${NS}\n`,
+    ],
+    [
+      'psi → hPa',
+      '1',
+      { device_class: 'pressure', unit_of_measurement: 'psi' },
+      `sensor,device_class=pressure,entity_id=sensor.x,unit=hPa value=68.9475729,value_raw=1,unit_raw="psi" ${NS}\n`,
+    ],
+    [
+      'm³ → L',
+      '0.25',
+      { device_class: 'water', unit_of_measurement: 'm³' },
+      `sensor,device_class=water,entity_id=sensor.x,unit=L value=250,value_raw=0.25,unit_raw="m³" ${NS}\n`,
+    ],
+    [
+      'canonical already: untouched',
+      '21',
+      { device_class: 'temperature', unit_of_measurement: '°C' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=21 ${NS}\n`,
+    ],
+    [
+      'unknown unit: untouched',
+      '3',
+      { device_class: 'temperature', unit_of_measurement: '°Ré' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°Ré value=3 ${NS}\n`,
+    ],
+    [
+      'unknown device class: untouched',
+      '3',
+      { device_class: 'humidity', unit_of_measurement: '%' },
+      `sensor,device_class=humidity,entity_id=sensor.x,unit=% value=3 ${NS}\n`,
+    ],
+    [
+      'non-numeric state: the canonical unit tag all the same (one series)',
+      'unavailable',
+      { device_class: 'temperature', unit_of_measurement: '°F' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°C state="unavailable" ${NS}\n`,
+    ],
+    [
+      'attributes named like the raw fields step aside',
+      '68',
+      { device_class: 'temperature', unit_of_measurement: '°F', value_raw: 1, unit_raw: 'x' },
+      `sensor,device_class=temperature,entity_id=sensor.x,unit=°C value=20,value_raw=68,unit_raw="°F",attr_value_raw=1,attr_unit_raw_str="x" ${NS}\n`,
+    ],
   ])('%s', (_name, state, attributes, line) => {
     expect(encode(state, attributes)).toBe(line);
   });

@@ -1,23 +1,31 @@
 /**
  * Restart de-duplication's waiting room (docs/reliability.md). While a connection's backfill has
- * not ended, the table of last points (workers/seen-states.ts) lacks the gap's points, so the
- * workers cannot tell a re-announcement from a return to an earlier state or from a change HA then
- * re-announced. They hand such points here. When the backfill has ended complete, each is judged
- * against the table, now holding the gap in time order, and written unless it is a
- * re-announcement. Otherwise (the backfill failed or was cut short, the connection ended first,
- * the points belong to a connection whose backfill never completed) they are all written: a
- * duplicate is better than a lost change.
+ * not ended, the table lacks the gap's points, so a point that may be a re-announcement cannot be
+ * told from a return to an earlier state or from a change HA then re-announced. Such points wait
+ * here. When the backfill has ended complete, each is judged against the table, now holding the
+ * gap in time order, and written unless it is a re-announcement. Otherwise (the backfill failed
+ * or was cut short, the connection ended first, the points belong to a connection whose backfill
+ * never completed) they are all written: a duplicate is better than a lost change.
  *
- * A waiting point keeps a share of the watermark hold of the frames it came in, so that the saved
- * watermark cannot pass it before it is written: after a crash, the backfill brings it back.
+ * A waiting group keeps a share of its frames' watermark hold (`hold.share()`, taken by the
+ * caller), so that the saved watermark cannot pass it before it is written: after a crash, the
+ * backfill brings it back. The share goes to the writer with the group's lines, or is released
+ * here when none of them is written.
  */
 import type { Logger } from 'pino';
-import type { HeldBackLine } from '../../workers/encode-batch.js';
-import type { SeenStates } from '../../workers/seen-states.js';
-import type { Hold } from './watermark.js';
+import type { Hold } from '../watermark.js';
+import type { Arrival, Point, Verdict } from './policy.js';
 
-export interface HeldBackOptions {
-  readonly seen: SeenStates;
+/** A point that waits: what to judge it by, and its bytes as they are to be written. */
+export interface HeldLine {
+  readonly point: Point;
+  readonly arrival: Arrival;
+  readonly bytes: Uint8Array;
+}
+
+export interface WaitingRoomOptions {
+  /** Judges and records a point (policy.note on the table). */
+  readonly note: (point: Point, arrival: Arrival, session: number) => Verdict;
   /** Hands lines to the writer, which owns `hold` from then on. */
   readonly write: (lp: Uint8Array, lines: number, hold: Hold) => void;
   readonly onSkipped: (n: number) => void;
@@ -27,18 +35,18 @@ export interface HeldBackOptions {
 /** The points of one result, with a share of its frames' hold. */
 interface Group {
   readonly hold: Hold;
-  readonly lines: readonly HeldBackLine[];
+  readonly lines: readonly HeldLine[];
 }
 
 const count = (groups: readonly Group[]): number => groups.reduce((n, g) => n + g.lines.length, 0);
 
-export class HeldBackLines {
+export class WaitingRoom {
   private waiting: Group[] = [];
   private session = -1;
   /** Connections whose backfill completed: their points can be judged. */
   private readonly complete = new Set<number>();
 
-  constructor(private readonly opts: HeldBackOptions) {}
+  constructor(private readonly opts: WaitingRoomOptions) {}
 
   /** A connection begins: its points wait until `settle`. Points of an earlier one are written. */
   begin(session: number): void {
@@ -46,25 +54,21 @@ export class HeldBackLines {
     this.session = session;
   }
 
-  /** Whether points of `session` are to be held (jobs carry it as backfillPending). */
+  /** Whether points of `session` wait (its backfill has not ended). */
   pendingFor(session: number): boolean {
     return session === this.session;
   }
 
-  /** Points from the workers, with a share of their frames' hold (owned from here on). */
-  add(session: number, lines: readonly HeldBackLine[], hold: Hold): void {
+  /** Points of `session`, with a share of their frames' hold (owned from here on). */
+  add(session: number, lines: readonly HeldLine[], hold: Hold): void {
     if (lines.length === 0) {
       hold.release();
       return;
     }
     const group = { hold, lines };
-    if (session === this.session) {
-      this.waiting.push(group);
-    } else if (this.complete.has(session)) {
-      this.judge([group], session);
-    } else {
-      this.writeLines([group]);
-    }
+    if (session === this.session) this.waiting.push(group);
+    else if (this.complete.has(session)) this.judge([group], session);
+    else this.writeUnjudged([group]);
   }
 
   /** The backfill of `session` has ended (`complete`: every window answered), or there was none. */
@@ -75,7 +79,7 @@ export class HeldBackLines {
     const groups = this.waiting;
     this.waiting = [];
     if (complete) this.judge(groups, session);
-    else this.writeLines(groups);
+    else this.writeUnjudged(groups);
   }
 
   /** The connection `session` closed: what it holds is written, its backfill cannot end well. */
@@ -88,7 +92,12 @@ export class HeldBackLines {
     const groups = this.waiting;
     this.waiting = [];
     this.session = -1;
-    this.writeLines(groups);
+    this.writeUnjudged(groups);
+  }
+
+  /** Points waiting. */
+  get size(): number {
+    return count(this.waiting);
   }
 
   private judge(groups: readonly Group[], session: number): void {
@@ -96,7 +105,7 @@ export class HeldBackLines {
     const kept = groups.map(({ hold, lines }) => ({
       hold,
       lines: lines.filter((h) => {
-        const verdict = this.opts.seen.note(h.entityId, h.line, h.arrival, session, false);
+        const verdict = this.opts.note(h.point, h.arrival, session);
         if (verdict.skip && verdict.kind === 'renewed') skipped++;
         return !verdict.skip;
       }),
@@ -106,16 +115,22 @@ export class HeldBackLines {
     this.flush(kept);
   }
 
-  private writeLines(groups: readonly Group[]): void {
+  private writeUnjudged(groups: readonly Group[]): void {
     if (groups.length === 0) return;
     // Recorded too, so that the table follows what the database holds.
-    for (const g of groups) for (const h of g.lines) this.opts.seen.note(h.entityId, h.line, 'change', -1, false);
+    for (const g of groups) for (const h of g.lines) this.opts.note(h.point, 'change', -1);
     this.opts.log.warn({ held: count(groups) }, 'states held for the backfill written without judging them (the backfill did not complete)');
     this.flush(groups);
   }
 
-  /** Hands each group to the writer with its hold (released there once durable, or at once when empty). */
-  private flush(kept: readonly Group[]): void {
-    for (const { hold, lines } of kept) this.opts.write(Buffer.from(lines.map((h) => h.out).join('')), lines.length, hold);
+  /** Each group to the writer with its hold; a group left empty lets go of its hold here. */
+  private flush(groups: readonly Group[]): void {
+    for (const { hold, lines } of groups) {
+      if (lines.length === 0) {
+        hold.release();
+        continue;
+      }
+      this.opts.write(Buffer.concat(lines.map((h) => h.bytes)), lines.length, hold);
+    }
   }
 }
