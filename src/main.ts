@@ -17,7 +17,9 @@ import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { mergeFilters, parseFilterFile } from './filter-file.js';
-import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
+import { haHttpBase } from './ha/backfill.js';
+import { ClockOffset } from './ha/clock-offset.js';
+import { Resync } from './ha/resync.js';
 import { contextFields, observationLine, presenceLine } from './enrich/context.js';
 import { Presence } from './enrich/presence.js';
 import { REGISTRY_EVENTS, Registries } from './enrich/registries.js';
@@ -48,8 +50,6 @@ const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
 /** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
 const RETRIES_BEFORE_SPOOL = 3;
-/** The backfill starts this long before the gap: HA's clock and ours may differ a little. */
-const BACKFILL_MARGIN_MS = 60_000;
 const STATE_SAVE_INTERVAL_MS = 2_000;
 const WRITE_TIMEOUT_MS = 30_000;
 
@@ -104,7 +104,10 @@ export async function run(config: Config): Promise<number> {
     if (restored > 0) log.info({ entities: restored }, 'last point per entity restored (restart de-duplication)');
   }
   if (seen !== null) metrics.seenEntities.collect(() => seen.size);
-  const watermark = new Watermark(saved?.watermarkMs ?? null);
+  // 0 was saved when nothing was known yet.
+  const watermark = new Watermark(saved?.watermarkMs ? saved.watermarkMs : null);
+  const clockOffset = new ClockOffset();
+  metrics.haClockOffset.collect(() => clockOffset.offsetSeconds ?? undefined);
   metrics.watermarkAge.collect(() => {
     const v = watermark.value();
     return v === null ? undefined : (Date.now() - v) / 1000;
@@ -194,7 +197,12 @@ export async function run(config: Config): Promise<number> {
       metrics.reannouncementsSkipped.inc(r.reannounced);
       metrics.eventsInvalid.inc(r.invalid);
       if (r.errors.length > 0) log.warn({ invalid: r.invalid, examples: r.errors }, 'events that could not be encoded were skipped');
-      if (r.maxTimeNs !== '') hold.noteHaTime(Number(r.maxTimeNs.slice(0, -6)));
+      if (r.liveHaMaxMs >= 0) {
+        hold.noteHaTime(r.liveHaMaxMs);
+        clockOffset.sample(r.token, r.liveHaMaxMs);
+      }
+      resync.liveSeen(r.session, r.liveFirst);
+      for (const id of r.newEntityIds) resync.knownEntity(id);
       if (r.heldBack.length > 0) heldBack?.add(r.session, r.heldBack, hold.share());
       writer.accept(r.lp, r.lines, hold);
       if (r.observed.length > 0) observe(r.observed);
@@ -253,21 +261,21 @@ export async function run(config: Config): Promise<number> {
       frame: (data) => batcher.push(data),
       closed: (session) => {
         batcher.flush();
-        heldBack?.closed(session);
+        resync.closed(session);
       },
       // Area and device tags are part of a point's identity: know them before the first point.
-      beforeSubscribe: async () => {
-        // From here until its backfill ends, the connection's possible re-announcements wait.
-        heldBack?.begin(connection.session);
+      beforeSubscribe: async (session) => {
+        // The gap's start is held from now; the connection's possible re-announcements wait.
+        resync.begin(session);
         await registries?.refresh();
       },
-      subscribed: (session, gapStartMs) => {
+      subscribed: (session, snapshot) => {
         // A new connection: fill what HA recorded since the last frame of the previous one
         // (or, on the first connection, since the watermark saved by the previous run).
         if (weather !== null && config.enrich.weatherApiKey !== undefined && config.enrich.weatherLocation === undefined) {
           // No WEATHER_LAT/LON: HA's own location.
-          void connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((reply) => {
-            const r = reply.type === 'result' && 'result' in reply ? (reply.result as { latitude?: unknown; longitude?: unknown } | null) : null;
+          void connection.request({ type: 'get_config' }).catch(() => null).then((result) => {
+            const r = result as { latitude?: unknown; longitude?: unknown } | null;
             if (typeof r?.latitude === 'number' && typeof r.longitude === 'number') {
               weather.setLocation(r.latitude, r.longitude);
               weather.start();
@@ -275,33 +283,7 @@ export async function run(config: Config): Promise<number> {
             else log.warn('HA did not tell its location; set WEATHER_LAT and WEATHER_LON for OpenWeatherMap');
           });
         }
-        const start = gapStartMs > 0 ? gapStartMs : saved?.watermarkMs;
-        const ids = [...new Set([...connection.knownEntityIds, ...knownIds])];
-        for (const id of connection.knownEntityIds) knownIds.add(id);
-        if (start === undefined) {
-          heldBack?.settle(session, true);
-          return;
-        }
-        const from = start - BACKFILL_MARGIN_MS;
-        // Until the backfill's points are handed on, the watermark must not pass its start.
-        const ceiling = watermark.holdAt(from);
-        void backfill(backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
-          .then(
-            (report) => {
-              if (session !== connection.session) log.warn('the connection changed during the backfill');
-              // States held for the backfill: judged now that the gap is in the table; all
-              // written when a part of the gap could not be read.
-              heldBack?.settle(session, report.unfilled.length === 0);
-            },
-            (err: Error) => {
-              log.error({ error: { message: err.message } }, 'backfill failed');
-              heldBack?.settle(session, false);
-            },
-          )
-          // The answers went to the writer as frames that arrived before now: release the
-          // backfill's start only when all of those are durable too.
-          .then(() => watermark.drained(watermark.mark()))
-          .finally(() => ceiling.release());
+        void resync.subscribed(session, snapshot);
       },
       fatal: (err) => {
         log.fatal({ error: { code: 'HA_AUTH_REJECTED', message: err.message } }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
@@ -311,19 +293,17 @@ export async function run(config: Config): Promise<number> {
     },
   });
   const registries = enrich ? new Registries(connection, registrySab, log) : null;
-  const knownIds = new Set(saved?.entityIds ?? []);
-  const backfillOptions: BackfillOptions = {
-    connection,
-    httpBase: haHttpBase(config.ha.url),
-    token: config.ha.token,
-    feedFrame: (frame) => batcher.push(frame),
-    maxWindowMs: config.backfillMaxWindowMs,
+  const resync = new Resync({
+    backfill: { connection, httpBase: haHttpBase(config.ha.url), token: config.ha.token, feedFrame: (frame) => batcher.push(frame), maxWindowMs: config.backfillMaxWindowMs, log, metrics },
+    watermark,
+    ...(heldBack === null ? {} : { gapListener: heldBack }),
+    entityIds: saved?.entityIds ?? [],
     log,
     metrics,
-  };
+  });
   const saveState = (): Promise<void> =>
     Promise.all([
-      stateFile.save({ watermarkMs: watermark.value() ?? saved?.watermarkMs ?? 0, entityIds: [...new Set([...knownIds, ...connection.knownEntityIds])] }).catch((err: Error) => {
+      stateFile.save({ watermarkMs: watermark.value() ?? saved?.watermarkMs ?? 0, entityIds: resync.entityIds }).catch((err: Error) => {
         log.error({ file: stateFile.path, error: { message: err.message } }, 'cannot save the watermark');
       }),
       seen?.size
@@ -359,6 +339,8 @@ export async function run(config: Config): Promise<number> {
                   version: connection.haVersion,
                   coalescing: connection.coalescing,
                   secondsSinceLastFrame: connection.lastFrameAt === 0 ? null : (Date.now() - connection.lastFrameAt) / 1000,
+                  // Display only: gaps are computed from HA's own times.
+                  clockOffsetSeconds: clockOffset.offsetSeconds,
                 },
                 queues: {
                   dispatchBytes: pool.queuedBytes,

@@ -104,6 +104,8 @@ export interface StatesSummary {
      * repeat it at a newer time: HA has started since that point (restart de-duplication).
      */
     readonly haRestarted: boolean;
+    /** The snapshot's newest state (last_updated in HA ms): the resync's fallback anchor (src/ha/resync.ts). */
+    readonly newest: { readonly entityId: string; readonly haMs: number } | null;
   };
 }
 
@@ -133,6 +135,19 @@ export interface EncodeResult {
   observed: Observed[];
   /** The first few reasons for `invalid`, for the log. */
   errors: string[];
+  /** Newest HA time (ms) of a live event in the batch (new_state.last_updated, else time_fired); -1 if none. */
+  liveHaMaxMs: number;
+  /** The first ≤ LIVE_FIRST_MAX live state_changed with a new_state: entity id and last_updated (HA ms). */
+  liveFirst: { entityId: string; haMs: number }[];
+  /** Entity ids (live, snapshot or history) this worker thread has not reported before. */
+  newEntityIds: string[];
+}
+
+const LIVE_FIRST_MAX = 5;
+/** HA ISO time → ms (floor), or -1. */
+function isoToMs(iso: unknown): number {
+  const ns = typeof iso === 'string' ? isoToNs(iso) : null;
+  return ns === null || ns.length <= 6 ? -1 : Number(ns.slice(0, -6));
 }
 
 const MAX_ERRORS_KEPT = 5;
@@ -179,6 +194,8 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
   const seen = seenStates === undefined ? null : new SeenStates(seenStates);
   const textEncoder = new TextEncoder();
   const eventTypeTags = new Map<string, string>();
+  /** Entity ids reported in newEntityIds already (this thread). */
+  const reportedIds = new Set<string>();
 
   function otherEventLine(ev: HaEvent): string {
     const type = typeof ev.event_type === 'string' ? ev.event_type : '';
@@ -197,7 +214,12 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
 
   function encode(job: EncodeJob): EncodeResult {
     let out = '';
-    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, reannounced: 0, heldBack: [], invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [] };
+    const r: EncodeResult = { lp: new Uint8Array(0), lines: 0, session: job.session, token: job.token, events: 0, removed: 0, skipped: 0, reannounced: 0, heldBack: [], invalid: 0, control: [], maxTimeNs: '', observed: [], errors: [], liveHaMaxMs: -1, liveFirst: [], newEntityIds: [] };
+    const noteEntity = (id: string): void => {
+      if (reportedIds.has(id)) return;
+      reportedIds.add(id);
+      r.newEntityIds.push(id);
+    };
 
     const fail = (reason: string): void => {
       r.invalid++;
@@ -341,7 +363,24 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
         });
       }
       const reannounced = r.reannounced - reannouncedBefore;
-      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, deferred, haRestarted } };
+      for (const entityId of entityIds) noteEntity(entityId);
+      let newest: { entityId: string; haMs: number } | null = null;
+      if (kind === 'snapshot') {
+        for (const st of result as (HaState | null)[]) {
+          const ms = isoToMs(st?.last_updated);
+          if (ms >= 0 && typeof st?.entity_id === 'string' && (newest === null || ms > newest.haMs)) newest = { entityId: st.entity_id, haMs: ms };
+        }
+      }
+      return { id, type: 'result', success: true, encoded: { kind, states, points: r.lines - before, entityIds, reannounced, deferred, haRestarted, newest } };
+    };
+    /** HA time of a live event, for the watermark and the resync's anchor. */
+    const noteLive = (ev: HaEvent): void => {
+      const state = ev.event_type === 'state_changed' ? ev.data?.new_state : null;
+      const ms = isoToMs(state?.last_updated ?? ev.time_fired);
+      if (ms > r.liveHaMaxMs) r.liveHaMaxMs = ms;
+      if (state == null || typeof state.entity_id !== 'string') return;
+      noteEntity(state.entity_id);
+      if (r.liveFirst.length < LIVE_FIRST_MAX && ms >= 0) r.liveFirst.push({ entityId: state.entity_id, haMs: ms });
     };
     const encodeMessage = (msg: unknown): void => {
       const m = msg as { type?: unknown; id?: unknown; success?: unknown; result?: unknown; event?: HaEvent } | null;
@@ -361,6 +400,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       const ev = m.event;
       try {
         if (typeof ev !== 'object' || ev === null) throw new InvalidStateError('event message without event');
+        noteLive(ev);
         if (ev.event_type === 'state_changed') {
           const state = ev.data?.new_state;
           if (state === null) r.removed++;
@@ -412,8 +452,10 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
       r.errors = r.errors.map(fromLatin1Form);
       r.heldBack = r.heldBack.map((h) => ({ ...h, entityId: fromLatin1Form(h.entityId), line: fromLatin1Form(h.line), out: fromLatin1Form(h.out) }));
       r.observed = r.observed.map((o) => ({ ...o, id: fromLatin1Form(o.id), state: fromLatin1Form(o.state) }));
+      r.liveFirst = r.liveFirst.map((f) => ({ ...f, entityId: fromLatin1Form(f.entityId) }));
+      r.newEntityIds = r.newEntityIds.map(fromLatin1Form);
       r.control = r.control.map((c) =>
-        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form) } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
+        'encoded' in c ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form), newest: c.encoded.newest && { ...c.encoded.newest, entityId: fromLatin1Form(c.encoded.newest.entityId) } } } : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
       );
     } else {
       r.lp = textEncoder.encode(out);

@@ -67,7 +67,7 @@ describe('batch encoder', () => {
     const r = encoder().encode(framesJob([JSON.stringify({ id: 5, type: 'result', success: true, result: states }), JSON.stringify({ id: 6, type: 'result', success: true, result: states })], [5]));
     expect(text(r.lp)).toBe('sensor,entity_id=sensor.a value=1 1714521601000000000\nlight,entity_id=light.b value=1,state="on" 1714521602000000000\n');
     expect(r.invalid).toBe(1);
-    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false } });
+    expect(r.control[0]).toEqual({ id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false, newest: expect.any(Object) } });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
   });
@@ -92,8 +92,8 @@ describe('batch encoder', () => {
       ].join('\n'),
     );
     expect(r.control).toEqual([
-      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false } },
-      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: ['sensor.c', 'sensor.d'], reannounced: 0, deferred: 0, haRestarted: false } },
+      { id: 8, type: 'result', success: true, encoded: { kind: 'history', states: 3, points: 3, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false, newest: null } },
+      { id: -1, type: 'result', success: true, encoded: { kind: 'rest', states: 2, points: 2, entityIds: ['sensor.c', 'sensor.d'], reannounced: 0, deferred: 0, haRestarted: false, newest: null } },
     ]);
   });
 
@@ -147,7 +147,7 @@ describe('batch encoder: bytes in, the same bytes out', () => {
     const other = JSON.stringify({ id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } });
     const r = encoder().encode(framesJob([snap, other, msg('sensor.ü', 'x', {})], [5]));
     expect(r.control).toEqual([
-      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, haRestarted: false } },
+      { id: 5, type: 'result', success: true, encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, haRestarted: false, newest: expect.any(Object) } },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);
   });
@@ -234,7 +234,7 @@ describe('batch encoder: restart de-duplication', () => {
     const snapshot = JSON.stringify({ id: 8, type: 'result', success: true, result: [state('sensor.a', '0', t(30)), state('sensor.b', '5', t(30)), state('sensor.c', '2', t(30)), state('sensor.d', '9', t(30)), state('sensor.e', '4', t(30))] });
     const r = two.encode({ ...framesJob([snapshot], [8]), backfillPending: true });
     expect(r.lines).toBe(0);
-    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 5, points: 0, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d', 'sensor.e'], reannounced: 0, deferred: 5, haRestarted: true } }]);
+    expect(r.control).toEqual([{ id: 8, type: 'result', success: true, encoded: { kind: 'snapshot', states: 5, points: 0, entityIds: ['sensor.a', 'sensor.b', 'sensor.c', 'sensor.d', 'sensor.e'], reannounced: 0, deferred: 5, haRestarted: true, newest: expect.any(Object) } }]);
     held.add(4, r.heldBack, 77);
     const lu = (s: number) => Date.parse(t(s)) / 1000;
     const history = JSON.stringify({ id: 9, type: 'result', success: true, result: {
