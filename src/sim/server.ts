@@ -145,7 +145,7 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host'>> & { port: number; host: string };
+  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs'>> & { port: number; host: string };
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
