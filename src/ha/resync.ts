@@ -10,13 +10,16 @@
  *    a restart, the saved watermark (`watermark.value()`). Nothing known (a very first start):
  *    no backfill. The start goes back MARGIN_MS, and is held as a ceiling on the watermark from
  *    before the connection subscribes until the backfill's answers are durable.
- * 3. The gap ends at an anchor in HA's time: the connection's first live state change, or, when
- *    none comes within LIVE_ANCHOR_WAIT_MS, the newest state of the get_states snapshot (it is at
- *    least as new as every change in the gap). HA's recorder commits late (0.96: per event, 20–40 s
- *    behind in bursts; current HA: every commit_interval) but in order: once a row at or after the
- *    anchor is in history, everything before it is. So the anchor is polled with cheap one-entity
- *    requests first, and the gap fetched only then — for every entity ever seen (live, snapshot,
- *    history, state.json), not only the last snapshot's.
+ * 3. The gap ends at an anchor in HA's time: the newest state of the get_states snapshot (taken
+ *    after subscribing, so it is at least as new as every change in the gap), or without a
+ *    snapshot (HA 0.96 fails get_states on a NaN attribute) the connection's first live state
+ *    change. HA's recorder commits late (0.96: per event, 20–40 s behind in bursts; current HA:
+ *    every commit_interval) but in order: once any row at or after the anchor is in history,
+ *    everything before it is. So cheap one-entity requests ask about the anchor's entity and the
+ *    connection's first live changes (any of them may be the one the recorder shows first: an
+ *    attribute-only change is absent from old REST history) until one shows a row at or after the
+ *    anchor; only then is the gap fetched — for every entity ever seen (live, snapshot, history,
+ *    state.json), not only the last snapshot's.
  * 4. The wait is bounded (RECORDER_WAIT_MS). Past it the gap is fetched anyway, and the tail that
  *    may be missing is reported with its bounds (log, backfill_unfilled_seconds_total) and the gap
  *    listener is told `settle(session, false)`.
@@ -34,8 +37,6 @@ import type { StatesEncoded } from './connection.js';
 
 /** The backfill starts this long before the gap: HA's clock may step back a little (NTP). */
 export const MARGIN_MS = 60_000;
-/** How long the first live state change is awaited before the snapshot's newest state anchors the gap. */
-export const LIVE_ANCHOR_WAIT_MS = 2_000;
 /** How long HA's recorder may take to commit the anchor before the gap is fetched anyway. */
 export const RECORDER_WAIT_MS = 120_000;
 /** Between two questions to the recorder. */
@@ -66,7 +67,6 @@ export interface ResyncOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly marginMs?: number;
-  readonly liveAnchorWaitMs?: number;
   readonly recorderWaitMs?: number;
   readonly probeIntervalMs?: number;
 }
@@ -226,10 +226,9 @@ export class Resync {
   /** Anchor, recorder wait, fetch, report. Resolves with whether nothing is known missing. */
   private async fillGap(gap: Gap, fromMs: number, snapshot: StatesEncoded | null): Promise<boolean> {
     const { log, metrics } = this.opts;
-    const anchors = await this.anchors(gap, snapshot);
-    if (anchors.length === 0) return this.fillWithoutAnchor(gap, fromMs);
-    const anchor = anchors[0] as LiveFirst;
-    const reached = await this.recorderReached(gap, anchors);
+    const anchor = await this.anchor(gap, snapshot);
+    if (anchor === null) return this.fillWithoutAnchor(gap, fromMs);
+    const reached = await this.recorderReached(gap, anchor);
     const toMs = anchor.haMs + 1;
     const report = await this.fetch(gap, fromMs, toMs);
     if (reached.found) {
@@ -259,33 +258,34 @@ export class Resync {
     return backfill(this.opts.backfill, fromMs, toMs, [...this.known], openEnd);
   }
 
-  /**
-   * The first live changes of the connection, or the snapshot's newest state when none comes
-   * within LIVE_ANCHOR_WAIT_MS; without a snapshot, live changes are awaited up to RECORDER_WAIT_MS.
-   */
-  private async anchors(gap: Gap, snapshot: StatesEncoded | null): Promise<readonly LiveFirst[]> {
-    await this.waitFor(gap, () => gap.liveFirst.length > 0, this.opts.liveAnchorWaitMs ?? LIVE_ANCHOR_WAIT_MS);
-    if (gap.liveFirst.length > 0) return gap.liveFirst;
-    if (snapshot?.newest) return [snapshot.newest];
+  /** The snapshot's newest state; without a snapshot, the first live change (awaited up to the bound). */
+  private async anchor(gap: Gap, snapshot: StatesEncoded | null): Promise<LiveFirst | null> {
+    if (snapshot?.newest) return snapshot.newest;
     await this.waitFor(gap, () => gap.liveFirst.length > 0, this.opts.recorderWaitMs ?? RECORDER_WAIT_MS);
-    return gap.liveFirst;
+    return gap.liveFirst[0] ?? null;
   }
 
-  /** Asks the recorder about the anchors until one is committed or the bound passes. */
-  private async recorderReached(gap: Gap, anchors: readonly LiveFirst[]): Promise<{ found: boolean; newestMs: number | null }> {
+  /**
+   * Asks the recorder about the anchor's entity and the connection's first live changes until one
+   * shows a row at or after the anchor, or the bound passes. `newestMs`: the newest row seen
+   * before the anchor (where the possibly missing tail begins).
+   */
+  private async recorderReached(gap: Gap, anchor: LiveFirst): Promise<{ found: boolean; newestMs: number | null }> {
     const deadline = Date.now() + (this.opts.recorderWaitMs ?? RECORDER_WAIT_MS);
     let newestMs: number | null = null;
     for (let polls = 1; ; polls++) {
-      for (const a of anchors) {
+      const ids = new Set([anchor.entityId, ...gap.liveFirst.map((f) => f.entityId)]);
+      for (const id of ids) {
         if (gap.closed) throw new Aborted();
-        // From up to an hour before the anchor: the entity's newest committed row bounds the tail.
-        const probe = await probeRecorder(this.opts.backfill, a.entityId, Math.max(gap.fromMs ?? 0, a.haMs - 3_600_000), a.haMs + 3_600_000, this.rest);
+        // From up to an hour before the anchor: the newest committed row bounds the missing tail.
+        const probe = await probeRecorder(this.opts.backfill, id, Math.max(gap.fromMs ?? 0, anchor.haMs - 3_600_000), anchor.haMs + 3_600_000, this.rest);
         this.rest = probe.rest;
-        if (probe.newestMs !== null && probe.newestMs >= a.haMs) {
-          if (polls > 1) this.opts.log.info({ polls, anchor: a.entityId, at: iso(a.haMs) }, "HA's recorder reached the live stream");
+        if (probe.newestMs === null) continue;
+        if (probe.newestMs >= anchor.haMs) {
+          if (polls > 1) this.opts.log.info({ polls, entity: id, anchor: iso(anchor.haMs) }, "HA's recorder reached the live stream");
           return { found: true, newestMs: probe.newestMs };
         }
-        if (a === anchors[0] && probe.newestMs !== null) newestMs = probe.newestMs;
+        newestMs = Math.max(newestMs ?? probe.newestMs, probe.newestMs);
       }
       if (Date.now() >= deadline) return { found: false, newestMs };
       await this.waitFor(gap, () => false, Math.min(this.opts.probeIntervalMs ?? PROBE_INTERVAL_MS, Math.max(0, deadline - Date.now())));

@@ -96,7 +96,6 @@ function setup(restoredHaMs: number | null, opts: { recorderWaitMs?: number; ent
     entityIds: opts.entityIds ?? ['sensor.a', 'sensor.b'],
     log,
     metrics,
-    liveAnchorWaitMs: 50,
     recorderWaitMs: opts.recorderWaitMs ?? 2_000,
     probeIntervalMs: 10,
   });
@@ -108,7 +107,7 @@ const snapshot = (newest: { entityId: string; haMs: number } | null, entityIds: 
 });
 
 describe('Resync', () => {
-  it("fills the gap in HA's clock, hours away from ours: from the saved watermark to the first live change", async () => {
+  it("fills the gap in HA's clock, hours away from ours: from the saved watermark to the snapshot's newest state", async () => {
     for (const offset of [-5 * H, 7 * H]) {
       const T = Date.now() + offset; // HA's time of the last durable point
       const { watermark, ha, listener, resync } = setup(T);
@@ -120,7 +119,8 @@ describe('Resync', () => {
       const poll = setInterval(() => ha.settleAnswers(), 10);
       await done;
       clearInterval(poll);
-      expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 600_001), ids: ['sensor.a', 'sensor.b', 'sensor.c'] }]);
+      // The recorder shows the first live change: everything before it is committed.
+      expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 500_001), ids: ['sensor.a', 'sensor.b', 'sensor.c'] }]);
       expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
       expect(watermark.value()).toBe(T);
     }
@@ -143,10 +143,11 @@ describe('Resync', () => {
     expect(watermark.value()).toBe(T + 10_000);
   });
 
-  it("waits for HA's recorder to reach the anchor before fetching the gap", async () => {
+  it("get_states failed: the first live change anchors; waits for HA's recorder to reach it; every entity ever seen is fetched", async () => {
     const T = Date.now();
     const { ha, listener, resync, lines } = setup(T);
     resync.begin(1);
+    resync.knownEntity('sensor.first_seen_live'); // EncodeResult.newEntityIds
     ha.row('sensor.a', T + 5_000, false);
     resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 5_000 }]);
     ha.onProbe = () => {
@@ -161,7 +162,8 @@ describe('Resync', () => {
     await waitDone;
     expect(early).toBe(0);
     expect(ha.probes).toBe(4);
-    expect(ha.fetches).toHaveLength(1);
+    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 5_001), ids: ['sensor.a', 'sensor.b', 'sensor.first_seen_live'] }]);
+    expect(resync.entityIds).toEqual(['sensor.a', 'sensor.b', 'sensor.first_seen_live']);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
     expect(lines.some((l) => l.msg === "HA's recorder reached the live stream" && l.polls === 4)).toBe(true);
   });
