@@ -79,6 +79,10 @@ interface Gap {
   readonly ceiling: Hold | null;
   liveFirst: readonly LiveFirst[];
   closed: boolean;
+  /** Its answers are in the pipeline: closing the connection no longer matters. */
+  fetched: boolean;
+  /** Given to the next connection (its ceiling is not this gap's to release any more). */
+  handedOn: boolean;
   /** Wakes a wait (a live event came, the connection closed). */
   wake: (() => void) | null;
 }
@@ -96,8 +100,6 @@ export class Resync {
   /** HA ms up to which gaps were filled (or, on a first start, the first snapshot reached). */
   private coveredMs: number | null = null;
   private rest = false;
-  /** A gap is being filled: closing its connection is seen by the fill itself. */
-  private filling = false;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ResyncOptions) {
@@ -140,7 +142,7 @@ export class Resync {
         ceiling = this.opts.watermark.holdAt(fromMs);
       }
     }
-    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, wake: null };
+    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null };
     this.opts.gapListener?.begin(session);
   }
 
@@ -167,8 +169,9 @@ export class Resync {
     if (gap !== null && gap.session === session) {
       gap.closed = true;
       gap.wake?.();
-      // Not subscribed yet (fill never started): the gap goes to the next connection now.
-      if (gap.ceiling !== null && gap.fromMs !== null && !this.filling) this.handOn(gap);
+      // Not filled: the gap goes to the next connection now, whatever a fill still in flight
+      // (a REST request does not end with the socket) does later.
+      if (!gap.fetched) this.handOn(gap);
     }
     this.opts.gapListener?.closed(session);
   }
@@ -180,6 +183,8 @@ export class Resync {
   }
 
   private handOn(gap: Gap): void {
+    if (gap.handedOn) return;
+    gap.handedOn = true;
     if (this.gap === gap) this.gap = null;
     if (gap.ceiling === null || gap.fromMs === null) return;
     // Two gaps unfilled: the older start covers both; one ceiling is enough.
@@ -199,9 +204,10 @@ export class Resync {
       gapListener?.settle(gap.session, true);
       return;
     }
-    this.filling = true;
     try {
       const complete = await this.fillGap(gap, gap.fromMs, snapshot);
+      if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
+      gap.fetched = true;
       gapListener?.settle(gap.session, complete);
       // The answers went into the pipeline as frames that arrived before now: release the gap's
       // start only when all of those are durable too.
@@ -209,17 +215,16 @@ export class Resync {
       gap.ceiling?.release();
       if (this.gap === gap) this.gap = null;
     } catch (err) {
-      if (err instanceof Aborted || err instanceof HaConnectionLostError) {
+      if (gap.handedOn || err instanceof Aborted || err instanceof HaConnectionLostError) {
         log.info({ from: iso(gap.fromMs) }, 'the connection closed before its gap was filled: the next connection fills it');
         this.handOn(gap);
         return;
       }
       log.error({ err }, 'backfill failed');
+      gap.fetched = true;
       gapListener?.settle(gap.session, false);
       gap.ceiling?.release();
       if (this.gap === gap) this.gap = null;
-    } finally {
-      this.filling = false;
     }
   }
 

@@ -24,6 +24,8 @@ class FakeHa {
   /** Every request rejects: the connection is gone. */
   lost = false;
   failFetch: Error | null = null;
+  /** Fetches wait for this (a REST request: it does not end with the socket). */
+  hang: Promise<void> | null = null;
   onProbe: (() => void) | null = null;
 
   constructor(private readonly watermark: Watermark) {}
@@ -56,6 +58,7 @@ class FakeHa {
     if (this.lost) throw new HaConnectionLostError('history', 'connection closed');
     this.fetches.push({ start: String(message.start_time), end: message.end_time as string | undefined, ids: message.entity_ids as string[] });
     if (this.failFetch !== null) throw this.failFetch;
+    if (this.hang !== null) await this.hang;
     this.inFlight.push(this.watermark.hold());
     return { kind: 'history', states: 1, points: 1, entityIds: message.entity_ids as string[], reannounced: 0, deferred: 0, haRestarted: false, newest: null };
   }
@@ -289,5 +292,32 @@ describe('Resync', () => {
     clearInterval(poll);
     expect(ha.fetches).toEqual([{ start: iso(5_000_000 - 60_000), end: iso(5_100_001), ids: ['sensor.a', 'sensor.b'] }]);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 true', 'closed 1', 'begin 2', 'settle 2 true']);
+  });
+
+  it('a fetch still in flight when the connection closes: the gap goes to the next connection at once, the late answer releases nothing', async () => {
+    const T = Date.now();
+    const { ha, listener, resync, watermark } = setup(T);
+    resync.begin(1);
+    ha.row('sensor.a', T + 1_000);
+    let answer!: () => void;
+    ha.hang = new Promise((r) => (answer = r));
+    const first = resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + 1_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ha.fetches).toHaveLength(1);
+    resync.closed(1);
+    ha.hang = null;
+    resync.begin(2); // before the late answer: still the same gap
+    answer();
+    ha.settleAnswers();
+    await first;
+    expect(watermark.value()).toBe(T - 60_000);
+    ha.row('sensor.b', T + 3_000);
+    const second = resync.subscribed(2, snapshot({ entityId: 'sensor.b', haMs: T + 3_000 }));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await second;
+    clearInterval(poll);
+    expect(ha.fetches.at(-1)).toMatchObject({ start: iso(T - 60_000), end: iso(T + 3_001) });
+    expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
+    expect(watermark.value()).toBe(T);
   });
 });
