@@ -270,8 +270,7 @@ export async function run(config: Config): Promise<number> {
         await registries?.refresh();
       },
       subscribed: (session, snapshot) => {
-        // A new connection: fill what HA recorded since the last frame of the previous one
-        // (or, on the first connection, since the watermark saved by the previous run).
+        // A new connection: the gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
         if (weather !== null && config.enrich.weatherApiKey !== undefined && config.enrich.weatherLocation === undefined) {
           // No WEATHER_LAT/LON: HA's own location.
           void connection.request({ type: 'get_config' }).catch(() => null).then((result) => {
