@@ -47,7 +47,7 @@ function verdictBench(result: EncodeResult): () => unknown {
     metrics: { reannouncementsSkipped: { inc: () => {} }, seenEntities: { collect: () => {} } },
     write: (_lp, _n, hold) => hold.release(),
   });
-  const hold: Hold = { seq: 0, noteHaTime: () => {}, share: () => hold, release: () => {} };
+  const hold: Hold = { seq: 0, arrivedAtMs: 0, noteHaTime: () => {}, share: () => hold, release: () => {} };
   const times = (result.dedup as NonNullable<EncodeResult['dedup']>).timesUs;
   return () => {
     for (let i = 0; i < times.length; i++) times[i] = (times[i] as number) + 1_000_000;

@@ -14,7 +14,9 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { checkDataFolders } from './data-dir.js';
 import { Enrichment } from './enrich/index.js';
-import { backfill, haHttpBase, type BackfillOptions } from './ha/backfill.js';
+import { haHttpBase } from './ha/backfill.js';
+import { ClockOffset } from './ha/clock-offset.js';
+import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
 import { healthReport } from './http/health.js';
 import { startHttpServer } from './http/server.js';
@@ -42,8 +44,6 @@ const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
 /** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
 const RETRIES_BEFORE_SPOOL = 3;
-/** The backfill starts this long before the gap. */
-const BACKFILL_MARGIN_MS = 60_000;
 const STATE_SAVE_INTERVAL_MS = 2_000;
 const WRITE_TIMEOUT_MS = 30_000;
 
@@ -124,7 +124,9 @@ class App implements Ingestor {
     // Registered after the writer, so disposed before it: what waits is written at shutdown.
     if (dedup !== null) lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
     const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
-    this.parts = { server, saved, watermark, knownIds, saver, writer, spool, dedup, enrichment } as Parts;
+    const clockOffset = new ClockOffset();
+    metrics.haClockOffset.collect(() => clockOffset.offsetSeconds ?? undefined);
+    this.parts = { server, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
     metrics.watermarkAge.collect(() => {
@@ -212,6 +214,8 @@ class App implements Ingestor {
       writer: p.writer,
       dedup: p.dedup,
       replies: (session, replies) => p.connection.receive(session, replies),
+      resync: { liveSeen: (session, first) => p.resync.liveSeen(session, first), knownEntity: (id) => p.resync.knownEntity(id) },
+      clockOffset: p.clockOffset,
       observe: (observed) => p.enrichment.observe(observed),
       encoderFree: () => p.overflow.feed(),
       metrics,
@@ -275,14 +279,19 @@ class App implements Ingestor {
         frame: (data) => p.batcher.push(data),
         closed: (session) => {
           p.batcher.flush();
-          p.dedup?.gap.closed(session);
+          p.resync.closed(session);
         },
-        beforeSubscribe: async () => {
-          // From here until its backfill ends, the connection's possible re-announcements wait.
-          p.dedup?.gap.begin(p.connection.session);
+        beforeSubscribe: async (session) => {
+          // The gap's start is held from now; the connection's possible re-announcements wait.
+          p.resync.begin(session);
+          // Area and device tags are part of a point's identity: known before the first point.
           await p.enrichment.beforeSubscribe();
         },
-        subscribed: (session, gapStartMs) => this.fillGap(p, session, gapStartMs),
+        subscribed: (session, snapshot) => {
+          void p.enrichment.subscribed(() => p.connection.request({ type: 'get_config' }));
+          // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
+          void p.resync.subscribed(session, snapshot);
+        },
         fatal: (err) => {
           log.fatal({ err }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
           this.reason = 'auth-rejected';
@@ -291,46 +300,15 @@ class App implements Ingestor {
       },
     });
     p.enrichment.attach(p.connection);
-    p.backfillOptions = {
-      connection: p.connection,
-      httpBase: haHttpBase(config.ha.url),
-      token: config.ha.token,
-      feedFrame: (frame) => p.batcher.push(frame),
-      maxWindowMs: config.backfillMaxWindowMs,
+    p.resync = new Resync({
+      backfill: { connection: p.connection, httpBase: haHttpBase(config.ha.url), token: config.ha.token, feedFrame: (frame) => p.batcher.push(frame), maxWindowMs: config.backfillMaxWindowMs, log, metrics },
+      watermark: p.watermark,
+      ...(p.dedup === null ? {} : { gapListener: p.dedup.gap }),
+      entityIds: p.knownIds,
       log,
       metrics,
-    };
+    });
     metrics.haLastEventSeconds.collect(() => (p.connection.lastFrameAt === 0 ? undefined : (Date.now() - p.connection.lastFrameAt) / 1000));
-  }
-
-  /** A new connection: fill what HA recorded since the last frame of the previous one (or since the saved watermark). */
-  private fillGap(p: Parts, session: number, gapStartMs: number): void {
-    void p.enrichment.subscribed(() => p.connection.request('get_config', (id) => JSON.stringify({ id, type: 'get_config' })).then((r) => (r.type === 'result' && 'result' in r ? r.result : null)));
-    const start = gapStartMs > 0 ? gapStartMs : p.saved.state?.watermarkHaMs;
-    const ids = [...new Set([...p.connection.knownEntityIds, ...p.knownIds])];
-    for (const id of p.connection.knownEntityIds) p.knownIds.add(id);
-    if (start === undefined) {
-      p.dedup?.gap.settle(session, true);
-      return;
-    }
-    const from = start - BACKFILL_MARGIN_MS;
-    // Until the backfill's points are handed on, the watermark must not pass its start.
-    const ceiling = p.watermark.holdAt(from);
-    void backfill(p.backfillOptions, from, Date.now() + BACKFILL_MARGIN_MS / 12, ids)
-      .then(
-        (report) => {
-          if (session !== p.connection.session) this.log.warn('the connection changed during the backfill');
-          p.dedup?.gap.settle(session, report.unfilled.length === 0);
-        },
-        (err: Error) => {
-          this.log.error({ err }, 'backfill failed');
-          p.dedup?.gap.settle(session, false);
-        },
-      )
-      // The answers went to the writer as frames that arrived before now: release the
-      // backfill's start only when all of those are durable too.
-      .then(() => p.watermark.drained(p.watermark.mark()))
-      .finally(() => ceiling.release());
   }
 
   /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
@@ -384,6 +362,8 @@ interface Parts {
   readonly watermark: Watermark;
   /** Every entity id seen (snapshots, and saved by earlier runs): the backfill's candidates. */
   readonly knownIds: Set<string>;
+  /** Our clock minus HA's, measured from live events: shown, never used for a gap. */
+  readonly clockOffset: ClockOffset;
   readonly saver: StateSaver;
   readonly writer: Writer;
   readonly dedup: RestartDedup | null;
@@ -393,7 +373,7 @@ interface Parts {
   overflow: FrameOverflow;
   batcher: FrameBatcher;
   connection: HaConnection;
-  backfillOptions: BackfillOptions;
+  resync: Resync;
 }
 
 function writerAccept(p: Parts, line: string): void {

@@ -58,3 +58,13 @@ export class StartError extends IngestorError {
     this.exitCode = options?.exitCode ?? 1;
   }
 }
+
+/**
+ * A command's answer will never come: the connection closed (or was dropped because the command
+ * went unanswered too long). The connection reconnects on its own; the caller may ask again then.
+ */
+export class HaConnectionLostError extends IngestorError {
+  constructor(command: string, why: string) {
+    super('HA_CONNECTION_LOST', `no answer to ${command}: ${why}`, true);
+  }
+}

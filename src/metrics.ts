@@ -113,6 +113,7 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     haFrames: registry.counter('ha_frames_received_total', 'WebSocket frames received from HA'),
     haBytes: registry.counter('ha_received_bytes_total', 'bytes of WebSocket frames received from HA'),
     haLastEventSeconds: registry.gauge('ha_last_event_age_seconds', 'seconds since the last frame from HA'),
+    haClockOffset: registry.gauge('ha_clock_offset_seconds', "our clock minus HA's, estimated from live events (display only: gaps use HA's own times)"),
     events: registry.counter('events_received_total', 'HA event messages decoded by the encoders'),
     eventsRemoved: registry.counter('events_entity_removed_total', 'state_changed events with new_state null (nothing to write)'),
     eventsSkipped: registry.counter('events_skipped_total', 'states the schema leaves out (SCHEMA=ha: unknown, unavailable, empty)'),

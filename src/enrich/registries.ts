@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { publishPlacements, type Placement } from '../../workers/shared-registry.js';
+import { HaCommandError } from '../errors.js';
 import type { HaConnection } from '../ha/connection.js';
 
 export const REGISTRY_EVENTS = ['area_registry_updated', 'device_registry_updated', 'entity_registry_updated'] as const;
@@ -36,7 +37,7 @@ export class Registries {
   private warnedNotAdmin = false;
 
   constructor(
-    private readonly connection: HaConnection,
+    private readonly connection: Pick<HaConnection, 'request'>,
     private readonly shared: SharedArrayBuffer,
     private readonly log: Logger,
   ) {}
@@ -44,10 +45,12 @@ export class Registries {
   /** Reads the three registries and publishes the result. */
   async refresh(): Promise<void> {
     const list = async (type: string): Promise<unknown[] | 'unauthorized' | null> => {
-      const reply = await this.connection.request(type, (id) => JSON.stringify({ id, type }));
-      if (reply.type !== 'result') return null;
-      if (!reply.success) return reply.error?.code === 'unauthorized' ? 'unauthorized' : null;
-      return 'result' in reply && Array.isArray(reply.result) ? reply.result : null;
+      try {
+        const result = await this.connection.request({ type });
+        return Array.isArray(result) ? result : null;
+      } catch (err) {
+        return err instanceof HaCommandError && err.haCode === 'unauthorized' ? 'unauthorized' : null;
+      }
     };
     const [areas, devices, entities] = await Promise.all([list('config/area_registry/list'), list('config/device_registry/list'), list('config/entity_registry/list')]);
     if (areas === 'unauthorized' || devices === 'unauthorized' || entities === 'unauthorized') {

@@ -11,11 +11,19 @@
  *
  * Limits, reported with their exact bounds: a window longer than `maxWindowMs` is cut to its most
  * recent part; what HA's recorder does not have (purged, excluded entities) cannot come back.
+ *
+ * Every time here is HA's (ms since the epoch on HA's clock): the caller (src/ha/resync.ts)
+ * takes the window's bounds from HA's own timestamps, never from our clock.
+ *
+ * REST: `skip_initial_state` is always sent. Without it HA returns, for each entity, its state at
+ * the window start with last_updated rewritten to the window start: a point HA never recorded
+ * (HA's history/__init__.py: `include_start_time_state = "skip_initial_state" not in request.query`).
  */
 import type { Logger } from 'pino';
 import { request } from 'undici';
+import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { HaConnection, Reply } from './connection.js';
+import type { HaConnection, StatesEncoded } from './connection.js';
 
 export const WINDOW_MS = 60 * 60_000;
 export const ENTITIES_PER_REQUEST = 100;
@@ -23,7 +31,7 @@ export const ENTITIES_PER_REQUEST = 100;
 const REST_URL_BUDGET = 12_000;
 
 export interface BackfillOptions {
-  readonly connection: HaConnection;
+  readonly connection: Pick<HaConnection, 'request' | 'requestStates' | 'expectStates'>;
   /** Base URL of HA's HTTP API (http(s)://host:port). */
   readonly httpBase: string;
   readonly token: string;
@@ -78,7 +86,12 @@ export function haHttpBase(wsUrl: string): string {
   return wsUrl.replace(/^ws/, 'http').replace(/\/api\/websocket$/, '');
 }
 
-export async function backfill(opts: BackfillOptions, fromMs: number, toMs: number, entityIds: readonly string[]): Promise<BackfillReport> {
+/**
+ * Fetches [fromMs, toMs) (HA time) for `entityIds`. With `openEnd`, the last window has no end:
+ * HA answers up to its own now. Rejects with HaConnectionLostError when the connection closes:
+ * the caller retries the gap on the next connection.
+ */
+export async function backfill(opts: BackfillOptions, fromMs: number, toMs: number, entityIds: readonly string[], openEnd = false): Promise<BackfillReport> {
   const { connection, log, metrics } = opts;
   const unfilled: { from: number; to: number; why: string }[] = [];
   let from = fromMs;
@@ -91,40 +104,27 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
   let via: BackfillReport['via'] = 'websocket';
   const seen = new Set<string>();
 
-  const account = (reply: Reply): boolean => {
-    if (!('encoded' in reply)) return false;
-    points += reply.encoded.points;
+  const account = (encoded: StatesEncoded): boolean => {
+    points += encoded.points;
+    for (const id of encoded.entityIds) seen.add(id);
     return true;
   };
 
-  windows: for (let start = from; start < toMs; start += WINDOW_MS) {
-    const end = Math.min(toMs, start + WINDOW_MS);
+  windows: for (let start = from; start < toMs || (openEnd && start === from); start += WINDOW_MS) {
+    const end = openEnd && start + WINDOW_MS >= toMs ? null : Math.min(toMs, start + WINDOW_MS);
     const idChunks = via === 'rest' ? restChunks(entityIds) : chunks(entityIds, ENTITIES_PER_REQUEST);
     for (const ids of idChunks) {
       requests++;
       if (via === 'websocket') {
-        const reply = await connection.request(
-          'history/history_during_period',
-          (id) =>
-            JSON.stringify({
-              id,
-              type: 'history/history_during_period',
-              start_time: iso(start),
-              end_time: iso(end),
-              entity_ids: ids,
-              include_start_time_state: false,
-              significant_changes_only: false,
-              minimal_response: false,
-              no_attributes: false,
-            }),
-          'history',
-        );
-        if (account(reply)) {
-          for (const id of 'encoded' in reply ? reply.encoded.entityIds : []) seen.add(id);
+        let error: HaCommandError;
+        try {
+          account(await connection.requestStates(historyMessage(start, end, ids, false), 'history'));
           continue;
+        } catch (err) {
+          if (!(err instanceof HaCommandError)) throw err;
+          error = err;
         }
-        const error = reply.type === 'result' && !reply.success ? reply.error : undefined;
-        if (error?.code === 'unknown_command') {
+        if (error.haCode === 'unknown_command') {
           log.info('Home Assistant has no history/history_during_period (older release): using /api/history/period');
           via = 'rest';
           const unaskable = entityIds.filter((id) => id.includes(','));
@@ -132,14 +132,10 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
           start -= WINDOW_MS; // this window again, over REST
           continue windows;
         }
-        unfilled.push({ from: start, to: toMs, why: `history request failed: ${error?.code ?? 'unknown'} ${error?.message ?? ''}`.trim() });
+        unfilled.push({ from: start, to: toMs, why: `history request failed: ${error.haCode} ${error.message}` });
         break windows;
       }
-      const failure = await restWindow(opts, start, end, ids, (reply) => {
-        if (!account(reply)) return false;
-        for (const id of 'encoded' in reply ? reply.encoded.entityIds : []) seen.add(id);
-        return true;
-      });
+      const failure = await restWindow(opts, start, end, ids, account);
       if (failure !== null) {
         unfilled.push({ from: start, to: toMs, why: failure });
         via = 'none';
@@ -159,19 +155,84 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
   return report;
 }
 
-/** One REST history request; its body goes to the workers as a synthetic result frame. */
-async function restWindow(opts: BackfillOptions, start: number, end: number, ids: readonly string[], settle: (reply: Reply) => boolean): Promise<string | null> {
-  const query = new URLSearchParams({ end_time: iso(end), filter_entity_id: ids.join(','), significant_changes_only: '0' });
-  const url = `${opts.httpBase}/api/history/period/${encodeURIComponent(iso(start))}?${query}`;
-  let body: Buffer;
+/** history/history_during_period for [start, end) (end null: up to HA's now). */
+function historyMessage(start: number, end: number | null, ids: readonly string[], noAttributes: boolean): Record<string, unknown> {
+  return {
+    type: 'history/history_during_period',
+    start_time: iso(start),
+    ...(end === null ? {} : { end_time: iso(end) }),
+    entity_ids: ids,
+    include_start_time_state: false,
+    significant_changes_only: false,
+    minimal_response: false,
+    no_attributes: noAttributes,
+  };
+}
+
+/** GET /api/history/period for [start, end) (end null: HA's default), never with made-up initial states. */
+export function restHistoryUrl(httpBase: string, start: number, end: number | null, ids: readonly string[]): string {
+  const query = new URLSearchParams({ ...(end === null ? {} : { end_time: iso(end) }), filter_entity_id: ids.join(','), significant_changes_only: '0', skip_initial_state: '' });
+  return `${httpBase}/api/history/period/${encodeURIComponent(iso(start))}?${query}`;
+}
+
+/** The body of a REST history request, or the reason it failed. */
+async function restGet(opts: Pick<BackfillOptions, 'token'>, url: string): Promise<Buffer | string> {
   try {
     const res = await request(url, { headers: { authorization: `Bearer ${opts.token}` }, headersTimeout: 60_000, bodyTimeout: 120_000 });
-    body = Buffer.from(await res.body.arrayBuffer());
+    const body = Buffer.from(await res.body.arrayBuffer());
     if (res.statusCode !== 200) return `/api/history/period answered ${res.statusCode}: ${body.toString('utf8').slice(0, 200)}`;
+    return body;
   } catch (err) {
     return `/api/history/period failed: ${(err as Error).message}`;
   }
+}
+
+/** One REST history request; its body goes to the workers as a synthetic result frame. */
+async function restWindow(opts: BackfillOptions, start: number, end: number | null, ids: readonly string[], settle: (encoded: StatesEncoded) => boolean): Promise<string | null> {
+  const body = await restGet(opts, restHistoryUrl(opts.httpBase, start, end, ids));
+  if (typeof body === 'string') return body;
   const { id, reply } = opts.connection.expectStates('rest');
   opts.feedFrame(Buffer.concat([Buffer.from(`{"id":${id},"type":"result","success":true,"result":`), body, Buffer.from('}')]));
   return settle(await reply) ? null : 'the REST history answer could not be read';
+}
+
+/** HA's ISO time (`…T12:34:56.123456+00:00`, fraction optional) → ms, floored. */
+function isoMs(text: string): number {
+  const fraction = /^\.(\d{1,3})/.exec(text.slice(19))?.[1] ?? '';
+  return Date.parse(`${text.slice(0, 19)}Z`) + Number(fraction.padEnd(3, '0'));
+}
+
+export interface ProbeResult {
+  /** Newest row of the entity in the window (HA ms), null when none. */
+  readonly newestMs: number | null;
+  /** Whether the answer came over REST (HA without history/history_during_period). */
+  readonly rest: boolean;
+}
+
+/**
+ * The newest recorded row of one entity in [fromMs, toMs) (HA time): a cheap question that tells
+ * how far HA's recorder has committed (it commits in order). Raw answers, read here: a handful of
+ * rows, never written as points.
+ */
+export async function probeRecorder(opts: BackfillOptions, entityId: string, fromMs: number, toMs: number, rest: boolean): Promise<ProbeResult> {
+  if (!rest) {
+    try {
+      const result = (await opts.connection.request(historyMessage(fromMs, toMs, [entityId], true))) as Record<string, { lu?: unknown }[]> | null;
+      let newest: number | null = null;
+      for (const row of result?.[entityId] ?? []) {
+        if (typeof row.lu === 'number') newest = Math.max(newest ?? 0, Math.floor(row.lu * 1000 + 1e-3));
+      }
+      return { newestMs: newest, rest: false };
+    } catch (err) {
+      if (!(err instanceof HaCommandError) || err.haCode !== 'unknown_command') throw err;
+    }
+  }
+  const body = await restGet(opts, restHistoryUrl(opts.httpBase, fromMs, toMs, [entityId]));
+  // A failed probe proves nothing: the caller asks again until its bound.
+  if (typeof body === 'string') return { newestMs: null, rest: true };
+  let newest: number | null = null;
+  for (const st of (JSON.parse(body.toString('utf8')) as { last_updated?: unknown }[][]).flat()) {
+    if (typeof st?.last_updated === 'string') newest = Math.max(newest ?? 0, isoMs(st.last_updated));
+  }
+  return { newestMs: newest, rest: true };
 }

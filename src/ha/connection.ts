@@ -1,25 +1,33 @@
 /**
  * The HA session: one authenticated socket at a time, reconnected forever.
  *
- * On every connection: request coalescing (older HA answers unknown_command: fine), subscribe to
- * the configured event types, take a get_states snapshot. Then read continuously: every frame
- * goes to `handlers.frame` untouched. The main thread parses none of them: the encoder workers
- * do, and hand results and pongs back through `receive()`, tagged with the connection's
- * `session` number so a late reply from an earlier connection is ignored.
+ * Each connection goes through named steps: open (socket + auth, socket.ts) → negotiate (ask
+ * for coalescing; older HA answers unknown_command: fine) → subscribe (the configured event
+ * types) → snapshot (get_states) → watch (read until the socket closes). Every frame goes to
+ * `handlers.frame` untouched. The main thread parses none of them: the encoder workers do, and
+ * hand results and pongs back through `receive()`, tagged with the connection's `session` number
+ * so a late reply from an earlier connection is ignored.
+ *
+ * Commands (rules, after home-assistant-js-websocket's sendMessagePromise):
+ * - ids are assigned in one place, `request`, strictly increasing per connection;
+ * - `request` returns a promise that resolves with the command's `result` and rejects with
+ *   HaCommandError on an error result, or HaConnectionLostError when the connection closes first
+ *   or the command stays unanswered for COMMAND_TIMEOUT_MS (the connection is then dropped);
+ * - with a StateResultKind the workers write the answer's states as points and the promise
+ *   resolves with their summary (StatesEncoded) instead of megabytes of states.
  *
  * Liveness: an application ping every PING_INTERVAL_MS. A connection is dropped when neither a
  * pong nor any frame arrived for PONG_TIMEOUT_MS: frames prove the socket alive even when the
- * pong waits behind a busy encoder. A command unanswered for COMMAND_TIMEOUT_MS drops it too.
- * A lost connection is retried with exponential backoff and full jitter, 1 s → 60 s; auth_invalid
- * ends the loop through `handlers.fatal`.
+ * pong waits behind a busy encoder. A lost connection is retried with exponential backoff and
+ * full jitter, 1 s → 60 s; auth_invalid ends the loop through `handlers.fatal`.
  */
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import type { StateResultKind, StatesSummary } from '../../workers/encode-batch.js';
 import { backoffDelay } from '../backoff.js';
-import { HaAuthRejectedError, HaCommandError } from '../errors.js';
+import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import { getStatesMessage, pingMessage, subscribeEventsMessage, supportedFeaturesMessage, type ControlMessage } from './messages.js';
+import type { ControlMessage } from './messages.js';
 import { createWebSocket, openAuthenticated, type SocketFactory } from './socket.js';
 
 export interface Backoff {
@@ -34,18 +42,21 @@ export const PING_INTERVAL_MS = 30_000;
 export const PONG_TIMEOUT_MS = 10_000;
 export const COMMAND_TIMEOUT_MS = 120_000;
 
+/** What the workers reduce an answer full of states to. */
+export type StatesEncoded = StatesSummary['encoded'];
+
 export interface ConnectionHandlers {
   /** A raw frame. Must not block: the socket is read on this thread. */
   frame(data: Buffer): void;
   /** The socket closed: frames of this session are complete. */
   closed(session: number): void;
   /**
-   * Subscribed on a new connection. `gapStartMs` is when the previous connection's last frame
-   * arrived (0 on the first connection): events since then may have been missed.
+   * Authenticated, nothing subscribed yet: what must be in place before the first event of
+   * `session` is encoded (registries, the gap's ceiling on the watermark).
    */
-  subscribed?(session: number, gapStartMs: number): void;
-  /** Authenticated, nothing subscribed yet: what must be known before the first event is encoded. */
-  beforeSubscribe?(): Promise<void>;
+  beforeSubscribe?(session: number): Promise<void>;
+  /** Subscribed and snapshot taken (null when get_states failed): the gap can be filled. */
+  subscribed?(session: number, snapshot: StatesEncoded | null): void;
   /** Authentication failed: the token is wrong. Nothing will be retried. */
   fatal(err: Error): void;
 }
@@ -69,34 +80,43 @@ export interface ConnectionOptions {
 
 export type Reply = ControlMessage | StatesSummary;
 
-const CONNECTION_LOST: Reply = { id: -1, type: 'result', success: false, error: { code: 'connection_lost', message: 'connection closed' } };
-
 export type ConnectionState = 'connecting' | 'subscribed' | 'waiting' | 'stopped';
 
-export class HaConnection {
-  state: ConnectionState = 'connecting';
-  haVersion = 'unknown';
-  coalescing = false;
-  lastFrameAt = 0;
-  /** Numbers each connection; replies carry it back from the workers. */
-  session = 0;
+/** A command waiting for its answer. */
+interface Pending {
+  readonly name: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+/** One socket from open to close: its ids, its commands in flight. */
+interface Session {
+  readonly id: number;
+  readonly socket: WebSocket;
+  nextId: number;
+  readonly pending: Map<number, Pending>;
   /** Commands in flight whose answers are states to write (the workers encode them). */
-  readonly stateResults = new Map<number, StateResultKind>();
-  /** Entity ids of the last snapshot. */
-  knownEntityIds: readonly string[] = [];
-  /**
-   * This connection's snapshot showed that HA started since the last points we wrote (restart
-   * de-duplication: the backfill's rows are then checked for re-announcements too).
-   */
-  haRestarted = false;
+  readonly stateResults: Map<number, StateResultKind>;
+  closed: boolean;
+}
+
+const describe = (message: Record<string, unknown>): string => String(message.type ?? 'command');
+
+export class HaConnection {
+  private stateValue: ConnectionState = 'connecting';
+  private version = 'unknown';
+  private coalesce = false;
+  private lastFrame = 0;
+  private sessionCount = 0;
+  private current: Session | null = null;
+  private entityIds: readonly string[] = [];
+  private restarted = false;
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
-  private socket: WebSocket | null = null;
-  private nextId = 1;
   private nextSyntheticId = -1;
-  /** Arrival of the last frame of the previous connection; where a gap would begin. */
-  private previousLastFrameAt = 0;
-  private readonly pending = new Map<number, (reply: Reply) => void>();
+  /** Synthetic ids (answers fed in as frames) waiting for the workers' summary. */
+  private readonly synthetic = new Map<number, Pending>();
+  private readonly syntheticKinds = new Map<number, StateResultKind>();
   private wakeUp: (() => void) | null = null;
   private readonly backoff: Backoff;
   private readonly random: () => number;
@@ -106,8 +126,38 @@ export class HaConnection {
     this.random = opts.random ?? Math.random;
   }
 
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
   get stopped(): boolean {
-    return this.state === 'stopped';
+    return this.stateValue === 'stopped';
+  }
+  get haVersion(): string {
+    return this.version;
+  }
+  get coalescing(): boolean {
+    return this.coalesce;
+  }
+  /** Arrival (our clock) of the last frame, 0 before any. */
+  get lastFrameAt(): number {
+    return this.lastFrame;
+  }
+  /** Numbers each connection; replies carry it back from the workers. */
+  get session(): number {
+    return this.sessionCount;
+  }
+  /** Entity ids of the last snapshot. */
+  get knownEntityIds(): readonly string[] {
+    return this.entityIds;
+  }
+  /** This connection's snapshot showed that HA started since the last points we wrote. */
+  get haRestarted(): boolean {
+    return this.restarted;
+  }
+  /** Ids whose answers are states to write, for the encoder job of frames arriving now. */
+  get stateResults(): readonly (readonly [number, StateResultKind])[] {
+    const own = this.current === null ? [] : [...this.current.stateResults];
+    return this.syntheticKinds.size === 0 ? own : [...own, ...this.syntheticKinds];
   }
 
   /** Runs until stop() or an auth rejection. */
@@ -119,18 +169,18 @@ export class HaConnection {
         subscribedFor = await this.connectOnce();
       } catch (err) {
         if (err instanceof HaAuthRejectedError) {
-          this.state = 'stopped';
+          this.stateValue = 'stopped';
           this.opts.handlers.fatal(err);
           return;
         }
-        if (!this.stopped) log.warn({ error: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant connection failed');
+        if (!this.stopped) log.warn({ err }, 'Home Assistant connection failed');
       }
       metrics.haConnected.set(0);
       if (this.stopped) return;
       this.attempt = subscribedFor >= this.backoff.stableMs ? 0 : this.attempt + 1;
       const delay = backoffDelay(this.attempt, this.backoff.baseMs, this.backoff.maxMs, this.random);
       metrics.haReconnects.inc();
-      this.state = 'waiting';
+      this.stateValue = 'waiting';
       log.info({ delayMs: delay, attempt: this.attempt }, 'reconnecting to Home Assistant');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
@@ -140,138 +190,214 @@ export class HaConnection {
         };
       });
       this.wakeUp = null;
-      if (this.state === 'waiting') this.state = 'connecting';
+      if (this.stateValue === 'waiting') this.stateValue = 'connecting';
     }
   }
 
   /** Closes the socket and ends run(). */
   stop(): void {
-    this.state = 'stopped';
+    this.stateValue = 'stopped';
     this.wakeUp?.();
-    this.socket?.close(1000, 'ingestor stopping');
+    this.current?.socket.close(1000, 'ingestor stopping');
   }
 
   /** Results and pongs found by the workers in frames of connection `session`. */
   receive(session: number, replies: readonly Reply[]): void {
-    if (session !== this.session) return;
     for (const reply of replies) {
-      const resolve = this.pending.get(reply.id);
-      if (resolve === undefined) continue;
-      this.pending.delete(reply.id);
-      resolve(reply);
+      if (reply.id < 0) {
+        const waiter = this.synthetic.get(reply.id);
+        this.synthetic.delete(reply.id);
+        this.syntheticKinds.delete(reply.id);
+        if (waiter !== undefined) settle(waiter, reply);
+        continue;
+      }
+      const s = this.current;
+      if (s === null || s.id !== session) continue;
+      const waiter = s.pending.get(reply.id);
+      if (waiter === undefined) continue;
+      s.pending.delete(reply.id);
+      s.stateResults.delete(reply.id);
+      settle(waiter, reply);
     }
   }
 
-  /** Drops the current socket; run() reconnects. */
-  private drop(reason: string): void {
+  /**
+   * Sends `message` (without id: assigned here) on the current connection. Resolves with the
+   * result; rejects with HaCommandError or HaConnectionLostError (see the module's rules).
+   */
+  request(message: Record<string, unknown>, states?: StateResultKind): Promise<unknown> {
+    const s = this.current;
+    const name = describe(message);
+    if (s === null || s.closed || s.socket.readyState !== s.socket.OPEN) return Promise.reject(new HaConnectionLostError(name, 'not connected'));
+    const id = s.nextId++;
+    if (states !== undefined) s.stateResults.set(id, states);
+    const timeoutMs = this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.pending.delete(id);
+        s.stateResults.delete(id);
+        this.drop(s, `no answer to ${name} within ${timeoutMs / 1000} s`);
+        reject(new HaConnectionLostError(name, `unanswered for ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const done = <T>(f: (v: T) => void) => (v: T): void => {
+        clearTimeout(timer);
+        f(v);
+      };
+      s.pending.set(id, { name, resolve: done(resolve), reject: done(reject) });
+      s.socket.send(JSON.stringify({ ...message, id }));
+    });
+  }
+
+  /** `request` for a command whose answer is states to write: resolves with their summary. */
+  requestStates(message: Record<string, unknown>, kind: StateResultKind): Promise<StatesEncoded> {
+    return this.request(message, kind) as Promise<StatesEncoded>;
+  }
+
+  /**
+   * Reserves an id for an answer that does not come from a command (a REST history answer fed
+   * in as a frame), so that the workers' summary of it reaches the caller.
+   */
+  expectStates(kind: StateResultKind): { id: number; reply: Promise<StatesEncoded> } {
+    const id = this.nextSyntheticId--;
+    this.syntheticKinds.set(id, kind);
+    const reply = new Promise<StatesEncoded>((resolve, reject) => this.synthetic.set(id, { name: `${kind} answer`, resolve: resolve as (v: unknown) => void, reject }));
+    return { id, reply };
+  }
+
+  /** Drops the session's socket; run() reconnects. */
+  private drop(s: Session, reason: string): void {
+    if (s.closed) return;
     this.opts.log.warn({ reason }, 'dropping Home Assistant connection');
-    this.socket?.terminate();
+    s.socket.terminate();
   }
 
   /** One connection from open to close. Resolves with how long it was subscribed (ms). */
   private async connectOnce(): Promise<number> {
-    const { log, metrics, handlers } = this.opts;
-    this.state = 'connecting';
+    const s = await this.open();
+    if (s === null) return 0;
+    const closed = this.watch(s);
+    let subscribedAt = 0;
+    try {
+      await this.negotiate(s);
+      await this.subscribe(s);
+      subscribedAt = Date.now();
+      const stopWatchdog = this.startWatchdog(s);
+      void closed.then(stopWatchdog);
+      const snapshot = await this.snapshot(s);
+      if (!s.closed) this.opts.handlers.subscribed?.(s.id, snapshot);
+    } catch (err) {
+      if (!(err instanceof HaConnectionLostError)) {
+        this.opts.log.error({ err }, 'Home Assistant session setup failed');
+        s.socket.terminate();
+      }
+    }
+    await closed;
+    return subscribedAt === 0 ? 0 : Date.now() - subscribedAt;
+  }
+
+  /** Step 1: socket + auth. Null when stop() came meanwhile. */
+  private async open(): Promise<Session | null> {
+    this.stateValue = 'connecting';
     const { socket, haVersion } = await openAuthenticated(this.opts.url, this.opts.token, this.opts.createSocket ?? createWebSocket);
     if (this.stopped) {
       socket.close(1000);
-      return 0;
+      return null;
     }
-    const session = ++this.session;
-    this.socket = socket;
-    this.haVersion = haVersion;
-    this.nextId = 1;
-    this.coalescing = false;
-    this.haRestarted = false;
-    this.stateResults.clear();
-    let subscribedAt = 0;
-    // Whether this connection handed its gap to `subscribed` (the backfill): until it has, the
-    // gap still starts where the previous connection's frames ended.
-    let gapHandedOver = false;
-    let stopWatchdog = (): void => {};
+    const s: Session = { id: ++this.sessionCount, socket, nextId: 1, pending: new Map(), stateResults: new Map(), closed: false };
+    this.current = s;
+    this.version = haVersion;
+    this.coalesce = false;
+    this.restarted = false;
+    this.opts.log.info({ haVersion }, 'authenticated to Home Assistant');
+    return s;
+  }
 
-    const closed = new Promise<number>((resolve) => {
-      socket.on('close', (code: number, reason: Buffer) => {
-        stopWatchdog();
-        this.socket = null;
-        for (const settle of this.pending.values()) settle(CONNECTION_LOST);
-        this.pending.clear();
-        this.stateResults.clear();
-        if (gapHandedOver) this.previousLastFrameAt = this.lastFrameAt;
-        handlers.closed(session);
-        if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
-        resolve(subscribedAt === 0 ? 0 : Date.now() - subscribedAt);
+  /** Step 2: coalescing (unknown_command on older HA: fine), then what must precede subscribing. */
+  private async negotiate(s: Session): Promise<void> {
+    const features = this.request({ type: 'supported_features', features: { coalesce_messages: 1 } }).then(
+      () => true,
+      (err: Error) => {
+        if (err instanceof HaConnectionLostError) throw err;
+        this.opts.log.info({ haError: { code: (err as HaCommandError).haCode, message: err.message } }, 'Home Assistant does not coalesce messages (older release): one event per frame');
+        return false;
+      },
+    );
+    // Sent before beforeSubscribe's own commands; awaited after them (one round trip, not two).
+    features.catch(() => {});
+    await this.opts.handlers.beforeSubscribe?.(s.id);
+    this.coalesce = await features;
+  }
+
+  /** Step 3: the configured event types (an error ends the connection), the extras (logged only). */
+  private async subscribe(s: Session): Promise<void> {
+    const { log, metrics } = this.opts;
+    const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
+    const subscriptions = types.map((t) => this.request(t === undefined ? { type: 'subscribe_events' } : { type: 'subscribe_events', event_type: t }));
+    const extras = this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
+    for (const t of extras) {
+      this.request({ type: 'subscribe_events', event_type: t }).catch((err: Error) => {
+        if (err instanceof HaCommandError) log.info({ eventType: t, haError: { code: err.haCode, message: err.message } }, 'cannot subscribe to an event type the ingestor uses');
       });
-    });
-    socket.on('error', (err) => log.warn({ error: { message: err.message } }, 'Home Assistant socket error'));
-    socket.on('message', (data: Buffer) => {
-      this.lastFrameAt = Date.now();
+    }
+    const settled = await Promise.allSettled(subscriptions);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    if (s.closed) throw new HaConnectionLostError('subscribe_events', 'connection closed');
+    this.stateValue = 'subscribed';
+    metrics.haConnected.set(1);
+    log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalesce }, 'subscribed to Home Assistant events');
+  }
+
+  /** Step 4: get_states, encoded by the workers. Null when it failed (HA 0.96 with a NaN attribute). */
+  private async snapshot(s: Session): Promise<StatesEncoded | null> {
+    const { log, metrics } = this.opts;
+    let snapshot: StatesEncoded;
+    try {
+      snapshot = await this.requestStates({ type: 'get_states' }, 'snapshot');
+    } catch (err) {
+      if (err instanceof HaConnectionLostError) throw err;
+      log.warn({ err }, 'get_states failed; continuing without a snapshot');
+      return null;
+    }
+    if (this.current !== s) return null;
+    this.entityIds = snapshot.entityIds;
+    this.restarted = snapshot.haRestarted;
+    metrics.snapshotStates.inc(snapshot.states);
+    log.info({ states: snapshot.states, points: snapshot.points, haRestarted: snapshot.haRestarted, deferred: snapshot.deferred }, 'get_states snapshot encoded');
+    if (snapshot.haRestarted) {
+      log.info(`Home Assistant has started since our last points: ${snapshot.deferred} states are held until the backfill has shown which are re-announcements (RESTART_DEDUP)`);
+    }
+    return snapshot;
+  }
+
+  /** Step 5: read every frame until the socket closes; then fail what is in flight. */
+  private watch(s: Session): Promise<void> {
+    const { log, metrics, handlers } = this.opts;
+    s.socket.on('error', (err) => log.warn({ err }, 'Home Assistant socket error'));
+    s.socket.on('message', (data: Buffer) => {
+      this.lastFrame = Date.now();
       metrics.haFrames.inc();
       metrics.haBytes.inc(data.length);
       handlers.frame(data);
     });
-
-    log.info({ haVersion }, 'authenticated to Home Assistant');
-    try {
-      const features = this.command('supported_features', supportedFeaturesMessage);
-      await handlers.beforeSubscribe?.();
-      const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
-      const subscriptions = types.map((t) => this.command(`subscribe_events ${t ?? '(all)'}`, (id) => subscribeEventsMessage(id, t)));
-      const states = this.command('get_states', getStatesMessage, 'snapshot');
-      const extras = this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
-      for (const t of extras) {
-        void this.command(`subscribe_events ${t}`, (id) => subscribeEventsMessage(id, t)).then((reply) => {
-          if (reply.type === 'result' && !reply.success && reply.error?.code !== 'connection_lost') log.info({ eventType: t, haError: reply.error }, 'cannot subscribe to an event type the ingestor uses');
-        });
-      }
-
-      const featuresReply = await features;
-      this.coalescing = featuresReply.type === 'result' && featuresReply.success;
-      if (!this.coalescing) {
-        const error = featuresReply.type === 'result' && !featuresReply.success ? featuresReply.error : undefined;
-        if (error?.code === 'connection_lost') return closed;
-        log.info({ haError: error }, 'Home Assistant does not coalesce messages (older release): one event per frame');
-      }
-      for (const [i, sub] of subscriptions.entries()) {
-        const reply = await sub;
-        if (reply.type === 'result' && !reply.success) {
-          throw new HaCommandError(`subscribe_events ${types[i] ?? '(all)'}`, reply.error?.code ?? 'unknown', reply.error?.message ?? '');
-        }
-      }
-      subscribedAt = Date.now();
-      this.state = 'subscribed';
-      metrics.haConnected.set(1);
-      log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalescing }, 'subscribed to Home Assistant events');
-      stopWatchdog = this.startWatchdog();
-
-      const snapshot = await states;
-      if ('encoded' in snapshot) {
-        this.knownEntityIds = snapshot.encoded.entityIds;
-        metrics.snapshotStates.inc(snapshot.encoded.states);
-        this.haRestarted = snapshot.encoded.haRestarted;
-        log.info({ states: snapshot.encoded.states, points: snapshot.encoded.points, haRestarted: this.haRestarted, deferred: snapshot.encoded.deferred }, 'get_states snapshot encoded');
-        if (this.haRestarted) {
-          log.info(`Home Assistant has started since our last points: ${snapshot.encoded.deferred} states are held until the backfill has shown which are re-announcements (RESTART_DEDUP)`);
-        }
-      } else if (snapshot.type === 'result' && !snapshot.success && snapshot.error?.code !== 'connection_lost') {
-        log.warn({ haError: snapshot.error }, 'get_states failed; continuing without a snapshot');
-      }
-      if (this.session === session && this.socket === socket) {
-        gapHandedOver = true;
-        handlers.subscribed?.(session, this.previousLastFrameAt);
-      }
-    } catch (err) {
-      log.error({ error: { code: (err as HaCommandError).code, message: (err as Error).message } }, 'Home Assistant session setup failed');
-      socket.terminate();
-    }
-    return closed;
+    return new Promise((resolve) => {
+      s.socket.on('close', (code: number, reason: Buffer) => {
+        s.closed = true;
+        if (this.current === s) this.current = null;
+        for (const waiter of s.pending.values()) waiter.reject(new HaConnectionLostError(waiter.name, 'connection closed'));
+        s.pending.clear();
+        s.stateResults.clear();
+        handlers.closed(s.id);
+        if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
+        resolve();
+      });
+    });
   }
 
   /**
    * Pings every interval. While a ping is unanswered, every PONG_TIMEOUT_MS the socket must have
    * delivered some frame, or it is dropped. Returns the function that stops the watchdog.
    */
-  private startWatchdog(): () => void {
+  private startWatchdog(s: Session): () => void {
     const pongTimeoutMs = this.opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
     let outstanding = false;
     let watchdog: NodeJS.Timeout | undefined;
@@ -282,66 +408,34 @@ export class HaConnection {
       let mark = sentAt;
       const check = (): void => {
         if (!outstanding) return;
-        if (this.lastFrameAt < mark) {
-          this.drop(`no pong within ${pongTimeoutMs / 1000} s`);
+        if (this.lastFrame < mark) {
+          this.drop(s, `no pong within ${pongTimeoutMs / 1000} s`);
           return;
         }
         mark = Date.now();
         watchdog = setTimeout(check, pongTimeoutMs);
       };
       watchdog = setTimeout(check, pongTimeoutMs);
-      void this.command('ping', pingMessage).then((reply) => {
+      const answered = (): void => {
         outstanding = false;
         clearTimeout(watchdog);
-        if (reply.type === 'pong') this.opts.log.debug({ rttMs: Date.now() - sentAt }, 'pong');
-      });
+      };
+      this.request({ type: 'ping' }).then(() => {
+        answered();
+        this.opts.log.debug({ rttMs: Date.now() - sentAt }, 'pong');
+      }, answered);
     }, this.opts.pingIntervalMs ?? PING_INTERVAL_MS);
     return () => {
       clearInterval(interval);
       clearTimeout(watchdog);
     };
   }
+}
 
-  /**
-   * Sends a command on the current connection; resolves with its reply (never rejects; a lost
-   * connection answers connection_lost). With `states`, the workers write the answer's states
-   * as points and the reply is their summary.
-   */
-  request(name: string, build: (id: number) => string, states?: StateResultKind): Promise<Reply> {
-    return this.command(name, build, states);
-  }
-
-  /**
-   * Reserves an id for an answer that does not come from a command (a REST history answer fed
-   * in as a frame), so that the workers' summary of it reaches the caller.
-   */
-  expectStates(kind: StateResultKind): { id: number; reply: Promise<Reply> } {
-    const id = this.nextSyntheticId--;
-    this.stateResults.set(id, kind);
-    const reply = new Promise<Reply>((resolve) => this.pending.set(id, resolve));
-    return { id, reply };
-  }
-
-  /** Sends a command with the next id; resolves with its reply (never rejects). */
-  private command(name: string, build: (id: number) => string, states?: StateResultKind): Promise<Reply> {
-    const socket = this.socket;
-    if (socket === null || socket.readyState !== socket.OPEN) return Promise.resolve(CONNECTION_LOST);
-    const id = this.nextId++;
-    if (states !== undefined) this.stateResults.set(id, states);
-    const timeoutMs = this.opts.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        this.stateResults.delete(id);
-        this.drop(`no answer to ${name} within ${timeoutMs / 1000} s`);
-        resolve(CONNECTION_LOST);
-      }, timeoutMs);
-      this.pending.set(id, (reply) => {
-        clearTimeout(timer);
-        this.stateResults.delete(id);
-        resolve(reply);
-      });
-      socket.send(build(id));
-    });
-  }
+/** Resolves or rejects a waiter with a reply from the workers. */
+function settle(waiter: Pending, reply: Reply): void {
+  if ('encoded' in reply) waiter.resolve(reply.encoded);
+  else if (reply.type === 'pong') waiter.resolve(undefined);
+  else if (reply.success) waiter.resolve(reply.result);
+  else waiter.reject(new HaCommandError(waiter.name, reply.error?.code ?? 'unknown', reply.error?.message ?? ''));
 }

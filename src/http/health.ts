@@ -2,6 +2,7 @@
  * /health composed from the parts: healthy when HA is subscribed and the database takes writes
  * (or the last failure is over a minute old and nothing reports a problem).
  */
+import type { ClockOffset } from '../ha/clock-offset.js';
 import type { HaConnection } from '../ha/connection.js';
 import type { Metrics } from '../metrics.js';
 import type { EncoderPool } from '../pipeline/encoder-pool.js';
@@ -12,6 +13,7 @@ import type { HealthReport } from './server.js';
 
 export interface HealthSources {
   readonly connection: HaConnection;
+  readonly clockOffset: ClockOffset;
   readonly writer: Writer;
   readonly pool: EncoderPool;
   readonly spool: Spool;
@@ -32,6 +34,8 @@ export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
         version: s.connection.haVersion,
         coalescing: s.connection.coalescing,
         secondsSinceLastFrame: s.connection.lastFrameAt === 0 ? null : (now - s.connection.lastFrameAt) / 1000,
+        // Our clock minus HA's, for display only: gaps are placed by HA's own timestamps.
+        clockOffsetSeconds: s.clockOffset.offsetSeconds,
       },
       queues: {
         dispatchBytes: s.pool.queuedBytes,

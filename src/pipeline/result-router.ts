@@ -5,7 +5,9 @@
  */
 import type { Logger } from 'pino';
 import type { EncodeResult, Observed } from '../../workers/encode-batch.js';
+import type { ClockOffset } from '../ha/clock-offset.js';
 import type { Reply } from '../ha/connection.js';
+import type { Resync } from '../ha/resync.js';
 import type { Metrics } from '../metrics.js';
 import type { Writer } from '../writer/writer.js';
 import type { HeldJob } from './overflow.js';
@@ -17,6 +19,9 @@ export interface ResultRouterOptions {
   /** Restart de-duplication (null: off): judges each result's states, in job order. */
   readonly dedup: RestartDedup | null;
   readonly replies: (session: number, replies: readonly Reply[]) => void;
+  /** Gap filling: the first live changes of each connection (its anchors) and every entity seen. */
+  readonly resync: Pick<Resync, 'liveSeen' | 'knownEntity'>;
+  readonly clockOffset: ClockOffset;
   readonly observe: (observed: readonly Observed[]) => void;
   /** A batch finished: frames waiting on disk may go to the pool now. */
   readonly encoderFree: () => void;
@@ -30,7 +35,12 @@ export class ResultRouter {
   onResult(r: EncodeResult, hold: Hold): void {
     const { writer, dedup } = this.opts;
     this.count(r);
-    if (r.liveHaMaxMs >= 0) hold.noteHaTime(r.liveHaMaxMs);
+    if (r.liveHaMaxMs >= 0) {
+      hold.noteHaTime(r.liveHaMaxMs);
+      this.opts.clockOffset.sample(hold.arrivedAtMs, r.liveHaMaxMs);
+    }
+    if (r.liveFirst.length > 0) this.opts.resync.liveSeen(r.session, r.liveFirst);
+    for (const id of r.newEntityIds) this.opts.resync.knownEntity(id);
     // Before the replies: it fills in the snapshot and history summaries the connection reads.
     const out = dedup === null ? r : dedup.filter(r, hold);
     writer.accept(out.lp, out.lines, hold);

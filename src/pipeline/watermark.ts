@@ -22,6 +22,8 @@ import { IngestorError } from '../errors.js';
 export interface Hold {
   /** Arrival order. */
   readonly seq: number;
+  /** When the hold was taken (the ingestor's clock): for the clock-offset display only, never for a gap. */
+  readonly arrivedAtMs: number;
   /** The newest HA time (ms since the epoch, HA's clock) of the live events this data holds. */
   noteHaTime(ms: number): void;
   /** Another handle on the same data (part of it goes one way, part another): each is released once. */
@@ -39,6 +41,7 @@ export class WatermarkError extends IngestorError {
 /** One piece of data in flight: alive while any of its handles is. */
 interface Claim {
   readonly seq: number;
+  readonly arrivedAtMs: number;
   handles: number;
   haMs: number;
   /** For a ceiling hold: the value cannot pass this while the claim lives. */
@@ -55,6 +58,10 @@ class Handle implements Hold {
 
   get seq(): number {
     return this.claim.seq;
+  }
+
+  get arrivedAtMs(): number {
+    return this.claim.arrivedAtMs;
   }
 
   noteHaTime(ms: number): void {
@@ -95,14 +102,14 @@ export class Watermark {
 
   /** A hold for data that arrives now. */
   hold(): Hold {
-    const claim: Claim = { seq: this.nextSeq++, handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: null };
+    const claim: Claim = { seq: this.nextSeq++, arrivedAtMs: Date.now(), handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: null };
     this.arrivals.set(claim.seq, claim);
     return new Handle(claim, this);
   }
 
   /** The value stays at or below `haMs` while this hold is held (a gap being filled). */
   holdAt(haMs: number): Hold {
-    const claim: Claim = { seq: this.nextSeq++, handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: haMs };
+    const claim: Claim = { seq: this.nextSeq++, arrivedAtMs: Date.now(), handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: haMs };
     this.ceilings.add(claim);
     this.changed();
     return new Handle(claim, this);

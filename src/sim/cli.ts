@@ -16,6 +16,7 @@ const { values } = parseArgs({
     entities: { type: 'string', default: '300' },
     seed: { type: 'string', default: '1' },
     old: { type: 'boolean', default: false },
+    'clock-offset-ms': { type: 'string', default: '0' },
     pregenerate: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -24,6 +25,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(`Usage: npm run sim -- [--port 8123] [--token sim-token] [--rate 20 (events/s, 0 = as fast as read)]
        [--count 0 (0 = forever)] [--entities 300] [--seed 1] [--old (HA without coalescing)]
+       [--clock-offset-ms 0 (HA's clock minus ours)]
        [--pregenerate (serialize --count events before sending: benchmarks)]
 `);
   process.exit(0);
@@ -37,6 +39,7 @@ const sim = new HaSimulator({
   seed: Number(values.seed),
   mode: values.old ? 'old' : 'modern',
   record: false,
+  clockOffsetMs: Number(values['clock-offset-ms']),
 });
 await sim.start();
 process.stdout.write(`HA simulator listening: HA_URL=http://${values.host}:${sim.port} HA_TOKEN=${values.token}\n`);

@@ -6,6 +6,17 @@
  * null for new entities, HA's slow-reader disconnect, dropping and restarting on command, and
  * history/history_during_period over what it emitted.
  *
+ * As hard as the real thing where it matters for gaps:
+ * - `clockOffsetMs`: HA's clock is ours plus this; every timestamp it emits is on that clock, and
+ *   history windows are read on it.
+ * - `recorderLagMs`: a state reaches history only once "committed", this long after it was
+ *   emitted, and rows commit in order (HA 0.96: per event, 20–40 s behind in bursts; current HA:
+ *   every commit_interval).
+ * - REST `/api/history/period` adds, for each entity, its state at the window start with
+ *   last_updated and last_changed rewritten to the window start, unless `skip_initial_state` is
+ *   in the query (HA: `include_start_time_state = "skip_initial_state" not in request.query`).
+ * - `failGetStates`: get_states answers an error (HA 0.96 with a NaN attribute).
+ *
  * It records every state it emits so tests can compare a database against it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -51,6 +62,10 @@ export interface SimulatorOptions {
   readonly haVersion?: string;
   /** Whether the token is an admin's (registries readable). */
   readonly admin?: boolean;
+  /** HA's clock minus ours, ms. */
+  readonly clockOffsetMs?: number;
+  /** How long a state takes to reach history (rows commit in order), ms. */
+  readonly recorderLagMs?: number;
 }
 
 export interface EmitOptions {
@@ -84,6 +99,8 @@ interface HistoryRow {
   a: Attributes;
   us: number;
   lcUs: number;
+  /** When the recorder has it (our clock, ms). */
+  committedAt: number;
 }
 
 /** HA's ISO form (with or without a fraction, +00:00) → µs since the epoch. */
@@ -115,8 +132,20 @@ export class HaSimulator {
   /** Set false to play an HA that stopped answering (application-level) pings. */
   answerPings = true;
   slowReaderDisconnects = 0;
+  /** HA's clock minus ours (ms); applies to states made from now on. */
+  clockOffsetMs: number;
+  /** Recorder lag for states emitted from now on (ms); rows still commit in order. */
+  recorderLagMs: number;
+  /** get_states answers an error, as HA 0.96 does when one attribute is NaN. */
+  failGetStates = false;
+  /** The made-up initial-state rows the REST history returned (no recorder row at their time). */
+  readonly madeUpRows: { entityId: string; lastUpdated: string }[] = [];
+  /** Commit time of the newest row (our clock): rows commit in order. */
+  private lastCommitAt = 0;
+  /** Each entity's state when the simulator started (before any history row). */
+  private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host'>> & { port: number; host: string };
+  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs'>> & { port: number; host: string };
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
@@ -145,15 +174,38 @@ export class HaSimulator {
       haVersion: options.haVersion ?? (options.mode === 'old' ? '2021.12.0' : '2025.11.0'),
       admin: options.admin ?? true,
     };
+    this.clockOffsetMs = options.clockOffsetMs ?? 0;
+    this.recorderLagMs = options.recorderLagMs ?? 0;
     this.rng = createRng(this.opts.seed);
     this.home = createHome(this.opts.entities, this.opts.seed);
     // Initial states: whole seconds (no fraction) in the last hour, as after an HA start.
-    const nowS = Math.floor(Date.now() / 1000);
+    const nowS = Math.floor(this.haNowMs() / 1000);
     for (const entity of this.home) {
       const us = (nowS - 3600 + Math.floor(this.rng() * 3000)) * 1e6;
-      this.states.set(entity.entityId, this.makeState(entity, null, us));
+      const st = this.makeState(entity, null, us);
+      this.states.set(entity.entityId, st);
+      this.initial.set(entity.entityId, st);
     }
-    this.clockUs = Date.now() * 1000;
+    this.clockUs = this.haNowMs() * 1000;
+  }
+
+  /** Now on HA's clock, ms. */
+  haNowMs(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  /** A history row, committed `recorderLagMs` from now but never before an earlier row. */
+  private record(entityId: string, row: Omit<HistoryRow, 'committedAt'>): void {
+    this.lastCommitAt = Math.max(this.lastCommitAt, Date.now() + this.recorderLagMs);
+    let rows = this.history.get(entityId);
+    if (rows === undefined) this.history.set(entityId, (rows = []));
+    rows.push({ ...row, committedAt: this.lastCommitAt });
+  }
+
+  /** Resolves once every row emitted so far is in history (the recorder caught up). */
+  async recorderCaughtUp(): Promise<void> {
+    const wait = this.lastCommitAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
   get url(): string {
@@ -275,7 +327,7 @@ export class HaSimulator {
   /** Renames an area and announces it with area_registry_updated, as HA does. */
   renameArea(areaId: string, name: string): void {
     this.areaNames.set(areaId, name);
-    const event = JSON.stringify({ event_type: 'area_registry_updated', data: { action: 'update', area_id: areaId }, origin: 'LOCAL', time_fired: isoFromMicros(Date.now() * 1000), context: { id: this.contextId(), parent_id: null, user_id: null } });
+    const event = JSON.stringify({ event_type: 'area_registry_updated', data: { action: 'update', area_id: areaId }, origin: 'LOCAL', time_fired: isoFromMicros(this.haNowMs() * 1000), context: { id: this.contextId(), parent_id: null, user_id: null } });
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {
         if (type === undefined || type === 'area_registry_updated') this.sendEvents(client, [`{"type":"event","event":${event},"id":${subId}}`]);
@@ -301,16 +353,14 @@ export class HaSimulator {
       const previous = this.states.get(id) ?? this.unloaded.get(id);
       if (previous === undefined) continue;
       this.unloaded.delete(id);
-      this.clockUs = Math.max(this.clockUs + 1, Date.now() * 1000);
+      this.clockUs = Math.max(this.clockUs + 1, this.haNowMs() * 1000);
       const ts = isoFromMicros(this.clockUs);
       const st: SimState = { ...previous, last_changed: ts, last_updated: ts, context: { id: this.contextId(), parent_id: null, user_id: null } };
       if (previous.last_reported !== undefined) st.last_reported = ts;
       this.states.set(id, st);
       messages.push(JSON.stringify({ event_type: STATE_CHANGED, data: { entity_id: id, old_state: null, new_state: st }, origin: 'LOCAL', time_fired: ts, context: st.context }));
       this.reannounced.push({ entityId: id, state: st.state, attributes: st.attributes, lastUpdated: ts, lastUpdatedUs: this.clockUs, delivered: this.subscribedClients > 0 });
-      let rows = this.history.get(id);
-      if (rows === undefined) this.history.set(id, (rows = []));
-      rows.push({ s: st.state, a: st.attributes, us: this.clockUs, lcUs: this.clockUs });
+      this.record(id, { s: st.state, a: st.attributes, us: this.clockUs, lcUs: this.clockUs });
     }
     this.broadcast(messages);
     return messages.length;
@@ -368,7 +418,7 @@ export class HaSimulator {
         oldState = this.states.get(entity.entityId) ?? null;
         removal = Boolean(options.removeEvery && index % options.removeEvery === 0 && oldState !== null);
       }
-      this.clockUs = Math.max(this.clockUs + 1, Date.now() * 1000);
+      this.clockUs = Math.max(this.clockUs + 1, this.haNowMs() * 1000);
       const newState = removal ? null : this.makeState(entity, oldState, this.clockUs);
       if (newState === null) {
         this.states.delete(entity.entityId);
@@ -396,9 +446,7 @@ export class HaSimulator {
             lastUpdatedUs: this.clockUs,
             delivered: this.subscribedClients > 0,
           });
-          let rows = this.history.get(newState.entity_id);
-          if (rows === undefined) this.history.set(newState.entity_id, (rows = []));
-          rows.push({ s: newState.state, a: newState.attributes, us: this.clockUs, lcUs: microsFromIso(newState.last_changed) });
+          this.record(newState.entity_id, { s: newState.state, a: newState.attributes, us: this.clockUs, lcUs: microsFromIso(newState.last_changed) });
         }
       }
     }
@@ -564,6 +612,10 @@ export class HaSimulator {
         else fail('not_found', 'Subscription not found.');
         break;
       case 'get_states':
+        if (this.failGetStates) {
+          fail('unknown_error', 'Out of range float values are not JSON compliant');
+          break;
+        }
         this.lastSnapshot = [...this.states.values()];
         for (const st of this.lastSnapshot) this.snapshotStates.set(`${st.entity_id}\u0000${st.last_updated}`, st);
         ok(this.lastSnapshot);
@@ -609,14 +661,25 @@ export class HaSimulator {
     }
   }
 
-  /** Rows of `ids` with start ≤ last_updated < end (seconds). */
+  /** Committed rows of `ids` with start ≤ last_updated < end (seconds, HA's clock). */
   private rowsBetween(ids: readonly string[], start: number, end: number): [string, HistoryRow[]][] {
     const out: [string, HistoryRow[]][] = [];
+    const now = Date.now();
     for (const id of ids) {
-      const rows = (this.history.get(id) ?? []).filter((r) => r.us / 1e6 >= start && r.us / 1e6 < end);
+      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 >= start && r.us / 1e6 < end);
       if (rows.length > 0) out.push([id, rows]);
     }
     return out;
+  }
+
+  /** The committed state of `id` just before `start` (seconds, HA's clock), null when none. */
+  private stateAt(id: string, start: number): { s: string; a: Attributes } | null {
+    const now = Date.now();
+    let found: { s: string; a: Attributes } | null = null;
+    for (const r of this.history.get(id) ?? []) if (r.committedAt <= now && r.us / 1e6 < start) found = r;
+    if (found !== null) return found;
+    const st = this.initial.get(id);
+    return st !== undefined && microsFromIso(st.last_updated) / 1e6 < start ? { s: st.state, a: st.attributes } : null;
   }
 
   /** history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}. */
@@ -651,9 +714,19 @@ export class HaSimulator {
     const start = Date.parse(decodeURIComponent(m[1] as string)) / 1000;
     const endText = url.searchParams.get('end_time');
     const end = endText === null ? Number.POSITIVE_INFINITY : Date.parse(endText) / 1000;
-    const body = this.rowsBetween(ids, start, end).map(([id, rows]) =>
-      rows.map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.lcUs), last_updated: isoFromMicros(r.us) })),
-    );
+    const rows = new Map(this.rowsBetween(ids, start, end));
+    const body: unknown[][] = [];
+    for (const id of ids) {
+      const list = (rows.get(id) ?? []).map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.lcUs), last_updated: isoFromMicros(r.us) }));
+      const first = url.searchParams.has('skip_initial_state') ? null : this.stateAt(id, start);
+      if (first !== null) {
+        // HA's start-time state: the entity's state then, its times rewritten to the window start.
+        const at = isoFromMicros(Math.round(start * 1e6));
+        this.madeUpRows.push({ entityId: id, lastUpdated: at });
+        list.unshift({ entity_id: id, state: first.s, attributes: first.a, last_changed: at, last_updated: at });
+      }
+      if (list.length > 0) body.push(list);
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   }
 }

@@ -1,6 +1,6 @@
 /** The HA connection against the simulator, over a real socket. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HaAuthRejectedError } from '../../src/errors.js';
+import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import { HaConnection } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HaSimulator } from '../../src/sim/server.js';
@@ -22,6 +22,7 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
   await sim.start();
   const frames: Buffer[] = [];
   const snapshots: number[] = [];
+  const subscribed: { session: number; snapshot: unknown }[] = [];
   const fatal: Error[] = [];
   // What the pool does with each frame, inline: parse, encode, hand replies back.
   const encoder = createSchemaBatchEncoder({ schema: 'typed' });
@@ -41,13 +42,14 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
         conn?.receive(r.session, r.control);
       },
       closed: () => {},
+      subscribed: (session, snapshot) => subscribed.push({ session, snapshot }),
       fatal: (e) => fatal.push(e),
     },
     backoff: { baseMs: 20, maxMs: 100, stableMs: 10_000 },
     ...extra,
   });
   const done = conn.run();
-  return { frames, snapshots, fatal, lines, metrics, done };
+  return { frames, snapshots, subscribed, fatal, lines, metrics, done };
 }
 
 const eventsIn = (frames: Buffer[]) =>
@@ -115,5 +117,55 @@ describe('HaConnection', () => {
     await until('a drop', () => (lines.some((l) => l.reason === 'no pong within 0.2 s') ? true : undefined), 5000);
     (sim as HaSimulator).answerPings = true;
     await until('reconnected', () => (snapshots.length >= 2 ? true : undefined), 5000);
+  });
+
+  it('request(): the result, HaCommandError with HA\'s code on an error result, ids assigned in one place', async () => {
+    const { subscribed } = await connect('modern');
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    const c = conn as HaConnection;
+    expect(await c.request({ type: 'get_config' })).toMatchObject({ location_name: 'Simulated home' });
+    const refused = await c.request({ type: 'no_such_command' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(HaCommandError);
+    expect(refused).toMatchObject({ code: 'HA_COMMAND_FAILED', haCode: 'unknown_command' });
+    // Both answered: the simulator refuses an id that does not increase, so ids were fresh.
+    await Promise.all([c.request({ type: 'get_config' }), c.request({ type: 'get_config' })]);
+    expect(c.session).toBe(1);
+  });
+
+  it('request(): HaConnectionLostError when the connection closes first, or when not connected', async () => {
+    const { subscribed } = await connect('modern');
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    const c = conn as HaConnection;
+    (sim as HaSimulator).answerPings = false; // a command HA never answers
+    const pending = c.request({ type: 'ping' }).catch((e: unknown) => e);
+    sim?.dropConnections();
+    const lost = await pending;
+    expect(lost).toBeInstanceOf(HaConnectionLostError);
+    expect(lost).toMatchObject({ code: 'HA_CONNECTION_LOST', retryable: true });
+    (sim as HaSimulator).answerPings = true;
+    const idle = new HaConnection({ url: 'ws://127.0.0.1:1/api/websocket', token: 't', eventTypes: 'all', log: capturingLogger().log, metrics: createMetrics(), handlers: { frame: () => {}, closed: () => {}, fatal: () => {} } });
+    await expect(idle.request({ type: 'get_config' })).rejects.toBeInstanceOf(HaConnectionLostError);
+  });
+
+  it('request(): a command unanswered for COMMAND_TIMEOUT_MS rejects and drops the connection', async () => {
+    const { subscribed, lines } = await connect('modern', 'tok', { commandTimeoutMs: 200 });
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    (sim as HaSimulator).answerPings = false;
+    const lost = await (conn as HaConnection).request({ type: 'ping' }).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(HaConnectionLostError);
+    await until('dropped', () => (lines.some((l) => l.reason === 'no answer to ping within 0.2 s') ? true : undefined));
+    (sim as HaSimulator).answerPings = true;
+    await until('reconnected', () => (subscribed.length === 2 ? true : undefined), 5000);
+  });
+
+  it('get_states failing (HA 0.96 with a NaN attribute) does not end the connection: subscribed without a snapshot', async () => {
+    const { subscribed, lines } = await connect('modern');
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    (sim as unknown as HaSimulator).failGetStates = true;
+    (sim as unknown as HaSimulator).dropConnections();
+    await until('second connection', () => (subscribed.length === 2 ? true : undefined));
+    expect(subscribed[1]).toEqual({ session: 2, snapshot: null });
+    expect(lines.some((l) => l.msg === 'get_states failed; continuing without a snapshot')).toBe(true);
+    await sim?.emit({ count: 5 });
   });
 });

@@ -74,4 +74,68 @@ describe('HA simulator', () => {
     expect(sim.subscribedClients).toBe(0);
     ws.terminate();
   });
+
+  it('runs on its own clock (clockOffsetMs): states, events and history windows are in HA time', async () => {
+    const offset = -3_600_000;
+    sim = new HaSimulator({ token: 't', entities: 40, clockOffsetMs: offset });
+    await sim.start();
+    const { ws, messages } = await client(sim.url, 't');
+    const before = Date.now();
+    await sim.emit({ count: 5 });
+    const times = sim.emitted.map((e) => e.lastUpdatedUs / 1000);
+    for (const t of times) expect(Math.abs(t - (before + offset))).toBeLessThan(2_000);
+    const start = new Date(before + offset - 1000).toISOString();
+    ws.send(JSON.stringify({ id: 1, type: 'history/history_during_period', start_time: start, entity_ids: sim.entityIds }));
+    await until('history', () => (messages.length >= 3 ? true : undefined));
+    const rows = Object.values((messages[2] as { result: Record<string, unknown[]> }).result).flat();
+    expect(rows).toHaveLength(5);
+    // On our clock the same window holds nothing.
+    ws.send(JSON.stringify({ id: 2, type: 'history/history_during_period', start_time: new Date(before - 1000).toISOString(), entity_ids: sim.entityIds }));
+    await until('history on our clock', () => (messages.length >= 4 ? true : undefined));
+    expect((messages[3] as { result: Record<string, unknown[]> }).result).toEqual({});
+  });
+
+  it('shows a state in history only once its recorder committed it, in order (recorderLagMs)', async () => {
+    sim = new HaSimulator({ token: 't', entities: 40, recorderLagMs: 400 });
+    await sim.start();
+    const { ws, messages } = await client(sim.url, 't');
+    const ask = (id: number) =>
+      ws.send(JSON.stringify({ id, type: 'history/history_during_period', start_time: new Date(Date.now() - 60_000).toISOString(), entity_ids: sim?.entityIds }));
+    await sim.emit({ count: 3 });
+    sim.recorderLagMs = 0; // a later row never commits before an earlier one
+    await sim.emit({ count: 2 });
+    ask(1);
+    await until('first answer', () => (messages.length >= 3 ? true : undefined));
+    expect(Object.values((messages[2] as { result: Record<string, unknown[]> }).result).flat()).toHaveLength(0);
+    await sim.recorderCaughtUp();
+    ask(2);
+    await until('second answer', () => (messages.length >= 4 ? true : undefined));
+    expect(Object.values((messages[3] as { result: Record<string, unknown[]> }).result).flat()).toHaveLength(5);
+  });
+
+  it("REST history: each entity's state at the window start, at the window start, unless skip_initial_state", async () => {
+    sim = new HaSimulator({ token: 't', entities: 40, mode: 'old' });
+    await sim.start();
+    await sim.emit({ count: 20 });
+    const id = sim.emitted[0]?.entityId as string;
+    const start = new Date(Date.now() + 60_000).toISOString(); // after every row: only the start state
+    const get = async (extra: string) =>
+      (await (await fetch(`http://127.0.0.1:${sim?.port}/api/history/period/${encodeURIComponent(start)}?filter_entity_id=${encodeURIComponent(id)}${extra}`, { headers: { authorization: 'Bearer t' } })).json()) as { last_updated: string; state: string }[][];
+    const made = await get('');
+    expect(made).toHaveLength(1);
+    expect(made[0]?.[0]?.state).toBe(sim.stateOf(id)?.state);
+    expect(Date.parse(made[0]?.[0]?.last_updated as string)).toBe(Date.parse(start));
+    expect(sim.madeUpRows).toHaveLength(1);
+    expect(await get('&skip_initial_state')).toEqual([]);
+  });
+
+  it('can fail get_states, as HA 0.96 does with a NaN attribute', async () => {
+    sim = new HaSimulator({ token: 't', entities: 40 });
+    sim.failGetStates = true;
+    await sim.start();
+    const { ws, messages } = await client(sim.url, 't');
+    ws.send(JSON.stringify({ id: 1, type: 'get_states' }));
+    await until('answer', () => (messages.length >= 3 ? true : undefined));
+    expect(messages[2]).toMatchObject({ id: 1, success: false, error: { code: 'unknown_error' } });
+  });
 });

@@ -83,6 +83,7 @@ async function spooledLines(): Promise<string[]> {
 function counted(hold: Hold, releases: Map<number, number>): Hold {
   return {
     seq: hold.seq,
+    arrivedAtMs: hold.arrivedAtMs,
     noteHaTime: (ms) => hold.noteHaTime(ms),
     share: () => hold.share(),
     release: () => {

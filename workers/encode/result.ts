@@ -61,6 +61,8 @@ export interface StatesSummary {
     deferred: number;
     /** The snapshot shows that HA has started since our last points (main thread). */
     haRestarted: boolean;
+    /** A snapshot's newest state (last_updated in HA ms): the resync's anchor (src/ha/resync.ts). */
+    readonly newest: { readonly entityId: string; readonly haMs: number } | null;
   };
 }
 

@@ -1,0 +1,316 @@
+/**
+ * Resync: filling the gap a connection (or a restart) left, in HA's clock, once HA's recorder
+ * provably holds it. One instance per process; one gap per connection.
+ *
+ * Rules:
+ * 1. Every time here is HA's own (its `last_updated`/`time_fired`, ms since the epoch on HA's
+ *    clock). The ingestor's clock is never used to place a gap: HA may run hours off.
+ * 2. The gap starts where the data we have reaches (`gapStart`): within a process, the newest
+ *    HA time of the live stream (`watermark.newestHaMs`) or the end of the last gap filled; after
+ *    a restart, the saved watermark (`watermark.value()`). Nothing known (a very first start):
+ *    no backfill. The start goes back MARGIN_MS, and is held as a ceiling on the watermark from
+ *    before the connection subscribes until the backfill's answers are durable.
+ * 3. The gap ends at an anchor in HA's time: the newest state of the get_states snapshot (taken
+ *    after subscribing, so it is at least as new as every change in the gap), or without a
+ *    snapshot (HA 0.96 fails get_states on a NaN attribute) the connection's first live state
+ *    change. HA's recorder commits late (0.96: per event, 20–40 s behind in bursts; current HA:
+ *    every commit_interval) but in order: once any row at or after the anchor is in history,
+ *    everything before it is. So cheap one-entity requests ask about the anchor's entity and the
+ *    connection's first live changes (any of them may be the one the recorder shows first: an
+ *    attribute-only change is absent from old REST history) until one shows a row at or after the
+ *    anchor; only then is the gap fetched — for every entity ever seen (live, snapshot, history,
+ *    state.json), not only the last snapshot's.
+ * 4. The wait is bounded (RECORDER_WAIT_MS). Past it the gap is fetched anyway, and the tail that
+ *    may be missing is reported with its bounds (log, backfill_unfilled_seconds_total) and the gap
+ *    listener is told `settle(session, false)`.
+ * 5. A connection that closes before its gap is filled hands the gap — start and ceiling — to the
+ *    next connection: the watermark never passes a gap that was not filled.
+ *
+ * The clock offset (src/ha/clock-offset.ts) is for display only: nothing here depends on it.
+ */
+import type { Logger } from 'pino';
+import { HaConnectionLostError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { Hold, Watermark } from '../pipeline/watermark.js';
+import { backfill, probeRecorder, type BackfillOptions, type BackfillReport } from './backfill.js';
+import type { StatesEncoded } from './connection.js';
+
+/** The backfill starts this long before the gap: HA's clock may step back a little (NTP). */
+export const MARGIN_MS = 60_000;
+/** How long HA's recorder may take to commit the anchor before the gap is fetched anyway. */
+export const RECORDER_WAIT_MS = 120_000;
+/** Between two questions to the recorder. */
+export const PROBE_INTERVAL_MS = 1_000;
+
+/** Restart de-duplication's waiting room (src/pipeline/held-back.ts) follows each gap. */
+export interface GapListener {
+  /** A connection begins: its possible re-announcements wait for the gap. */
+  begin(session: number): void;
+  /** The gap of `session` is in the pipeline; complete = nothing of it is known missing. */
+  settle(session: number, complete: boolean): void;
+  /** The connection closed. */
+  closed(session: number): void;
+}
+
+export interface LiveFirst {
+  readonly entityId: string;
+  readonly haMs: number;
+}
+
+export interface ResyncOptions {
+  /** How the gap is fetched (connection, REST base, token, where answers go). */
+  readonly backfill: BackfillOptions;
+  readonly watermark: Watermark;
+  readonly gapListener?: GapListener;
+  /** Entity ids saved by an earlier run (state.json `entityIds`). */
+  readonly entityIds?: Iterable<string>;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly marginMs?: number;
+  readonly recorderWaitMs?: number;
+  readonly probeIntervalMs?: number;
+}
+
+/** The gap of one connection. */
+interface Gap {
+  readonly session: number;
+  /** HA ms; null: nothing to fill (a very first start). */
+  readonly fromMs: number | null;
+  readonly ceiling: Hold | null;
+  liveFirst: readonly LiveFirst[];
+  closed: boolean;
+  /** Its answers are in the pipeline: closing the connection no longer matters. */
+  fetched: boolean;
+  /** Given to the next connection (its ceiling is not this gap's to release any more). */
+  handedOn: boolean;
+  /** Wakes a wait (a live event came, the connection closed). */
+  wake: (() => void) | null;
+}
+
+/** The gap was handed to the next connection. */
+class Aborted extends Error {}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export class Resync {
+  private readonly known: Set<string>;
+  private gap: Gap | null = null;
+  /** A gap whose connection closed before it was filled: the next connection's. */
+  private carried: { fromMs: number; ceiling: Hold } | null = null;
+  /** HA ms up to which gaps were filled (or, on a first start, the first snapshot reached). */
+  private coveredMs: number | null = null;
+  private rest = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: ResyncOptions) {
+    // A Set given is shared (the app saves it as it grows); anything else is copied.
+    this.known = opts.entityIds instanceof Set ? opts.entityIds : new Set(opts.entityIds ?? []);
+  }
+
+  /** Every entity id ever seen: the backfill's candidates (the app saves them in state.json). */
+  get entityIds(): string[] {
+    return [...this.known];
+  }
+
+  knownEntity(id: string): void {
+    this.known.add(id);
+  }
+
+  /** Where the current gap starts (HA ms), for /health; null when none is being filled. */
+  get gapStartMs(): number | null {
+    return this.gap?.fromMs ?? this.carried?.fromMs ?? null;
+  }
+
+  /** Resolves when the gap being filled (if any) is done or handed on. Tests. */
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  /**
+   * A connection authenticated and is about to subscribe (ConnectionHandlers.beforeSubscribe):
+   * the gap's start is fixed and held now, before any of its live events can be made durable.
+   */
+  begin(session: number): void {
+    let fromMs: number | null = null;
+    let ceiling: Hold | null = null;
+    if (this.carried !== null) {
+      ({ fromMs, ceiling } = this.carried);
+      this.carried = null;
+    } else {
+      const start = this.gapStart();
+      if (start !== null) {
+        fromMs = start - (this.opts.marginMs ?? MARGIN_MS);
+        ceiling = this.opts.watermark.holdAt(fromMs);
+      }
+    }
+    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null };
+    this.opts.gapListener?.begin(session);
+  }
+
+  /** The first live state changes of a result of `session` (EncodeResult.liveFirst), in arrival order. */
+  liveSeen(session: number, liveFirst: readonly LiveFirst[]): void {
+    const gap = this.gap;
+    if (gap === null || gap.session !== session || gap.liveFirst.length > 0 || liveFirst.length === 0) return;
+    gap.liveFirst = liveFirst;
+    gap.wake?.();
+  }
+
+  /** Subscribed and snapshot taken (ConnectionHandlers.subscribed): fill the gap. */
+  subscribed(session: number, snapshot: StatesEncoded | null): Promise<void> {
+    for (const id of snapshot?.entityIds ?? []) this.known.add(id);
+    const gap = this.gap;
+    if (gap === null || gap.session !== session) return this.running;
+    this.running = this.fill(gap, snapshot);
+    return this.running;
+  }
+
+  /** The connection closed (ConnectionHandlers.closed). */
+  closed(session: number): void {
+    const gap = this.gap;
+    if (gap !== null && gap.session === session) {
+      gap.closed = true;
+      gap.wake?.();
+      // Not filled: the gap goes to the next connection now, whatever a fill still in flight
+      // (a REST request does not end with the socket) does later.
+      if (!gap.fetched) this.handOn(gap);
+    }
+    this.opts.gapListener?.closed(session);
+  }
+
+  /** Where the data we have reaches, HA ms; null when nothing is known. */
+  private gapStart(): number | null {
+    const candidates = [this.opts.watermark.newestHaMs, this.coveredMs, this.opts.watermark.value()].filter((v): v is number => v !== null);
+    return candidates.length === 0 ? null : Math.max(...candidates);
+  }
+
+  private handOn(gap: Gap): void {
+    if (gap.handedOn) return;
+    gap.handedOn = true;
+    if (this.gap === gap) this.gap = null;
+    if (gap.ceiling === null || gap.fromMs === null) return;
+    // Two gaps unfilled: the older start covers both; one ceiling is enough.
+    if (this.carried !== null && this.carried.fromMs <= gap.fromMs) gap.ceiling.release();
+    else {
+      this.carried?.ceiling.release();
+      this.carried = { fromMs: gap.fromMs, ceiling: gap.ceiling };
+    }
+  }
+
+  private async fill(gap: Gap, snapshot: StatesEncoded | null): Promise<void> {
+    const { log, gapListener } = this.opts;
+    if (gap.fromMs === null) {
+      // A very first start: nothing to fill; from here on, the stream and this snapshot are ours.
+      if (snapshot?.newest) this.coveredMs = Math.max(this.coveredMs ?? snapshot.newest.haMs, snapshot.newest.haMs);
+      this.gap = null;
+      gapListener?.settle(gap.session, true);
+      return;
+    }
+    try {
+      const complete = await this.fillGap(gap, gap.fromMs, snapshot);
+      if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
+      gap.fetched = true;
+      gapListener?.settle(gap.session, complete);
+      // The answers went into the pipeline as frames that arrived before now: release the gap's
+      // start only when all of those are durable too.
+      await this.opts.watermark.drained(this.opts.watermark.mark());
+      gap.ceiling?.release();
+      if (this.gap === gap) this.gap = null;
+    } catch (err) {
+      if (gap.handedOn || err instanceof Aborted || err instanceof HaConnectionLostError) {
+        log.info({ from: iso(gap.fromMs) }, 'the connection closed before its gap was filled: the next connection fills it');
+        this.handOn(gap);
+        return;
+      }
+      log.error({ err }, 'backfill failed');
+      gap.fetched = true;
+      gapListener?.settle(gap.session, false);
+      gap.ceiling?.release();
+      if (this.gap === gap) this.gap = null;
+    }
+  }
+
+  /** Anchor, recorder wait, fetch, report. Resolves with whether nothing is known missing. */
+  private async fillGap(gap: Gap, fromMs: number, snapshot: StatesEncoded | null): Promise<boolean> {
+    const { log, metrics } = this.opts;
+    const anchor = await this.anchor(gap, snapshot);
+    if (anchor === null) return this.fillWithoutAnchor(gap, fromMs);
+    const reached = await this.recorderReached(gap, anchor);
+    const toMs = anchor.haMs + 1;
+    const report = await this.fetch(gap, fromMs, toMs);
+    if (reached.found) {
+      this.coveredMs = Math.max(this.coveredMs ?? toMs, toMs);
+      return report.unfilled.length === 0;
+    }
+    const tailFrom = Math.max(fromMs, reached.newestMs ?? fromMs);
+    metrics.backfillUnfilledSeconds.inc(Math.max(0, toMs - tailFrom) / 1000);
+    log.error(
+      { from: iso(tailFrom), to: iso(toMs), anchor: anchor.entityId, waitedMs: this.opts.recorderWaitMs ?? RECORDER_WAIT_MS },
+      `HA's recorder did not reach the live stream in time: changes from ${iso(tailFrom)} to ${iso(toMs)} (HA time) may be missing`,
+    );
+    this.coveredMs = Math.max(this.coveredMs ?? toMs, toMs);
+    return false;
+  }
+
+  /** No snapshot and no live change within the bound: fetch up to HA's now, say the tail is unproven. */
+  private async fillWithoutAnchor(gap: Gap, fromMs: number): Promise<boolean> {
+    const newest = Math.max(fromMs, this.opts.watermark.newestHaMs ?? fromMs);
+    await this.fetch(gap, fromMs, newest, true);
+    this.opts.log.error({ from: iso(fromMs) }, 'no anchor for the gap (no snapshot, no live change): it was fetched up to HA\'s now, but the recorder\'s last commits may be missing');
+    return false;
+  }
+
+  private async fetch(gap: Gap, fromMs: number, toMs: number, openEnd = false): Promise<BackfillReport> {
+    if (gap.closed) throw new Aborted();
+    return backfill(this.opts.backfill, fromMs, toMs, [...this.known], openEnd);
+  }
+
+  /** The snapshot's newest state; without a snapshot, the first live change (awaited up to the bound). */
+  private async anchor(gap: Gap, snapshot: StatesEncoded | null): Promise<LiveFirst | null> {
+    if (snapshot?.newest) return snapshot.newest;
+    await this.waitFor(gap, () => gap.liveFirst.length > 0, this.opts.recorderWaitMs ?? RECORDER_WAIT_MS);
+    return gap.liveFirst[0] ?? null;
+  }
+
+  /**
+   * Asks the recorder about the anchor's entity and the connection's first live changes until one
+   * shows a row at or after the anchor, or the bound passes. `newestMs`: the newest row seen
+   * before the anchor (where the possibly missing tail begins).
+   */
+  private async recorderReached(gap: Gap, anchor: LiveFirst): Promise<{ found: boolean; newestMs: number | null }> {
+    const deadline = Date.now() + (this.opts.recorderWaitMs ?? RECORDER_WAIT_MS);
+    let newestMs: number | null = null;
+    for (let polls = 1; ; polls++) {
+      const ids = new Set([anchor.entityId, ...gap.liveFirst.map((f) => f.entityId)]);
+      for (const id of ids) {
+        if (gap.closed) throw new Aborted();
+        // From up to an hour before the anchor: the newest committed row bounds the missing tail.
+        const probe = await probeRecorder(this.opts.backfill, id, Math.max(gap.fromMs ?? 0, anchor.haMs - 3_600_000), anchor.haMs + 3_600_000, this.rest);
+        this.rest = probe.rest;
+        if (probe.newestMs === null) continue;
+        if (probe.newestMs >= anchor.haMs) {
+          if (polls > 1) this.opts.log.info({ polls, entity: id, anchor: iso(anchor.haMs) }, "HA's recorder reached the live stream");
+          return { found: true, newestMs: probe.newestMs };
+        }
+        newestMs = Math.max(newestMs ?? probe.newestMs, probe.newestMs);
+      }
+      if (Date.now() >= deadline) return { found: false, newestMs };
+      await this.waitFor(gap, () => false, Math.min(this.opts.probeIntervalMs ?? PROBE_INTERVAL_MS, Math.max(0, deadline - Date.now())));
+    }
+  }
+
+  /** Waits until `ready()` or `ms` passed; throws Aborted when the connection closed. */
+  private async waitFor(gap: Gap, ready: () => boolean, ms: number): Promise<void> {
+    if (!ready() && !gap.closed && ms > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        gap.wake = () => {
+          if (!ready() && !gap.closed) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      gap.wake = null;
+    }
+    if (gap.closed) throw new Aborted();
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * The resync module against a fake HA connection (a recorder that commits when told) and the
+ * real Watermark: where a gap starts and ends (HA's clock only), waiting for the recorder, and
+ * what happens when connections drop in the middle.
+ */
+import { describe, expect, it } from 'vitest';
+import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
+import type { StatesEncoded } from '../../src/ha/connection.js';
+import { Resync, type GapListener } from '../../src/ha/resync.js';
+import { createMetrics } from '../../src/metrics.js';
+import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
+import { capturingLogger } from '../helpers/log.js';
+
+const H = 3_600_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** HA's side: a recorder whose rows are visible once committed; history answers become holds. */
+class FakeHa {
+  readonly rows = new Map<string, { ms: number; committed: boolean }[]>();
+  readonly fetches: { start: string; end: string | undefined; ids: string[] }[] = [];
+  probes = 0;
+  /** Answers in the pipeline (arrived as frames, not durable yet). */
+  readonly inFlight: Hold[] = [];
+  /** Every request rejects: the connection is gone. */
+  lost = false;
+  failFetch: Error | null = null;
+  /** Fetches wait for this (a REST request: it does not end with the socket). */
+  hang: Promise<void> | null = null;
+  onProbe: (() => void) | null = null;
+
+  constructor(private readonly watermark: Watermark) {}
+
+  row(entityId: string, ms: number, committed = true): void {
+    const list = this.rows.get(entityId) ?? [];
+    list.push({ ms, committed });
+    this.rows.set(entityId, list);
+  }
+
+  commitAll(): void {
+    for (const list of this.rows.values()) for (const r of list) r.committed = true;
+  }
+
+  async request(message: Record<string, unknown>): Promise<unknown> {
+    this.probes++;
+    this.onProbe?.();
+    if (this.lost) throw new HaConnectionLostError(String(message.type), 'connection closed');
+    const from = Date.parse(String(message.start_time));
+    const to = Date.parse(String(message.end_time));
+    const out: Record<string, unknown[]> = {};
+    for (const id of message.entity_ids as string[]) {
+      const rows = (this.rows.get(id) ?? []).filter((r) => r.committed && r.ms >= from && r.ms < to);
+      if (rows.length > 0) out[id] = rows.map((r) => ({ s: 'x', lu: r.ms / 1000 }));
+    }
+    return out;
+  }
+
+  async requestStates(message: Record<string, unknown>): Promise<StatesEncoded> {
+    if (this.lost) throw new HaConnectionLostError('history', 'connection closed');
+    this.fetches.push({ start: String(message.start_time), end: message.end_time as string | undefined, ids: message.entity_ids as string[] });
+    if (this.failFetch !== null) throw this.failFetch;
+    if (this.hang !== null) await this.hang;
+    this.inFlight.push(this.watermark.hold());
+    return { kind: 'history', states: 1, points: 1, entityIds: message.entity_ids as string[], reannounced: 0, deferred: 0, haRestarted: false, newest: null };
+  }
+
+  expectStates(): never {
+    throw new Error('REST not expected');
+  }
+
+  /** The pipeline made the answers durable. */
+  settleAnswers(): void {
+    for (const h of this.inFlight.splice(0)) h.release();
+  }
+}
+
+class Listener implements GapListener {
+  readonly calls: string[] = [];
+  begin(s: number): void {
+    this.calls.push(`begin ${s}`);
+  }
+  settle(s: number, complete: boolean): void {
+    this.calls.push(`settle ${s} ${complete}`);
+  }
+  closed(s: number): void {
+    this.calls.push(`closed ${s}`);
+  }
+}
+
+function setup(restoredHaMs: number | null, opts: { recorderWaitMs?: number; entityIds?: string[] } = {}) {
+  const watermark = new Watermark(restoredHaMs);
+  const ha = new FakeHa(watermark);
+  const listener = new Listener();
+  const { log, lines } = capturingLogger();
+  const metrics = createMetrics();
+  const resync = new Resync({
+    backfill: { connection: ha, httpBase: 'http://unused', token: 't', feedFrame: () => {}, maxWindowMs: 48 * H, log, metrics },
+    watermark,
+    gapListener: listener,
+    entityIds: opts.entityIds ?? ['sensor.a', 'sensor.b'],
+    log,
+    metrics,
+    recorderWaitMs: opts.recorderWaitMs ?? 2_000,
+    probeIntervalMs: 10,
+  });
+  return { watermark, ha, listener, resync, lines, metrics };
+}
+
+const snapshot = (newest: { entityId: string; haMs: number } | null, entityIds: string[] = []): StatesEncoded => ({
+  kind: 'snapshot', states: entityIds.length, points: entityIds.length, entityIds, reannounced: 0, deferred: 0, haRestarted: false, newest,
+});
+
+describe('Resync', () => {
+  it("fills the gap in HA's clock, hours away from ours: from the saved watermark to the snapshot's newest state", async () => {
+    for (const offset of [-5 * H, 7 * H]) {
+      const T = Date.now() + offset; // HA's time of the last durable point
+      const { watermark, ha, listener, resync } = setup(T);
+      resync.begin(1);
+      expect(watermark.value()).toBe(T - 60_000); // the ceiling, before anything is subscribed
+      ha.row('sensor.a', T + 600_000);
+      resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 600_000 }]);
+      const done = resync.subscribed(1, snapshot({ entityId: 'sensor.b', haMs: T + 500_000 }, ['sensor.c']));
+      const poll = setInterval(() => ha.settleAnswers(), 10);
+      await done;
+      clearInterval(poll);
+      // The recorder shows the first live change: everything before it is committed.
+      expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 500_001), ids: ['sensor.a', 'sensor.b', 'sensor.c'] }]);
+      expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
+      expect(watermark.value()).toBe(T);
+    }
+  });
+
+  it('keeps the ceiling until the answers are durable, then lets the watermark go on', async () => {
+    const T = Date.now() - 2 * H;
+    const { watermark, ha, resync } = setup(T);
+    resync.begin(1);
+    const live = watermark.hold();
+    live.noteHaTime(T + 10_000);
+    ha.row('sensor.a', T + 10_000);
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 10_000 }]);
+    const filled = resync.subscribed(1, null);
+    live.release();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(watermark.value()).toBe(T - 60_000);
+    ha.settleAnswers();
+    await filled;
+    expect(watermark.value()).toBe(T + 10_000);
+  });
+
+  it("get_states failed: the first live change anchors; waits for HA's recorder to reach it; every entity ever seen is fetched", async () => {
+    const T = Date.now();
+    const { ha, listener, resync, lines } = setup(T);
+    resync.begin(1);
+    resync.knownEntity('sensor.first_seen_live'); // EncodeResult.newEntityIds
+    ha.row('sensor.a', T + 5_000, false);
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 5_000 }]);
+    ha.onProbe = () => {
+      if (ha.probes === 4) ha.commitAll();
+    };
+    const filled = resync.subscribed(1, null);
+    ha.settleAnswers();
+    const early = ha.fetches.length;
+    const waitDone = filled.then(() => ha.settleAnswers());
+    await new Promise((r) => setTimeout(r, 200));
+    ha.settleAnswers();
+    await waitDone;
+    expect(early).toBe(0);
+    expect(ha.probes).toBe(4);
+    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 5_001), ids: ['sensor.a', 'sensor.b', 'sensor.first_seen_live'] }]);
+    expect(resync.entityIds).toEqual(['sensor.a', 'sensor.b', 'sensor.first_seen_live']);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
+    expect(lines.some((l) => l.msg === "HA's recorder reached the live stream" && l.polls === 4)).toBe(true);
+  });
+
+  it('a recorder that never reaches the anchor: fetched anyway after the bound, the tail reported, settle(false)', async () => {
+    const T = Date.now() + 3 * H;
+    const { ha, listener, resync, lines, metrics, watermark } = setup(T, { recorderWaitMs: 150 });
+    resync.begin(1);
+    ha.row('sensor.a', T + 20_000); // committed: the newest row the recorder has
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 50_000 }]); // never committed
+    const filled = resync.subscribed(1, null);
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 50_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 false']);
+    const report = lines.find((l) => String(l.msg).startsWith("HA's recorder did not reach the live stream"));
+    expect(report).toMatchObject({ level: 50, from: iso(T + 20_000), to: iso(T + 50_001) });
+    expect(metrics.backfillUnfilledSeconds.get()).toBeCloseTo(30.001, 3);
+    expect(watermark.value()).toBe(T); // released: the restored value is the floor again
+  });
+
+  it('without a live change the snapshot anchors the gap (HA restarted while we were away, nothing new since)', async () => {
+    const T = Date.now() - H;
+    const { ha, listener, resync } = setup(T);
+    resync.begin(1);
+    // HA restarted: every entity re-announced at its start, the newest of those is the anchor.
+    ha.row('sensor.a', T + 30_000);
+    ha.row('sensor.b', T + 30_001);
+    const filled = resync.subscribed(1, { ...snapshot({ entityId: 'sensor.b', haMs: T + 30_001 }, ['sensor.a', 'sensor.b', 'sensor.new']), haRestarted: true });
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 30_002), ids: ['sensor.a', 'sensor.b', 'sensor.new'] }]);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
+  });
+
+  it('a drop during the backfill hands the gap, start and ceiling, to the next connection', async () => {
+    const T = Date.now();
+    const { ha, listener, resync, watermark } = setup(T);
+    resync.begin(1);
+    ha.row('sensor.a', T + 1_000);
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 1_000 }]);
+    // Session 1's live events become durable: the watermark must still not pass the gap.
+    const live = watermark.hold();
+    live.noteHaTime(T + 2_000);
+    live.release();
+    ha.lost = true;
+    await resync.subscribed(1, null);
+    resync.closed(1);
+    expect(watermark.value()).toBe(T - 60_000);
+    ha.lost = false;
+    resync.begin(2);
+    expect(watermark.value()).toBe(T - 60_000);
+    ha.row('sensor.b', T + 9_000);
+    resync.liveSeen(2, [{ entityId: 'sensor.b', haMs: T + 9_000 }]);
+    const filled = resync.subscribed(2, null);
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(ha.fetches.at(-1)).toEqual({ start: iso(T - 60_000), end: iso(T + 9_001), ids: ['sensor.a', 'sensor.b'] });
+    expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
+    expect(watermark.value()).toBe(T + 2_000);
+  });
+
+  it('two reconnects in a row (one before subscribing, one while waiting for the recorder): one gap, filled once', async () => {
+    const T = Date.now();
+    const { ha, listener, resync, watermark } = setup(T);
+    resync.begin(1);
+    resync.closed(1); // dropped before subscribing
+    resync.begin(2);
+    ha.row('sensor.a', T + 5_000, false);
+    resync.liveSeen(2, [{ entityId: 'sensor.a', haMs: T + 5_000 }]);
+    const second = resync.subscribed(2, null);
+    await new Promise((r) => setTimeout(r, 60));
+    resync.closed(2); // dropped while the recorder lags
+    await second;
+    expect(ha.fetches).toHaveLength(0);
+    expect(watermark.value()).toBe(T - 60_000);
+    resync.begin(3);
+    ha.commitAll();
+    ha.row('sensor.b', T + 8_000);
+    resync.liveSeen(3, [{ entityId: 'sensor.b', haMs: T + 8_000 }]);
+    const third = resync.subscribed(3, null);
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await third;
+    clearInterval(poll);
+    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 8_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'closed 2', 'begin 3', 'settle 3 true']);
+    expect(watermark.value()).toBe(T);
+  });
+
+  it('a backfill that fails: reported, settle(false), the ceiling released', async () => {
+    const T = Date.now();
+    const { ha, listener, resync, watermark, lines, metrics } = setup(T);
+    resync.begin(1);
+    ha.row('sensor.a', T + 1_000);
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: T + 1_000 }]);
+    ha.failFetch = new HaCommandError('history/history_during_period', 'unknown_error', 'database locked');
+    await resync.subscribed(1, null);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 false']);
+    expect(lines.some((l) => String(l.msg).startsWith('a gap could not be filled') && String(l.why).includes('database locked'))).toBe(true);
+    expect(metrics.backfills.get({ result: 'partial' })).toBe(1);
+    expect(watermark.value()).toBe(T);
+  });
+
+  it('the next gap starts where the live stream reached, in HA time; a very first start fills nothing', async () => {
+    const { ha, listener, resync, watermark } = setup(null);
+    resync.begin(1);
+    expect(watermark.value()).toBeNull();
+    await resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: 1_000_000 }, ['sensor.a']));
+    expect(ha.fetches).toHaveLength(0);
+    resync.closed(1);
+    const live = watermark.hold();
+    live.noteHaTime(5_000_000); // HA's clock: far from ours
+    live.release();
+    resync.begin(2);
+    ha.row('sensor.a', 5_100_000);
+    resync.liveSeen(2, [{ entityId: 'sensor.a', haMs: 5_100_000 }]);
+    const filled = resync.subscribed(2, null);
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(ha.fetches).toEqual([{ start: iso(5_000_000 - 60_000), end: iso(5_100_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 true', 'closed 1', 'begin 2', 'settle 2 true']);
+  });
+
+  it('a fetch still in flight when the connection closes: the gap goes to the next connection at once, the late answer releases nothing', async () => {
+    const T = Date.now();
+    const { ha, listener, resync, watermark } = setup(T);
+    resync.begin(1);
+    ha.row('sensor.a', T + 1_000);
+    let answer!: () => void;
+    ha.hang = new Promise((r) => (answer = r));
+    const first = resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + 1_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ha.fetches).toHaveLength(1);
+    resync.closed(1);
+    ha.hang = null;
+    resync.begin(2); // before the late answer: still the same gap
+    answer();
+    ha.settleAnswers();
+    await first;
+    expect(watermark.value()).toBe(T - 60_000);
+    ha.row('sensor.b', T + 3_000);
+    const second = resync.subscribed(2, snapshot({ entityId: 'sensor.b', haMs: T + 3_000 }));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await second;
+    clearInterval(poll);
+    expect(ha.fetches.at(-1)).toMatchObject({ start: iso(T - 60_000), end: iso(T + 3_001) });
+    expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
+    expect(watermark.value()).toBe(T);
+  });
+});
