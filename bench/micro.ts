@@ -30,7 +30,10 @@ const FRAME_EVENTS = 500;
 
 function framesJob(frames: Buffer[]): EncodeJob {
   let job: EncodeJob | undefined;
-  const batcher = new FrameBatcher({ maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 }, (b) => (job = { bytes: b.bytes, ends: b.ends, session: 1, stateResults: [] }));
+  const batcher = new FrameBatcher(
+    { maxBytes: Number.MAX_SAFE_INTEGER, maxFrames: Number.MAX_SAFE_INTEGER, maxDelayMs: 1e9 },
+    (b) => (job = { bytes: b.bytes, ends: b.ends, session: 1, stateResults: [] }),
+  );
   for (const f of frames) batcher.push(f);
   batcher.flush();
   return job as EncodeJob;
@@ -109,7 +112,12 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
   // Main thread: what one event costs before it leaves for a worker.
   add('main thread', 'chosen: batch copy of a coalesced frame into a transferable buffer', FRAME_EVENTS, () => oneFrameJob());
   add('main thread', 'chosen: batch copy, one event per frame (old HA)', FRAME_EVENTS, () => framesJob(singleFrames));
-  add('main thread', 'rejected: scan each frame for results/pongs (2 × Buffer.indexOf)', FRAME_EVENTS, () => frame.indexOf('"result"') + frame.indexOf('"pong"'));
+  add(
+    'main thread',
+    'rejected: scan each frame for results/pongs (2 × Buffer.indexOf)',
+    FRAME_EVENTS,
+    () => frame.indexOf('"result"') + frame.indexOf('"pong"'),
+  );
   add('main thread', 'rejected: JSON.parse on the main thread', FRAME_EVENTS, () => JSON.parse(frameText));
   add('main thread', 'restart de-duplication: verdicts applied in job order (RestartDedup.filter)', FRAME_EVENTS, verdicts);
   add('main thread', 'rejected: structuredClone of parsed events (postMessage of objects)', FRAME_EVENTS, () => structuredClone(parsed));

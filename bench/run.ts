@@ -29,7 +29,9 @@ export function machine(): string {
 }
 
 function microTable(results: MicroResult[]): string {
-  const rows = results.map((r) => `| ${r.group} | ${r.name} | ${r.nsPerEvent < 10 ? r.nsPerEvent.toFixed(2) : Math.round(r.nsPerEvent).toLocaleString('en-US')} |`);
+  const rows = results.map(
+    (r) => `| ${r.group} | ${r.name} | ${r.nsPerEvent < 10 ? r.nsPerEvent.toFixed(2) : Math.round(r.nsPerEvent).toLocaleString('en-US')} |`,
+  );
   return ['| where | step | ns per event |', '|---|---|---:|', ...rows].join('\n');
 }
 
@@ -64,7 +66,8 @@ function e2eSpecs(): RunSpec[] {
     { name: 'ingestor at 10,000 events/s', system: 'ingestor', events: quick ? 20_000 : 50_000, rate: 10_000, deadlineMs },
   );
   const influxUrl = process.env.INFLUX_V1_URL;
-  if (influxUrl !== undefined) specs.push({ name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 });
+  if (influxUrl !== undefined)
+    specs.push({ name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 });
   return specs;
 }
 
@@ -101,11 +104,15 @@ async function main(): Promise<void> {
   for (const spec of e2eSpecs()) {
     const r = await run(spec);
     results.push(r);
-    console.log(`${r.name}: ${r.eventsPerSecond} events/s, ${r.cpuMicrosPerEvent} CPU-µs/event, peak RSS ${r.peakRssMb} MB, ${r.received}/${r.expected} points${r.latencyMs ? `, latency p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms` : ''}`);
+    console.log(
+      `${r.name}: ${r.eventsPerSecond} events/s, ${r.cpuMicrosPerEvent} CPU-µs/event, peak RSS ${r.peakRssMb} MB, ${r.received}/${r.expected} points${r.latencyMs ? `, latency p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms` : ''}`,
+    );
   }
   const bare = results.filter((r) => r.system === 'bare');
   const bareRate = bare.reduce((a, r) => a + r.eventsPerSecond, 0) / Math.max(1, bare.length);
-  const best = results.filter((r) => r.system === 'ingestor' && r.rate === null && r.sink === 'counting sink').sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
+  const best = results
+    .filter((r) => r.system === 'ingestor' && r.rate === null && r.sink === 'counting sink')
+    .sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
   const defaultRun = results.find((r) => r.name.startsWith('ingestor POOL_SIZE=1'));
   let bulk: { points: number; seconds: number } | null = null;
   const influxRun = results.find((r) => r.sink === 'InfluxDB');
@@ -117,7 +124,14 @@ async function main(): Promise<void> {
     ratioDefaultToBare: defaultRun ? Math.round((defaultRun.eventsPerSecond / bareRate) * 100) / 100 : 0,
     best: best ? { name: best.name, eventsPerSecond: best.eventsPerSecond, ratioToBare: Math.round((best.eventsPerSecond / bareRate) * 100) / 100 } : null,
     headroomOrdersOfMagnitude: defaultRun ? Math.round(Math.log10(defaultRun.eventsPerSecond / NEED_PER_SECOND) * 10) / 10 : 0,
-    influx: influxRun && bulk ? { ingestorPointsPerSecond: influxRun.eventsPerSecond, bulkLoaderPointsPerSecond: Math.round(bulk.points / bulk.seconds), ratio: Math.round((influxRun.eventsPerSecond / (bulk.points / bulk.seconds)) * 100) / 100 } : null,
+    influx:
+      influxRun && bulk
+        ? {
+            ingestorPointsPerSecond: influxRun.eventsPerSecond,
+            bulkLoaderPointsPerSecond: Math.round(bulk.points / bulk.seconds),
+            ratio: Math.round((influxRun.eventsPerSecond / (bulk.points / bulk.seconds)) * 100) / 100,
+          }
+        : null,
     zeroLoss: results.every((r) => r.lost === 0),
   };
   writeFileSync(`${resultsDir}/e2e.json`, `${JSON.stringify({ summary, results }, null, 2)}\n`);
@@ -147,7 +161,11 @@ async function main(): Promise<void> {
   writeFileSync(docPath, doc);
   const chartRows = results
     .filter((r) => r.rate === null)
-    .map((r) => ({ label: r.name.replace('ingestor ', '').replace(' single-thread pipeline', ''), value: r.eventsPerSecond, highlight: r.system === 'ingestor' }));
+    .map((r) => ({
+      label: r.name.replace('ingestor ', '').replace(' single-thread pipeline', ''),
+      value: r.eventsPerSecond,
+      highlight: r.system === 'ingestor',
+    }));
   writeFileSync(`${root}docs/bench-throughput.svg`, barChart('End-to-end events per second (same machine, same run)', 'ev/s', chartRows));
   const latencyRows = results
     .filter((r) => r.latencyMs !== null)

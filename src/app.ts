@@ -123,7 +123,9 @@ class App implements Ingestor {
     const { writer, spool } = await this.buildWriter();
     // Registered after the writer, so disposed before it: what waits is written at shutdown.
     if (dedup !== null) lifecycle.add('restart de-duplication', dedup, (d) => d.gap.writeAll());
-    const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) => e.stop());
+    const enrichment = lifecycle.add('enrichment', new Enrichment({ config, log, metrics, writeDerived: (line) => writer.accept(Buffer.from(line), 1) }), (e) =>
+      e.stop(),
+    );
     const clockOffset = new ClockOffset();
     metrics.haClockOffset.collect(() => clockOffset.offsetSeconds ?? undefined);
     this.parts = { server, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
@@ -158,7 +160,8 @@ class App implements Ingestor {
     const server = await startHttpServer(this.config.httpPort, this.config.httpHost, {
       redact: this.redact,
       metrics: () => this.metrics.registry.render(),
-      health: () => (this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics })),
+      health: () =>
+        this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics }),
     });
     return this.lifecycle.add('HTTP server', server, (s) => new Promise<void>((resolve) => s.close(() => resolve())));
   }
@@ -169,7 +172,10 @@ class App implements Ingestor {
     const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, batchSpoolMetrics(metrics));
     await spool.open();
     const writer = new Writer({
-      client: target === null ? createFileWriteClient(join(config.dataDir, 'out')) : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+      client:
+        target === null
+          ? createFileWriteClient(join(config.dataDir, 'out'))
+          : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
       spool,
       deadLetters: new DeadLetters(config.deadLetterDir),
       maxLines: config.batchMaxLines,
@@ -301,7 +307,15 @@ class App implements Ingestor {
     });
     p.enrichment.attach(p.connection);
     p.resync = new Resync({
-      backfill: { connection: p.connection, httpBase: haHttpBase(config.ha.url), token: config.ha.token, feedFrame: (frame) => p.batcher.push(frame), maxWindowMs: config.backfillMaxWindowMs, log, metrics },
+      backfill: {
+        connection: p.connection,
+        httpBase: haHttpBase(config.ha.url),
+        token: config.ha.token,
+        feedFrame: (frame) => p.batcher.push(frame),
+        maxWindowMs: config.backfillMaxWindowMs,
+        log,
+        metrics,
+      },
       watermark: p.watermark,
       ...(p.dedup === null ? {} : { gapListener: p.dedup.gap }),
       entityIds: p.knownIds,
@@ -314,7 +328,12 @@ class App implements Ingestor {
   /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
   private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>, dedup: RestartDedup | null): StateSaver {
     const parts = [saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds })];
-    if (dedup !== null) parts.push({ path: saved.seenFile.path, version: () => dedup.persist.version(), serialize: () => (dedup.entities > 0 ? dedup.persist.serialize() : null) });
+    if (dedup !== null)
+      parts.push({
+        path: saved.seenFile.path,
+        version: () => dedup.persist.version(),
+        serialize: () => (dedup.entities > 0 ? dedup.persist.serialize() : null),
+      });
     return new StateSaver({ parts, intervalMs: STATE_SAVE_INTERVAL_MS, log: this.log });
   }
 

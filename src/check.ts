@@ -30,7 +30,13 @@ async function checkWrite(config: Config): Promise<CheckLine> {
   if (config.influx === null) return { ok: true, what: 'sink', message: `writing gzip files to ${config.dataDir}/out` };
   const target = influxWriteTarget(config.influx);
   try {
-    const res = await request(`${target.origin}${target.path}`, { method: 'POST', headers: target.headers, body: '', headersTimeout: 5_000, bodyTimeout: 5_000 });
+    const res = await request(`${target.origin}${target.path}`, {
+      method: 'POST',
+      headers: target.headers,
+      body: '',
+      headersTimeout: 5_000,
+      bodyTimeout: 5_000,
+    });
     const text = (await res.body.text()).trim().slice(0, 300);
     const name = config.influx.api === 'v2' ? `bucket ${config.influx.bucket} (org ${config.influx.org})` : `database ${config.influx.db}`;
     if (res.statusCode < 300 || (res.statusCode === 400 && !/not found|authoriz/i.test(text))) {

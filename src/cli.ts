@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
-import { startIngestor } from './app.js';
+import { startIngestor, type Ingestor } from './app.js';
 import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError, StartError } from './errors.js';
@@ -78,7 +78,7 @@ async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
 async function serve(config: Config, redact: Redact): Promise<number> {
   // Every log line passes the redaction on its way out, whatever wrote it.
   const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
-  let ingestor;
+  let ingestor: Ingestor;
   try {
     ingestor = await startIngestor(config, { log, redact });
   } catch (err) {

@@ -81,7 +81,12 @@ export const VARIABLES = {
   INFLUX_ORG: { schema: Type.String({ minLength: 1 }), expected: 'an organization name', doc: 'v2: organization', optional: true },
   INFLUX_BUCKET: { schema: Type.String({ minLength: 1 }), expected: 'a bucket name', doc: 'v2: bucket', optional: true },
   INFLUX_DB: { schema: Type.String({ minLength: 1 }), expected: 'a database name', doc: 'v1: database', optional: true },
-  INFLUX_RP: { schema: Type.String({ minLength: 1 }), expected: 'a retention policy name', doc: 'v1: retention policy (default: the database default)', optional: true },
+  INFLUX_RP: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a retention policy name',
+    doc: 'v1: retention policy (default: the database default)',
+    optional: true,
+  },
   INFLUX_USERNAME: { schema: Type.String({ minLength: 1 }), expected: 'a user name', doc: 'v1: user (Basic auth)', optional: true },
   INFLUX_PASSWORD: {
     schema: Type.String({ minLength: 1 }),
@@ -111,19 +116,34 @@ export const VARIABLES = {
   WEATHER_API_KEY: {
     schema: Type.String({ minLength: 1 }),
     expected: 'an OpenWeatherMap API key',
-    doc: 'OpenWeatherMap key; without it, HA\'s own weather entity is used',
+    doc: "OpenWeatherMap key; without it, HA's own weather entity is used",
     optional: true,
     secret: true,
   },
-  WEATHER_LAT: { schema: Type.Number({ minimum: -90, maximum: 90 }), expected: 'a latitude from -90 to 90', doc: 'where to ask for the weather (default: HA\'s location)', optional: true },
-  WEATHER_LON: { schema: Type.Number({ minimum: -180, maximum: 180 }), expected: 'a longitude from -180 to 180', doc: 'where to ask for the weather (default: HA\'s location)', optional: true },
+  WEATHER_LAT: {
+    schema: Type.Number({ minimum: -90, maximum: 90 }),
+    expected: 'a latitude from -90 to 90',
+    doc: "where to ask for the weather (default: HA's location)",
+    optional: true,
+  },
+  WEATHER_LON: {
+    schema: Type.Number({ minimum: -180, maximum: 180 }),
+    expected: 'a longitude from -180 to 180',
+    doc: "where to ask for the weather (default: HA's location)",
+    optional: true,
+  },
   WEATHER_INTERVAL_S: {
     schema: int(60, 86_400),
     expected: 'an integer of seconds from 60 to 86400',
     doc: 'how often to ask OpenWeatherMap (its free tier allows far more than the default)',
     default: () => '600',
   },
-  WEATHER_ENTITY: { schema: Type.String({ pattern: '^weather\\..+' }), expected: 'a weather.* entity id', doc: 'HA weather entity for the fallback (default: the first seen)', optional: true },
+  WEATHER_ENTITY: {
+    schema: Type.String({ pattern: '^weather\\..+' }),
+    expected: 'a weather.* entity id',
+    doc: 'HA weather entity for the fallback (default: the first seen)',
+    optional: true,
+  },
   WEATHER_URL: { schema: httpUrl, expected: 'an http(s):// URL', doc: 'OpenWeatherMap API base URL', default: () => 'https://api.openweathermap.org' },
   NORMALIZE_UNITS: {
     schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
@@ -134,11 +154,16 @@ export const VARIABLES = {
   INFLUX_MEASUREMENT_ATTR: {
     schema: Type.String({ minLength: 1 }),
     expected: 'unit_of_measurement, domain__device_class, entity_id or an attribute name',
-    doc: 'SCHEMA=ha: measurement_attr, as in HA\'s influxdb: configuration',
+    doc: "SCHEMA=ha: measurement_attr, as in HA's influxdb: configuration",
     default: () => 'unit_of_measurement',
   },
   INFLUX_DEFAULT_MEASUREMENT: { schema: Type.String({ minLength: 1 }), expected: 'a measurement name', doc: 'SCHEMA=ha: default_measurement', optional: true },
-  INFLUX_OVERRIDE_MEASUREMENT: { schema: Type.String({ minLength: 1 }), expected: 'a measurement name', doc: 'SCHEMA=ha: override_measurement', optional: true },
+  INFLUX_OVERRIDE_MEASUREMENT: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a measurement name',
+    doc: 'SCHEMA=ha: override_measurement',
+    optional: true,
+  },
   INFLUX_TAGS: {
     schema: Type.String({ pattern: '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$' }),
     expected: 'key=value pairs separated by commas, such as source=hass,instance=home',
@@ -146,9 +171,19 @@ export const VARIABLES = {
     optional: true,
   },
   INFLUX_TAGS_ATTRIBUTES: { schema: commaList, expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: tags_attributes', optional: true },
-  INCLUDE_DOMAINS: { schema: commaList, expected: 'domains separated by commas', doc: 'write only these domains (and what other include rules name)', optional: true },
+  INCLUDE_DOMAINS: {
+    schema: commaList,
+    expected: 'domains separated by commas',
+    doc: 'write only these domains (and what other include rules name)',
+    optional: true,
+  },
   INCLUDE_ENTITIES: { schema: commaList, expected: 'entity ids separated by commas', doc: 'write these entities', optional: true },
-  INCLUDE_ENTITY_GLOBS: { schema: commaList, expected: 'globs such as sensor.*_temperature, separated by commas', doc: 'write entities matching these globs', optional: true },
+  INCLUDE_ENTITY_GLOBS: {
+    schema: commaList,
+    expected: 'globs such as sensor.*_temperature, separated by commas',
+    doc: 'write entities matching these globs',
+    optional: true,
+  },
   EXCLUDE_DOMAINS: { schema: commaList, expected: 'domains separated by commas', doc: 'leave out these domains', optional: true },
   EXCLUDE_ENTITIES: { schema: commaList, expected: 'entity ids separated by commas', doc: 'leave out these entities', optional: true },
   EXCLUDE_ENTITY_GLOBS: { schema: commaList, expected: 'globs separated by commas', doc: 'leave out entities matching these globs', optional: true },
@@ -156,7 +191,7 @@ export const VARIABLES = {
   CONFIG_FILE: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a path to a .yaml, .yml or .json file',
-    doc: 'filters and per-entity settings with HA\'s influxdb: keys (README, Filters)',
+    doc: "filters and per-entity settings with HA's influxdb: keys (README, Filters)",
     optional: true,
   },
   POOL_SIZE: {
@@ -419,7 +454,8 @@ function checkUrlCredentials(v: Values, problems: string[]): void {
   const { url, username, password } = splitCredentials(influx);
   if (url === influx) return;
   if (v.str('INFLUX_API') === 'v2') problems.push('INFLUX_URL: has user:password@ in it, which INFLUX_API=v2 does not use: put the token in INFLUX_TOKEN');
-  else if (v.str('INFLUX_USERNAME') !== undefined || v.str('INFLUX_PASSWORD') !== undefined) problems.push('INFLUX_URL, INFLUX_USERNAME/INFLUX_PASSWORD: credentials given twice: keep those in the URL or those in the variables');
+  else if (v.str('INFLUX_USERNAME') !== undefined || v.str('INFLUX_PASSWORD') !== undefined)
+    problems.push('INFLUX_URL, INFLUX_USERNAME/INFLUX_PASSWORD: credentials given twice: keep those in the URL or those in the variables');
   else if (username === '' || password === '') problems.push('INFLUX_URL: give both user and password in the URL (user:password@host), or neither');
 }
 

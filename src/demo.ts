@@ -38,7 +38,14 @@ const sim = new HaSimulator({ token: 'demo-token', entities: 300, seed: 2024 });
 await sim.start();
 const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const child = spawn(process.execPath, [main], {
-  env: { ...process.env, HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'demo-token', DATA_DIR: dataDir, HTTP_PORT: String(httpPort), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+  env: {
+    ...process.env,
+    HA_URL: `http://127.0.0.1:${sim.port}`,
+    HA_TOKEN: 'demo-token',
+    DATA_DIR: dataDir,
+    HTTP_PORT: String(httpPort),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const exited = new Promise<number | null>((r) => child.once('exit', r));
@@ -91,10 +98,14 @@ console.log(`${tty ? '\n' : ''}
 summary
   state changes emitted   ${sim.emittedCount} (+ ${sim.lastSnapshot.length} snapshot states)
   ingestor exit code      ${code}
-  run time                ${seconds.toFixed(1)} s${toFiles ? `
+  run time                ${seconds.toFixed(1)} s${
+    toFiles
+      ? `
   files                   ${files.length} in ${outDir}
   points of HA states     ${lines}
   derived points          ${derived} (home_presence, weather_observation, ha_ingestor)
-  zero loss               ${lines === expected ? 'yes' : `NO: expected ${expected}`}` : ''}
+  zero loss               ${lines === expected ? 'yes' : `NO: expected ${expected}`}`
+      : ''
+  }
 Try: zcat ${outDir}/points-*.lp.gz | head`);
 process.exit(code === 0 && (!toFiles || lines === expected) ? 0 : 1);

@@ -19,7 +19,10 @@ import { ConfigError } from './errors.js';
 
 const List = Type.Array(Type.String({ minLength: 1 }));
 const Rules = Type.Object({ domains: Type.Optional(List), entities: Type.Optional(List), entity_globs: Type.Optional(List) }, { additionalProperties: false });
-const Settings = Type.Object({ override_measurement: Type.Optional(Type.String({ minLength: 1 })), ignore_attributes: Type.Optional(List) }, { additionalProperties: false });
+const Settings = Type.Object(
+  { override_measurement: Type.Optional(Type.String({ minLength: 1 })), ignore_attributes: Type.Optional(List) },
+  { additionalProperties: false },
+);
 const FilterFile = Type.Object(
   {
     include: Type.Optional(Rules),

@@ -66,7 +66,7 @@ export class Gauge extends Metric {
   }
 
   /** Computes the value when /metrics is read rather than on every change. */
-  collect(fn: () => number | void, labels?: Labels): this {
+  collect(fn: () => number | undefined, labels?: Labels): this {
     this.collectors.push(() => {
       const v = fn();
       if (typeof v === 'number') this.set(v, labels);

@@ -73,7 +73,8 @@ function peakRssKb(pid: number): number {
 async function scrape(port: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const m = new Map<string, number>();
-  for (const line of text.split('\n')) if (line && !line.startsWith('#')) m.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+  for (const line of text.split('\n'))
+    if (line && !line.startsWith('#')) m.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
   return m;
 }
 
@@ -128,7 +129,9 @@ export async function run(spec: RunSpec): Promise<RunResult> {
             },
             stdio: ['ignore', 'inherit', 'inherit'],
           })
-        : fork(here('./bare-pipeline.js'), [`ws://127.0.0.1:${simPort}/api/websocket`, 'bench-token', `${writeBase}/write?db=bench&precision=ns`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        : fork(here('./bare-pipeline.js'), [`ws://127.0.0.1:${simPort}/api/websocket`, 'bench-token', `${writeBase}/write?db=bench&precision=ns`], {
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
     children.push(system);
     const pid = system.pid as number;
     system.once('exit', (code, signal) => {
@@ -219,10 +222,14 @@ export async function run(spec: RunSpec): Promise<RunResult> {
 export function bulkLoad(influxUrl: string, points: number): Promise<{ points: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     void fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q: 'DROP DATABASE bulk; CREATE DATABASE bulk' }) }).then(() => {
-      const child = spawn(process.execPath, [here('./bulk-loader.js'), `${influxUrl}/write?db=bulk&precision=ns`, String(points)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [here('./bulk-loader.js'), `${influxUrl}/write?db=bulk&precision=ns`, String(points)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { points: number; seconds: number }) : reject(new Error(`bulk loader exited ${code}`))));
+      child.once('exit', (code) =>
+        code === 0 ? resolve(JSON.parse(out) as { points: number; seconds: number }) : reject(new Error(`bulk loader exited ${code}`)),
+      );
     }, reject);
   });
 }

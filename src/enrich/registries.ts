@@ -12,9 +12,21 @@ import type { HaConnection } from '../ha/connection.js';
 
 export const REGISTRY_EVENTS = ['area_registry_updated', 'device_registry_updated', 'entity_registry_updated'] as const;
 
-interface AreaEntry { area_id?: string; name?: string }
-interface DeviceEntry { id?: string; name?: string | null; name_by_user?: string | null; area_id?: string | null }
-interface EntityEntry { entity_id?: string; device_id?: string | null; area_id?: string | null }
+interface AreaEntry {
+  area_id?: string;
+  name?: string;
+}
+interface DeviceEntry {
+  id?: string;
+  name?: string | null;
+  name_by_user?: string | null;
+  area_id?: string | null;
+}
+interface EntityEntry {
+  entity_id?: string;
+  device_id?: string | null;
+  area_id?: string | null;
+}
 
 /** Pure: the three registry lists → entity id → {area, device}. */
 export function placementsFrom(areas: AreaEntry[], devices: DeviceEntry[], entities: EntityEntry[]): Record<string, Placement> {
@@ -52,7 +64,11 @@ export class Registries {
         return err instanceof HaCommandError && err.haCode === 'unauthorized' ? 'unauthorized' : null;
       }
     };
-    const [areas, devices, entities] = await Promise.all([list('config/area_registry/list'), list('config/device_registry/list'), list('config/entity_registry/list')]);
+    const [areas, devices, entities] = await Promise.all([
+      list('config/area_registry/list'),
+      list('config/device_registry/list'),
+      list('config/entity_registry/list'),
+    ]);
     if (areas === 'unauthorized' || devices === 'unauthorized' || entities === 'unauthorized') {
       if (!this.warnedNotAdmin) this.log.info("the HA token is not an admin's: HA's registries cannot be read, so points carry no area or device tags");
       this.warnedNotAdmin = true;

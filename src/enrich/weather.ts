@@ -47,7 +47,13 @@ export function parseOwm(body: unknown): Observation {
   const dt = num(b?.dt);
   if (temperature === null || dt === null) throw new Error('answer without main.temp or dt');
   const condition = b?.weather?.[0]?.description ?? b?.weather?.[0]?.main;
-  return { temperature, humidity: num(b?.main?.humidity), condition: typeof condition === 'string' ? condition : null, observedAt: dt * 1000, source: 'openweathermap' };
+  return {
+    temperature,
+    humidity: num(b?.main?.humidity),
+    condition: typeof condition === 'string' ? condition : null,
+    observedAt: dt * 1000,
+    source: 'openweathermap',
+  };
 }
 
 export class Weather {
@@ -60,7 +66,10 @@ export class Weather {
   private timer: NodeJS.Timeout | undefined;
   private location: { lat: number; lon: number } | null = null;
 
-  constructor(private readonly opts: WeatherOptions, haEntity?: string) {
+  constructor(
+    private readonly opts: WeatherOptions,
+    haEntity?: string,
+  ) {
     this.haEntity = haEntity;
     opts.metrics.weatherBreakerOpen.collect(() => (this.breaker === 'closed' ? 0 : this.breaker === 'open' ? 1 : 0.5));
   }
@@ -116,11 +125,18 @@ export class Weather {
       } catch (err) {
         this.failures++;
         metrics.weatherRequests.inc(1, { result: 'error' });
-        log.warn({ error: { message: (err as Error).message.replace(this.opts.apiKey ?? '\u0000', '***') }, failures: this.failures }, 'weather request failed');
+        log.warn(
+          { error: { message: (err as Error).message.replace(this.opts.apiKey ?? '\u0000', '***') }, failures: this.failures },
+          'weather request failed',
+        );
         if (this.breaker === 'half_open' || this.failures >= FAILURES_TO_OPEN) this.transition('open');
       }
     }
-    if (this.location !== null) this.timer = setTimeout(() => void this.poll(), this.breaker === 'open' ? Math.min(this.opts.intervalMs, this.opts.coolDownMs ?? COOL_DOWN_MS) : this.opts.intervalMs);
+    if (this.location !== null)
+      this.timer = setTimeout(
+        () => void this.poll(),
+        this.breaker === 'open' ? Math.min(this.opts.intervalMs, this.opts.coolDownMs ?? COOL_DOWN_MS) : this.opts.intervalMs,
+      );
   }
 
   private transition(to: BreakerState): void {

@@ -128,7 +128,8 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
           log.info('Home Assistant has no history/history_during_period (older release): using /api/history/period');
           via = 'rest';
           const unaskable = entityIds.filter((id) => id.includes(','));
-          if (unaskable.length > 0) unfilled.push({ from: start, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
+          if (unaskable.length > 0)
+            unfilled.push({ from: start, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
           start -= WINDOW_MS; // this window again, over REST
           continue windows;
         }
@@ -150,7 +151,10 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
   log.info({ from: iso(from), to: iso(toMs), entities: seen.size, points, requests, via }, 'backfill from Home Assistant history done');
   for (const gap of unfilled) {
     metrics.backfillUnfilledSeconds.inc((gap.to - gap.from) / 1000);
-    log.error({ from: iso(gap.from), to: iso(gap.to), why: gap.why }, `a gap could not be filled from HA history: ${iso(gap.from)} to ${iso(gap.to)} (${gap.why})`);
+    log.error(
+      { from: iso(gap.from), to: iso(gap.to), why: gap.why },
+      `a gap could not be filled from HA history: ${iso(gap.from)} to ${iso(gap.to)} (${gap.why})`,
+    );
   }
   return report;
 }
@@ -171,7 +175,12 @@ function historyMessage(start: number, end: number | null, ids: readonly string[
 
 /** GET /api/history/period for [start, end) (end null: HA's default), never with made-up initial states. */
 export function restHistoryUrl(httpBase: string, start: number, end: number | null, ids: readonly string[]): string {
-  const query = new URLSearchParams({ ...(end === null ? {} : { end_time: iso(end) }), filter_entity_id: ids.join(','), significant_changes_only: '0', skip_initial_state: '' });
+  const query = new URLSearchParams({
+    ...(end === null ? {} : { end_time: iso(end) }),
+    filter_entity_id: ids.join(','),
+    significant_changes_only: '0',
+    skip_initial_state: '',
+  });
   return `${httpBase}/api/history/period/${encodeURIComponent(iso(start))}?${query}`;
 }
 
@@ -188,7 +197,13 @@ async function restGet(opts: Pick<BackfillOptions, 'token'>, url: string): Promi
 }
 
 /** One REST history request; its body goes to the workers as a synthetic result frame. */
-async function restWindow(opts: BackfillOptions, start: number, end: number | null, ids: readonly string[], settle: (encoded: StatesEncoded) => boolean): Promise<string | null> {
+async function restWindow(
+  opts: BackfillOptions,
+  start: number,
+  end: number | null,
+  ids: readonly string[],
+  settle: (encoded: StatesEncoded) => boolean,
+): Promise<string | null> {
   const body = await restGet(opts, restHistoryUrl(opts.httpBase, start, end, ids));
   if (typeof body === 'string') return body;
   const { id, reply } = opts.connection.expectStates('rest');

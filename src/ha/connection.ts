@@ -239,10 +239,12 @@ export class HaConnection {
         this.drop(s, `no answer to ${name} within ${timeoutMs / 1000} s`);
         reject(new HaConnectionLostError(name, `unanswered for ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const done = <T>(f: (v: T) => void) => (v: T): void => {
-        clearTimeout(timer);
-        f(v);
-      };
+      const done =
+        <T>(f: (v: T) => void) =>
+        (v: T): void => {
+          clearTimeout(timer);
+          f(v);
+        };
       s.pending.set(id, { name, resolve: done(resolve), reject: done(reject) });
       s.socket.send(JSON.stringify({ ...message, id }));
     });
@@ -260,7 +262,9 @@ export class HaConnection {
   expectStates(kind: StateResultKind): { id: number; reply: Promise<StatesEncoded> } {
     const id = this.nextSyntheticId--;
     this.syntheticKinds.set(id, kind);
-    const reply = new Promise<StatesEncoded>((resolve, reject) => this.synthetic.set(id, { name: `${kind} answer`, resolve: resolve as (v: unknown) => void, reject }));
+    const reply = new Promise<StatesEncoded>((resolve, reject) =>
+      this.synthetic.set(id, { name: `${kind} answer`, resolve: resolve as (v: unknown) => void, reject }),
+    );
     return { id, reply };
   }
 
@@ -318,7 +322,10 @@ export class HaConnection {
       () => true,
       (err: Error) => {
         if (err instanceof HaConnectionLostError) throw err;
-        this.opts.log.info({ haError: { code: (err as HaCommandError).haCode, message: err.message } }, 'Home Assistant does not coalesce messages (older release): one event per frame');
+        this.opts.log.info(
+          { haError: { code: (err as HaCommandError).haCode, message: err.message } },
+          'Home Assistant does not coalesce messages (older release): one event per frame',
+        );
         return false;
       },
     );
@@ -333,10 +340,12 @@ export class HaConnection {
     const { log, metrics } = this.opts;
     const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
     const subscriptions = types.map((t) => this.request(t === undefined ? { type: 'subscribe_events' } : { type: 'subscribe_events', event_type: t }));
-    const extras = this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
+    const extras =
+      this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
     for (const t of extras) {
       this.request({ type: 'subscribe_events', event_type: t }).catch((err: Error) => {
-        if (err instanceof HaCommandError) log.info({ eventType: t, haError: { code: err.haCode, message: err.message } }, 'cannot subscribe to an event type the ingestor uses');
+        if (err instanceof HaCommandError)
+          log.info({ eventType: t, haError: { code: err.haCode, message: err.message } }, 'cannot subscribe to an event type the ingestor uses');
       });
     }
     const settled = await Promise.allSettled(subscriptions);
@@ -362,9 +371,14 @@ export class HaConnection {
     this.entityIds = snapshot.entityIds;
     this.restarted = snapshot.haRestarted;
     metrics.snapshotStates.inc(snapshot.states);
-    log.info({ states: snapshot.states, points: snapshot.points, haRestarted: snapshot.haRestarted, deferred: snapshot.deferred }, 'get_states snapshot encoded');
+    log.info(
+      { states: snapshot.states, points: snapshot.points, haRestarted: snapshot.haRestarted, deferred: snapshot.deferred },
+      'get_states snapshot encoded',
+    );
     if (snapshot.haRestarted) {
-      log.info(`Home Assistant has started since our last points: ${snapshot.deferred} states are held until the backfill has shown which are re-announcements (RESTART_DEDUP)`);
+      log.info(
+        `Home Assistant has started since our last points: ${snapshot.deferred} states are held until the backfill has shown which are re-announcements (RESTART_DEDUP)`,
+      );
     }
     return snapshot;
   }

@@ -18,8 +18,7 @@
 
 export const authMessage = (token: string): string => JSON.stringify({ type: 'auth', access_token: token });
 
-export const supportedFeaturesMessage = (id: number): string =>
-  JSON.stringify({ id, type: 'supported_features', features: { coalesce_messages: 1 } });
+export const supportedFeaturesMessage = (id: number): string => JSON.stringify({ id, type: 'supported_features', features: { coalesce_messages: 1 } });
 
 export const subscribeEventsMessage = (id: number, eventType?: string): string =>
   JSON.stringify(eventType === undefined ? { id, type: 'subscribe_events' } : { id, type: 'subscribe_events', event_type: eventType });

@@ -255,7 +255,10 @@ export class Resync {
   private async fillWithoutAnchor(gap: Gap, fromMs: number): Promise<boolean> {
     const newest = Math.max(fromMs, this.opts.watermark.newestHaMs ?? fromMs);
     await this.fetch(gap, fromMs, newest, true);
-    this.opts.log.error({ from: iso(fromMs) }, 'no anchor for the gap (no snapshot, no live change): it was fetched up to HA\'s now, but the recorder\'s last commits may be missing');
+    this.opts.log.error(
+      { from: iso(fromMs) },
+      "no anchor for the gap (no snapshot, no live change): it was fetched up to HA's now, but the recorder's last commits may be missing",
+    );
     return false;
   }
 

@@ -48,10 +48,7 @@ export function openAuthenticated(url: string, token: string, createSocket: Sock
         reject(err);
       }
     };
-    const timer = setTimeout(
-      () => finish(new HaConnectionError(`no auth_ok from Home Assistant within ${AUTH_TIMEOUT_MS / 1000} s`)),
-      AUTH_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => finish(new HaConnectionError(`no auth_ok from Home Assistant within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS);
     const onMessage = (data: Buffer): void => {
       let msg: { type?: unknown; ha_version?: unknown; message?: unknown };
       try {

@@ -37,7 +37,13 @@ export function startHttpServer(port: number, host: string, sources: HttpSources
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'the port is in use by another program' : err.code === 'EACCES' ? 'not allowed to listen there' : err.message;
-      reject(new StartError('HTTP_LISTEN_FAILED', `HTTP_PORT ${port} (HTTP_HOST ${host}): cannot listen for /health and /metrics (${err.code ?? 'error'}: ${why}); choose a free port, or 0 for none`, { cause: err }));
+      reject(
+        new StartError(
+          'HTTP_LISTEN_FAILED',
+          `HTTP_PORT ${port} (HTTP_HOST ${host}): cannot listen for /health and /metrics (${err.code ?? 'error'}: ${why}); choose a free port, or 0 for none`,
+          { cause: err },
+        ),
+      );
     });
     server.listen(port, host, () => {
       server.removeAllListeners('error');

@@ -35,7 +35,7 @@ export function encodeFrames(job: EncodeJob, key = ''): Buffer {
   const { bytes, ends: frameEnds, ...fields } = job;
   const header = Buffer.from(JSON.stringify({ fields, key }));
   const ends = Buffer.alloc(frameEnds.length * 4);
-  frameEnds.forEach((e, i) => ends.writeUInt32BE(e, i * 4));
+  for (const [i, e] of frameEnds.entries()) ends.writeUInt32BE(e, i * 4);
   const length = Buffer.alloc(4);
   length.writeUInt32BE(header.length);
   return Buffer.concat([length, header, ends, bytes]);

@@ -73,8 +73,7 @@ function numericSensor(entityId: string, name: string, s: NumericSensor): SimEnt
     domain: 'sensor',
     next(rng, previous) {
       const roll = rng();
-      const state =
-        roll < 0.01 ? 'unavailable' : roll < 0.015 ? 'unknown' : String(round(s.base + (rng() * 2 - 1) * s.spread, s.digits));
+      const state = roll < 0.01 ? 'unavailable' : roll < 0.015 ? 'unknown' : String(round(s.base + (rng() * 2 - 1) * s.spread, s.digits));
       void previous;
       return {
         state,
@@ -251,7 +250,8 @@ function textSensor(entityId: string, name: string): SimEntity {
           friendly_name: name,
           icon: 'mdi:washing-machine',
           nested: { program: 'eco 40', phases: ['wash', 'rinse', 'spin'], eta: null },
-          huge: 12345678901234567890,
+          // A number beyond 2^53, as HA may send (exact to 17 digits only).
+          huge: 12345678901234567000,
           negative_zero: -0,
           flag: rng() < 0.5,
           value: round(rng() * 10, 2),

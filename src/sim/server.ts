@@ -327,7 +327,13 @@ export class HaSimulator {
   /** Renames an area and announces it with area_registry_updated, as HA does. */
   renameArea(areaId: string, name: string): void {
     this.areaNames.set(areaId, name);
-    const event = JSON.stringify({ event_type: 'area_registry_updated', data: { action: 'update', area_id: areaId }, origin: 'LOCAL', time_fired: isoFromMicros(this.haNowMs() * 1000), context: { id: this.contextId(), parent_id: null, user_id: null } });
+    const event = JSON.stringify({
+      event_type: 'area_registry_updated',
+      data: { action: 'update', area_id: areaId },
+      origin: 'LOCAL',
+      time_fired: isoFromMicros(this.haNowMs() * 1000),
+      context: { id: this.contextId(), parent_id: null, user_id: null },
+    });
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {
         if (type === undefined || type === 'area_registry_updated') this.sendEvents(client, [`{"type":"event","event":${event},"id":${subId}}`]);
@@ -358,8 +364,23 @@ export class HaSimulator {
       const st: SimState = { ...previous, last_changed: ts, last_updated: ts, context: { id: this.contextId(), parent_id: null, user_id: null } };
       if (previous.last_reported !== undefined) st.last_reported = ts;
       this.states.set(id, st);
-      messages.push(JSON.stringify({ event_type: STATE_CHANGED, data: { entity_id: id, old_state: null, new_state: st }, origin: 'LOCAL', time_fired: ts, context: st.context }));
-      this.reannounced.push({ entityId: id, state: st.state, attributes: st.attributes, lastUpdated: ts, lastUpdatedUs: this.clockUs, delivered: this.subscribedClients > 0 });
+      messages.push(
+        JSON.stringify({
+          event_type: STATE_CHANGED,
+          data: { entity_id: id, old_state: null, new_state: st },
+          origin: 'LOCAL',
+          time_fired: ts,
+          context: st.context,
+        }),
+      );
+      this.reannounced.push({
+        entityId: id,
+        state: st.state,
+        attributes: st.attributes,
+        lastUpdated: ts,
+        lastUpdatedUs: this.clockUs,
+        delivered: this.subscribedClients > 0,
+      });
       this.record(id, { s: st.state, a: st.attributes, us: this.clockUs, lcUs: this.clockUs });
     }
     this.broadcast(messages);
@@ -388,7 +409,10 @@ export class HaSimulator {
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {
         if (type !== undefined && type !== STATE_CHANGED) continue;
-        this.sendEvents(client, events.map((m) => `{"type":"event","event":${m},"id":${subId}}`));
+        this.sendEvents(
+          client,
+          events.map((m) => `{"type":"event","event":${m},"id":${subId}}`),
+        );
       }
     }
   }
@@ -583,8 +607,7 @@ export class HaSimulator {
 
   private command(client: Client, msg: Record<string, unknown>): void {
     const id = msg.id;
-    const fail = (code: string, message: string): void =>
-      this.reply(client, { id, type: 'result', success: false, error: { code, message } });
+    const fail = (code: string, message: string): void => this.reply(client, { id, type: 'result', success: false, error: { code, message } });
     if (typeof id !== 'number' || !Number.isInteger(id)) {
       fail('invalid_format', 'Message incorrectly formatted.');
       return;
@@ -717,7 +740,13 @@ export class HaSimulator {
     const rows = new Map(this.rowsBetween(ids, start, end));
     const body: unknown[][] = [];
     for (const id of ids) {
-      const list = (rows.get(id) ?? []).map((r) => ({ entity_id: id, state: r.s, attributes: r.a, last_changed: isoFromMicros(r.lcUs), last_updated: isoFromMicros(r.us) }));
+      const list = (rows.get(id) ?? []).map((r) => ({
+        entity_id: id,
+        state: r.s,
+        attributes: r.a,
+        last_changed: isoFromMicros(r.lcUs),
+        last_updated: isoFromMicros(r.us),
+      }));
       const first = url.searchParams.has('skip_initial_state') ? null : this.stateAt(id, start);
       if (first !== null) {
         // HA's start-time state: the entity's state then, its times rewritten to the window start.

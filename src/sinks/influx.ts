@@ -22,7 +22,12 @@ export function influxWriteTarget(influx: InfluxConfig): WriteTarget {
   if (influx.api === 'v2') {
     const q = new URLSearchParams({ org: influx.org, bucket: influx.bucket, precision: 'ns' });
     headers.authorization = `Token ${influx.token}`;
-    return { origin: url.origin, path: `${base}/api/v2/write?${q}`, headers, description: `${url.origin}${base} (v2, org ${influx.org}, bucket ${influx.bucket})` };
+    return {
+      origin: url.origin,
+      path: `${base}/api/v2/write?${q}`,
+      headers,
+      description: `${url.origin}${base} (v2, org ${influx.org}, bucket ${influx.bucket})`,
+    };
   }
   const q = new URLSearchParams({ db: influx.db, precision: 'ns' });
   if (influx.rp !== undefined) q.set('rp', influx.rp);

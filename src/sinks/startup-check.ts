@@ -39,7 +39,10 @@ export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict>
     }
   }
   try {
-    const res = await request(new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), { headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    const res = await request(new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), {
+      headersTimeout: TIMEOUT_MS,
+      bodyTimeout: TIMEOUT_MS,
+    });
     await res.body.dump();
     const version = res.headers['x-influxdb-version'];
     if (res.statusCode >= 300) return { ok: false, message: `${influx.url}/ping answered ${res.statusCode}` };

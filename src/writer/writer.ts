@@ -202,7 +202,11 @@ export class Writer {
       await this.opts.spool.append(item.body, item.lines, item.gzipped);
       spooled += item.lines;
     }
-    if (spooled > 0) this.opts.log.warn({ points: spooled }, `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`);
+    if (spooled > 0)
+      this.opts.log.warn(
+        { points: spooled },
+        `shutdown deadline passed: ${spooled} points not yet acknowledged were spooled; they are replayed at the next start`,
+      );
     this.checkIdle();
     return spooled;
   }
@@ -211,7 +215,13 @@ export class Writer {
   private async within(p: Promise<unknown>, ms: number): Promise<boolean> {
     const timer = new AbortController();
     const expired = sleep(ms, false, { signal: timer.signal }).catch(() => false);
-    const settled = await Promise.race([p.then(() => true, () => true), expired]);
+    const settled = await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
     timer.abort();
     return settled;
   }
@@ -246,7 +256,10 @@ export class Writer {
 
   /** A batch that could be neither written nor spooled: its holds stay held (see the header). */
   private lost(lines: number, err: Error): void {
-    this.opts.log.error({ points: lines, err }, 'a batch could not be put in the spool (disk full or unwritable?): it is lost; the watermark stays before it, so the next start backfills it');
+    this.opts.log.error(
+      { points: lines, err },
+      'a batch could not be put in the spool (disk full or unwritable?): it is lost; the watermark stays before it, so the next start backfills it',
+    );
     this.opts.metrics.writerDroppedPoints.inc(lines, { reason: 'spool_failed' });
     this.checkIdle();
   }
@@ -354,7 +367,10 @@ export class Writer {
         if (decision.action !== 'retry') return await this.execute(item, decision, res);
         if (!this.mayRetry(item, attempt)) {
           // A replayed record that still fails is a probe of a database known to be away: quiet.
-          this.opts.log[item.record === undefined ? 'warn' : 'debug']({ status: res.status, server: res.message, points: item.lines }, 'write failed; the batch is kept in the spool');
+          this.opts.log[item.record === undefined ? 'warn' : 'debug'](
+            { status: res.status, server: res.message, points: item.lines },
+            'write failed; the batch is kept in the spool',
+          );
           return await this.keep(item);
         }
         const delay = decision.afterMs ?? backoffDelay(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs);
@@ -440,9 +456,15 @@ export class Writer {
     const { metrics, log } = this.opts;
     metrics.splitBatches.inc(1, { status: String(status) });
     const dropped = status === 400 ? droppedInPartialWrite(message) : undefined;
-    log.warn({ status, points: item.lines, reportedBad: dropped, server: message }, status === 413 ? 'batch too large; splitting it' : 'the database refused some lines; isolating them');
+    log.warn(
+      { status, points: item.lines, reportedBad: dropped, server: message },
+      status === 413 ? 'batch too large; splitting it' : 'the database refused some lines; isolating them',
+    );
     const raw = item.gzipped ? await gunzipAsync(item.body) : item.body;
-    const lines = raw.toString('utf8').split('\n').filter((l) => l !== '');
+    const lines = raw
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     const half = Math.ceil(lines.length / 2);
     for (const part of [lines.slice(0, half), lines.slice(half)]) {
       const text = Buffer.from(`${part.join('\n')}\n`);
@@ -459,7 +481,10 @@ export class Writer {
     await this.opts.deadLetters.add(line, status, message);
     this.opts.metrics.deadLetterPoints.inc(1);
     this.opts.metrics.pointsRejected.inc(1, { status: String(status) });
-    this.opts.log.error({ status, server: message, line: line.slice(0, 500), file: this.opts.deadLetters.path }, 'the database refused a point; it is kept in the dead-letter file');
+    this.opts.log.error(
+      { status, server: message, line: line.slice(0, 500), file: this.opts.deadLetters.path },
+      'the database refused a point; it is kept in the dead-letter file',
+    );
     return 'settled';
   }
 }

@@ -72,7 +72,15 @@ export function expectSamePoints(actual: ExpectedPoint[], expected: ExpectedPoin
   const missing = [...want.keys()].filter((k) => !have.has(k));
   const extra = [...have.keys()].filter((k) => !want.has(k));
   const different = [...want.entries()].filter(([k, p]) => have.has(k) && JSON.stringify(have.get(k)) !== JSON.stringify(p));
-  expect({ missing: missing.length, extra: extra.length, duplicates: duplicates.length, different: different.length, firstMissing: missing.slice(0, 3), firstExtra: extra.slice(0, 3), firstDifferent: different.slice(0, 2).map(([k, p]) => ({ want: p, have: have.get(k) })) }).toEqual({
+  expect({
+    missing: missing.length,
+    extra: extra.length,
+    duplicates: duplicates.length,
+    different: different.length,
+    firstMissing: missing.slice(0, 3),
+    firstExtra: extra.slice(0, 3),
+    firstDifferent: different.slice(0, 2).map(([k, p]) => ({ want: p, have: have.get(k) })),
+  }).toEqual({
     missing: 0,
     extra: 0,
     duplicates: 0,
@@ -133,7 +141,8 @@ export async function readVm(url: string): Promise<VmSample[]> {
     if (!line) continue;
     const s = JSON.parse(line) as { metric: Record<string, string>; values: number[]; timestamps: number[] };
     if (String(s.metric.__name__).endsWith('_attr_value')) continue; // an attribute named "value"
-    s.timestamps.forEach((ms, i) => out.push({ metric: String(s.metric.__name__), entityId: String(s.metric.entity_id), ms, value: s.values[i] as number }));
+    for (const [i, ms] of s.timestamps.entries())
+      out.push({ metric: String(s.metric.__name__), entityId: String(s.metric.entity_id), ms, value: s.values[i] as number });
   }
   return out;
 }
@@ -161,6 +170,11 @@ export function expectSameSamples(actual: VmSample[], expected: VmSample[]): voi
   const want = count(expected);
   const missing = [...want].filter(([k, n]) => (have.get(k) ?? 0) < n).map(([k]) => k);
   const extra = [...have].filter(([k, n]) => (want.get(k) ?? 0) < n).map(([k]) => k);
-  expect({ missing: missing.length, extra: extra.length, firstMissing: missing.slice(0, 3), firstExtra: extra.slice(0, 3) }).toEqual({ missing: 0, extra: 0, firstMissing: [], firstExtra: [] });
+  expect({ missing: missing.length, extra: extra.length, firstMissing: missing.slice(0, 3), firstExtra: extra.slice(0, 3) }).toEqual({
+    missing: 0,
+    extra: 0,
+    firstMissing: [],
+    firstExtra: [],
+  });
   expect(actual.length).toBe(expected.length);
 }

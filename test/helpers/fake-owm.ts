@@ -7,7 +7,14 @@ import { createServer, type Server } from 'node:http';
 export type OwmReply = { status: number; body: string } | { hang: true };
 
 export const owmBody = (temp: number, humidity: number, description: string, dt: number): string =>
-  JSON.stringify({ coord: { lon: 13.4, lat: 52.5 }, weather: [{ id: 803, main: 'Clouds', description, icon: '04d' }], main: { temp, feels_like: temp - 1, pressure: 1015, humidity }, dt, name: 'Berlin', cod: 200 });
+  JSON.stringify({
+    coord: { lon: 13.4, lat: 52.5 },
+    weather: [{ id: 803, main: 'Clouds', description, icon: '04d' }],
+    main: { temp, feels_like: temp - 1, pressure: 1015, humidity },
+    dt,
+    name: 'Berlin',
+    cod: 200,
+  });
 
 export class FakeOwm {
   readonly requests: URL[] = [];

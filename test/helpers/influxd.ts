@@ -17,11 +17,16 @@ export function need(binary: string): string {
 }
 
 export async function waitHttp(url: string, proc: ChildProcess, name: string, timeoutMs = 30_000): Promise<void> {
-  await until(`${name} at ${url}`, async () => {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode}`);
-    const res = await fetch(url);
-    return res.status < 500 ? true : undefined;
-  }, timeoutMs, 100);
+  await until(
+    `${name} at ${url}`,
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`${name} exited with code ${proc.exitCode}`);
+      const res = await fetch(url);
+      return res.status < 500 ? true : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 export class Influxd {

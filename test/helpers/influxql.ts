@@ -7,10 +7,18 @@ export interface Series {
 }
 
 /** The series of one query; throws with the server's message on an error. */
-export async function influxQuery(url: string, db: string, query: string, opts: { epoch?: 'ms' | 'ns'; auth?: { user: string; password: string } } = {}): Promise<Series[]> {
+export async function influxQuery(
+  url: string,
+  db: string,
+  query: string,
+  opts: { epoch?: 'ms' | 'ns'; auth?: { user: string; password: string } } = {},
+): Promise<Series[]> {
   const params = new URLSearchParams({ db, q: query });
   if (opts.epoch) params.set('epoch', opts.epoch);
-  if (opts.auth) params.set('u', opts.auth.user), params.set('p', opts.auth.password);
+  if (opts.auth) {
+    params.set('u', opts.auth.user);
+    params.set('p', opts.auth.password);
+  }
   const body = (await (await fetch(`${url}/query?${params}`)).json()) as { error?: string; results?: { error?: string; series?: Series[] }[] };
   const error = body.error ?? body.results?.[0]?.error;
   if (error) throw new Error(`${query}: ${error}`);

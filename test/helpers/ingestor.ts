@@ -43,7 +43,11 @@ export class IngestorProcess {
   }
 
   /** Runs the ingestor to its exit; resolves with the exit code. */
-  static async runToExit(env: Record<string, string>, timeoutMs = 20_000, args: readonly string[] = []): Promise<{ code: number | null; stderr: string; logs: Record<string, unknown>[] }> {
+  static async runToExit(
+    env: Record<string, string>,
+    timeoutMs = 20_000,
+    args: readonly string[] = [],
+  ): Promise<{ code: number | null; stderr: string; logs: Record<string, unknown>[] }> {
     const p = await IngestorProcess.start(env, args);
     const timer = setTimeout(() => p.proc.kill('SIGKILL'), timeoutMs);
     const code = await p.exited;
@@ -77,18 +81,28 @@ export class IngestorProcess {
 
   /** Waits until /health answers 200 (HA subscribed, writes fine). */
   async healthy(timeoutMs = 20_000): Promise<void> {
-    await until('ingestor healthy', async () => {
-      if (this.proc.exitCode !== null) throw new Error(`ingestor exited ${this.proc.exitCode}: ${this.stderr}`);
-      return (await this.health()).status === 200 ? true : undefined;
-    }, timeoutMs, 50);
+    await until(
+      'ingestor healthy',
+      async () => {
+        if (this.proc.exitCode !== null) throw new Error(`ingestor exited ${this.proc.exitCode}: ${this.stderr}`);
+        return (await this.health()).status === 200 ? true : undefined;
+      },
+      timeoutMs,
+      50,
+    );
   }
 
   /** Waits until points_written_total reaches `n`. */
   async written(n: number, timeoutMs = 60_000): Promise<void> {
-    await until(`${n} points written`, async () => {
-      if (this.proc.exitCode !== null) throw new Error(`ingestor exited ${this.proc.exitCode}: ${this.stderr}`);
-      return (await this.metric('ha_ingestor_points_written_total')) >= n ? true : undefined;
-    }, timeoutMs, 100);
+    await until(
+      `${n} points written`,
+      async () => {
+        if (this.proc.exitCode !== null) throw new Error(`ingestor exited ${this.proc.exitCode}: ${this.stderr}`);
+        return (await this.metric('ha_ingestor_points_written_total')) >= n ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

@@ -22,7 +22,17 @@ describe('npm run bench -- --quick', () => {
       for (const r of micro.results) expect(r.nsPerEvent, r.name).toBeGreaterThan(0);
       const e2e = JSON.parse(readFileSync(join(dir, 'e2e.json'), 'utf8')) as {
         summary: { zeroLoss: boolean; ratioDefaultToBare: number; headroomOrdersOfMagnitude: number };
-        results: { name: string; system: string; received: number; expected: number; eventsPerSecond: number; rate: number | null; latencyMs: unknown; cpuMicrosPerEvent: number; peakRssMb: number }[];
+        results: {
+          name: string;
+          system: string;
+          received: number;
+          expected: number;
+          eventsPerSecond: number;
+          rate: number | null;
+          latencyMs: unknown;
+          cpuMicrosPerEvent: number;
+          peakRssMb: number;
+        }[];
       };
       expect(e2e.summary.zeroLoss).toBe(true);
       expect(e2e.summary.ratioDefaultToBare).toBeGreaterThan(0);

@@ -25,7 +25,13 @@ function check(env: Record<string, string>): Promise<{ code: number | null; out:
   });
 }
 
-const base = () => ({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'right-token', INFLUX_URL: inject('influxV1Url'), INFLUX_API: 'v1', INFLUX_DB: 'checked' });
+const base = () => ({
+  HA_URL: `http://127.0.0.1:${sim.port}`,
+  HA_TOKEN: 'right-token',
+  INFLUX_URL: inject('influxV1Url'),
+  INFLUX_API: 'v1',
+  INFLUX_DB: 'checked',
+});
 
 describe('--check', () => {
   it('says ready when the token and the database are right', async () => {

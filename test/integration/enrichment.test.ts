@@ -48,7 +48,9 @@ describe('enrichment', () => {
     expect(share(events, 'outdoor_temperature')).toBeGreaterThanOrEqual(0.95);
     expect(share(events, 'home_occupied')).toBeGreaterThanOrEqual(0.95);
     expect(share(events, 'people_home')).toBeGreaterThanOrEqual(0.95);
-    expect(events.filter((r) => r.outdoor_temperature !== null).every((r) => r.outdoor_temperature === 12.5 && r.outdoor_condition_str === 'broken clouds')).toBe(true);
+    expect(
+      events.filter((r) => r.outdoor_temperature !== null).every((r) => r.outdoor_temperature === 12.5 && r.outdoor_condition_str === 'broken clouds'),
+    ).toBe(true);
     const observations = await rows(inject('influxV1Url'), 'enrich_owm', 'weather_observation');
     expect(observations.some((r) => r.source === 'openweathermap' && r.temperature === 12.5)).toBe(true);
     expect((await rows(inject('influxV1Url'), 'enrich_owm', 'home_presence')).length).toBeGreaterThan(0);
@@ -57,7 +59,12 @@ describe('enrichment', () => {
 
   it("with OpenWeatherMap unreachable: events flow, and carry HA's own weather entity", async () => {
     const closed = await freePort();
-    const { sc, events } = await run('enrich_ha', { WEATHER_API_KEY: 'test-key', WEATHER_URL: `http://127.0.0.1:${closed}`, WEATHER_LAT: '52.52', WEATHER_LON: '13.405' });
+    const { sc, events } = await run('enrich_ha', {
+      WEATHER_API_KEY: 'test-key',
+      WEATHER_URL: `http://127.0.0.1:${closed}`,
+      WEATHER_LAT: '52.52',
+      WEATHER_LON: '13.405',
+    });
     expect(events.length).toBeGreaterThanOrEqual(sc.sim.emitted.length * 0.98);
     expect(share(events, 'outdoor_condition_str')).toBeGreaterThanOrEqual(0.95);
     expect(share(events, 'outdoor_temperature')).toBeGreaterThanOrEqual(0.95);

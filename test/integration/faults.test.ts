@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Influxd } from '../helpers/influxd.js';
-import { IngestorProcess } from '../helpers/ingestor.js';
+import type { IngestorProcess } from '../helpers/ingestor.js';
 import { freePort, until } from '../helpers/ports.js';
 import { Scenario, sleep } from '../helpers/scenario.js';
 
@@ -150,15 +150,22 @@ describe('database faults', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        setTimeout(() => {
-          void fetch(`${target}${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined })
-            .then(async (r) => {
-              // fetch has decoded the body: pass it on without its encoding headers.
-              const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
-              res.writeHead(r.status, headers).end(Buffer.from(await r.arrayBuffer()));
+        setTimeout(
+          () => {
+            void fetch(`${target}${req.url}`, {
+              method: req.method,
+              headers: req.headers as Record<string, string>,
+              body: req.method === 'POST' ? Buffer.concat(chunks) : undefined,
             })
-            .catch(() => res.destroy());
-        }, req.method === 'POST' ? 3_000 : 0);
+              .then(async (r) => {
+                // fetch has decoded the body: pass it on without its encoding headers.
+                const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
+                res.writeHead(r.status, headers).end(Buffer.from(await r.arrayBuffer()));
+              })
+              .catch(() => res.destroy());
+          },
+          req.method === 'POST' ? 3_000 : 0,
+        );
       });
     });
     await new Promise<void>((r) => proxy.listen(proxyPort, '127.0.0.1', () => r()));
@@ -176,7 +183,11 @@ describe('database faults', () => {
 
   it('one poisoned point in a batch of 5,000: 4,999 written, 1 in the dead-letter file with the reason', async () => {
     const url = inject('influxV1Url');
-    const sc = await scenario({ influxUrl: url, db: 'poison', env: { FLUSH_INTERVAL_MS: '10000', BATCH_MAX_LINES: '5000', SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false' } });
+    const sc = await scenario({
+      influxUrl: url,
+      db: 'poison',
+      env: { FLUSH_INTERVAL_MS: '10000', BATCH_MAX_LINES: '5000', SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false' },
+    });
     // A field type planted beforehand: poison_level is a string in this shard from now on.
     await fetch(`${url}/write?db=poison&precision=ns`, { method: 'POST', body: `sensor,entity_id=sensor.planted poison_level="text" ${Date.now()}000000` });
     const snapshot = sc.sim.lastSnapshot.length;
@@ -185,17 +196,32 @@ describe('database faults', () => {
     await sc.sim.emit({ count: 5_000 - snapshot - 2_001 });
     const ingestor = sc.ingestor as IngestorProcess;
     // The bisection sends the halves beside the bad line after it: wait for the writer to settle.
-    await until('the bisection to end', async () => ((await ingestor.metric('ha_ingestor_writer_queue_lines')) === 0 && (await ingestor.metric('ha_ingestor_dead_letter_points_total')) === 1 ? true : undefined), 60_000, 200);
+    await until(
+      'the bisection to end',
+      async () =>
+        (await ingestor.metric('ha_ingestor_writer_queue_lines')) === 0 && (await ingestor.metric('ha_ingestor_dead_letter_points_total')) === 1
+          ? true
+          : undefined,
+      60_000,
+      200,
+    );
     await until('4,999 written', async () => ((await ingestor.metric('ha_ingestor_points_written_total')) >= 4_999 ? true : undefined), 30_000, 200);
     expect(await ingestor.metric('ha_ingestor_points_written_total')).toBe(4_999);
     expect(await ingestor.metric('ha_ingestor_dead_letter_points_total')).toBe(1);
-    const letters = readFileSync(join(sc.dataDir, 'dead-letter', 'dead-letter.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const letters = readFileSync(join(sc.dataDir, 'dead-letter', 'dead-letter.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ status: 400, error: expect.stringContaining('field type conflict'), line: expect.stringMatching(/^sensor,entity_id=sensor\.poisoned value=1,poison_level=5,friendly_name_str="Poisoned" \d+$/) });
+    expect(letters[0]).toMatchObject({
+      status: 400,
+      error: expect.stringContaining('field type conflict'),
+      line: expect.stringMatching(/^sensor,entity_id=sensor\.poisoned value=1,poison_level=5,friendly_name_str="Poisoned" \d+$/),
+    });
     // Everything but the poisoned point is in the database.
     const poisoned = sc.sim.emitted.findIndex((e) => e.entityId === 'sensor.poisoned');
     sc.sim.emitted.splice(poisoned, 1);
-    sc.sim.snapshotStates.forEach((st, k) => st.entity_id === 'sensor.poisoned' && sc.sim.snapshotStates.delete(k));
+    for (const [k, st] of sc.sim.snapshotStates) if (st.entity_id === 'sensor.poisoned') sc.sim.snapshotStates.delete(k);
     await sc.expectDatabaseComplete(30_000);
   });
 

@@ -24,8 +24,15 @@ describe('filters', () => {
     // Filters from the environment and from CONFIG_FILE together, in force from the first point
     // (the snapshot at start-up is filtered too).
     const file = join(tmpdir(), `filters-${process.pid}.yaml`);
-    writeFileSync(file, 'exclude:\n  entity_globs: ["sensor.*_battery_*"]\ncomponent_config_glob:\n  "sensor.*_temperature_*":\n    override_measurement: temperatures\n');
-    sc = await Scenario.start({ influxUrl: url, db: 'filtered', env: { EXCLUDE_DOMAINS: 'light', IGNORE_ATTRIBUTES: 'friendly_name', SELF_METRICS_INTERVAL_S: '0', CONFIG_FILE: file } });
+    writeFileSync(
+      file,
+      'exclude:\n  entity_globs: ["sensor.*_battery_*"]\ncomponent_config_glob:\n  "sensor.*_temperature_*":\n    override_measurement: temperatures\n',
+    );
+    sc = await Scenario.start({
+      influxUrl: url,
+      db: 'filtered',
+      env: { EXCLUDE_DOMAINS: 'light', IGNORE_ATTRIBUTES: 'friendly_name', SELF_METRICS_INTERVAL_S: '0', CONFIG_FILE: file },
+    });
     await sc.sim.emit({ count: 3_000 });
 
     const isTemp = (id: string) => /^sensor\..*_temperature_\d+$/.test(id);
@@ -33,7 +40,12 @@ describe('filters', () => {
     for (const st of sc.sim.snapshotStates.values()) if (isTemp(st.entity_id)) wantTemps.add(`${st.entity_id}|${st.last_updated}`);
     for (const e of sc.sim.emitted) if (isTemp(e.entityId)) wantTemps.add(`${e.entityId}|${e.lastUpdated}`);
     const ingestor = sc.ingestor as IngestorProcess;
-    await until('temperatures written', async () => ((await q(url, 'filtered', 'SELECT * FROM temperatures')).length === wantTemps.size ? true : undefined), 60_000, 500);
+    await until(
+      'temperatures written',
+      async () => ((await q(url, 'filtered', 'SELECT * FROM temperatures')).length === wantTemps.size ? true : undefined),
+      60_000,
+      500,
+    );
 
     const measurements = (await q(url, 'filtered', 'SHOW MEASUREMENTS')).map((v) => v[0]);
     expect(measurements).toContain('temperatures');

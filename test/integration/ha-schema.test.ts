@@ -64,8 +64,17 @@ describe('SCHEMA=ha', () => {
     const missing = [...want.keys()].filter((k) => !have.has(k));
     const extra = [...have.keys()].filter((k) => !want.has(k));
     const different = [...want].filter(([k, v]) => have.has(k) && have.get(k) !== v);
-    const emittedAt = (k: string) => sc?.sim.emitted.find((e) => `${e.entityId.slice(0, e.entityId.indexOf('.'))}|${e.entityId.slice(e.entityId.indexOf('.') + 1)}|${nsOf(e.lastUpdated)}` === k.slice(k.indexOf('|') + 1))?.state;
-    expect({ missing: missing.slice(0, 3).map((k) => [k, emittedAt(k)]), extra: extra.slice(0, 3), different: different.slice(0, 3).map(([k, v]) => [k, v, have.get(k)]) }).toEqual({ missing: [], extra: [], different: [] });
+    const emittedAt = (k: string) =>
+      sc?.sim.emitted.find(
+        (e) =>
+          `${e.entityId.slice(0, e.entityId.indexOf('.'))}|${e.entityId.slice(e.entityId.indexOf('.') + 1)}|${nsOf(e.lastUpdated)}` ===
+          k.slice(k.indexOf('|') + 1),
+      )?.state;
+    expect({
+      missing: missing.slice(0, 3).map((k) => [k, emittedAt(k)]),
+      extra: extra.slice(0, 3),
+      different: different.slice(0, 3).map(([k, v]) => [k, v, have.get(k)]),
+    }).toEqual({ missing: [], extra: [], different: [] });
     expect(have.size).toBe(want.size);
     expect([...have.keys()].some((k) => k.startsWith('°C|sensor|'))).toBe(true);
     expect(await sc.ingestor?.metric('ha_ingestor_events_skipped_total')).toBeGreaterThan(0);

@@ -9,16 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { HaSimulator } from '../../src/sim/server.js';
-import {
-  clearVm,
-  createInfluxV1Database,
-  expectedPoints,
-  expectSamePoints,
-  expectSameSamples,
-  readInfluxV1,
-  readVm,
-  vmExpected,
-} from '../helpers/expected.js';
+import { clearVm, createInfluxV1Database, expectedPoints, expectSamePoints, expectSameSamples, readInfluxV1, readVm, vmExpected } from '../helpers/expected.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
 
@@ -69,7 +60,16 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
   await sim.start();
   const dbEnv = await sink.prepare(run);
   dataDir = mkdtempSync(join(tmpdir(), 'ha-ingestor-data-'));
-  ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'test-token', DATA_DIR: dataDir, SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false', ...dbEnv, ...opts.env });
+  ingestor = await IngestorProcess.start({
+    HA_URL: `http://127.0.0.1:${sim.port}`,
+    HA_TOKEN: 'test-token',
+    DATA_DIR: dataDir,
+    SELF_METRICS_INTERVAL_S: '0',
+    ENRICH_PRESENCE: 'false',
+    ENRICH_WEATHER: 'false',
+    ...dbEnv,
+    ...opts.env,
+  });
   await ingestor.healthy();
   await sim.emit({ count: opts.events, rate: opts.rate, newEntityEvery: 997, removeEvery: 1499 });
 
@@ -78,10 +78,15 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
   // The invariant, seen from outside: idle, nothing is held, and the watermark (HA's time) has
   // reached the last event written.
   const lastUs = Math.max(...sim.emitted.map((e) => e.lastUpdatedUs));
-  const settled = await until('nothing held', async () => {
-    const { body } = await (ingestor as IngestorProcess).health();
-    return body.heldBatches === 0 && Date.parse(String(body.watermark)) >= Math.floor(lastUs / 1000) ? body : undefined;
-  }, 10_000, 50);
+  const settled = await until(
+    'nothing held',
+    async () => {
+      const { body } = await (ingestor as IngestorProcess).health();
+      return body.heldBatches === 0 && Date.parse(String(body.watermark)) >= Math.floor(lastUs / 1000) ? body : undefined;
+    },
+    10_000,
+    50,
+  );
   expect(settled.heldBatches).toBe(0);
   expect(await ingestor.stop('SIGTERM')).toBe(0);
   const m = (name: string) => ingestor?.logs.find((l) => l.msg === 'stopped')?.[name];
@@ -94,7 +99,7 @@ async function runScenario(sink: Sink, run: string, opts: { mode: 'modern' | 'ol
 }
 
 describe.each(sinks)('into $name', (sink) => {
-  it('modern HA (coalesced frames) at the simulator\'s maximum rate: every event, exact, none extra', async () => {
+  it("modern HA (coalesced frames) at the simulator's maximum rate: every event, exact, none extra", async () => {
     const events = sink.name.startsWith('InfluxDB') ? 50_000 : 12_000;
     const { expected } = await runScenario(sink, `modern_${events}`, { mode: 'modern', events });
     expect(expected).toBeGreaterThan(events);

@@ -24,7 +24,12 @@ describe('areas and devices', () => {
     await until('registries read', () => (namesRead(s) >= 1 ? true : undefined), 20_000);
     const before = Date.now();
     await s.sim.emit({ count: 2_000, rate: 4_000 });
-    await until('kitchen sensors', async () => ((await rows('areas', 'sensor', `WHERE time >= ${before}ms AND entity_id =~ /kitchen/`)).length > 0 ? true : undefined), 20_000, 300);
+    await until(
+      'kitchen sensors',
+      async () => ((await rows('areas', 'sensor', `WHERE time >= ${before}ms AND entity_id =~ /kitchen/`)).length > 0 ? true : undefined),
+      20_000,
+      300,
+    );
     const kitchen = await rows('areas', 'sensor', `WHERE time >= ${before}ms AND entity_id =~ /kitchen/`);
     expect(kitchen.filter((r) => r.area !== 'Küche').map((r) => [r.entity_id, r.area])).toEqual([]); // UTF-8 intact, on every path
     const lights = await rows('areas', 'light', `WHERE time >= ${before}ms AND entity_id =~ /kitchen/`);
@@ -38,7 +43,12 @@ describe('areas and devices', () => {
     await until('registries read again', () => (namesRead(s) >= 2 ? true : undefined), 20_000);
     const after = Date.now();
     await s.sim.emit({ count: 2_000, rate: 4_000 });
-    await until('renamed', async () => ((await rows('areas', 'sensor', `WHERE time >= ${after}ms AND entity_id =~ /kitchen/`)).length > 0 ? true : undefined), 20_000, 300);
+    await until(
+      'renamed',
+      async () => ((await rows('areas', 'sensor', `WHERE time >= ${after}ms AND entity_id =~ /kitchen/`)).length > 0 ? true : undefined),
+      20_000,
+      300,
+    );
     const renamed = await rows('areas', 'sensor', `WHERE time >= ${after}ms AND entity_id =~ /kitchen/`);
     expect(renamed.every((r) => r.area === 'Cuisine')).toBe(true);
     // The registry event is for the ingestor, not written as a point.

@@ -47,7 +47,12 @@ describe("HA's clock is not ours", () => {
       await sc.expectDatabaseComplete(60_000);
       // Live changes reach the restarted ingestor: it shows how far HA's clock is.
       const more = sc.sim.emit({ count: 50, rate: 100 });
-      const shown = await until('a clock offset shown', async () => ((await sc.ingestor?.health())?.body.ha as { clockOffsetSeconds: number | null }).clockOffsetSeconds ?? undefined, 10_000, 100);
+      const shown = await until(
+        'a clock offset shown',
+        async () => ((await sc.ingestor?.health())?.body.ha as { clockOffsetSeconds: number | null }).clockOffsetSeconds ?? undefined,
+        10_000,
+        100,
+      );
       await more;
       // Our clock minus HA's, plus the delivery delay (display only).
       expect(Math.abs(shown + offset / 1000)).toBeLessThan(5);

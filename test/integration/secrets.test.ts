@@ -30,7 +30,12 @@ describe('credentials in URLs', () => {
     await influxd.query("CREATE USER writer WITH PASSWORD 'url-pass-7731' WITH ALL PRIVILEGES");
     await influxd.query('CREATE DATABASE guarded', { user: 'writer', password: 'url-pass-7731' });
     const withCredentials = influxd.url.replace('http://', 'http://writer:url-pass-7731@');
-    const sc = await Scenario.start({ influxUrl: influxd.url, db: 'guarded', readAuth: { user: 'writer', password: 'url-pass-7731' }, env: { INFLUX_URL: withCredentials } });
+    const sc = await Scenario.start({
+      influxUrl: influxd.url,
+      db: 'guarded',
+      readAuth: { user: 'writer', password: 'url-pass-7731' },
+      env: { INFLUX_URL: withCredentials },
+    });
     cleanups.push(() => sc.stop());
     await sc.sim.emit({ count: 2_000 });
     await sc.expectDatabaseComplete(60_000);
@@ -50,11 +55,19 @@ describe('credentials in URLs', () => {
 });
 
 describe('a server that echoes our request headers', () => {
-  const echo = () => new FakeInflux([], (r) => ({ status: 401, body: JSON.stringify({ code: 'unauthorized', message: `denied: authorization ${String(r.headers.authorization)}` }) }));
+  const echo = () =>
+    new FakeInflux([], (r) => ({
+      status: 401,
+      body: JSON.stringify({ code: 'unauthorized', message: `denied: authorization ${String(r.headers.authorization)}` }),
+    }));
 
   it.each([
     ['v2 token', { INFLUX_API: 'v2', INFLUX_TOKEN: 'influx-tok-5521', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b' }, ['influx-tok-5521']],
-    ['v1 password', { INFLUX_API: 'v1', INFLUX_DB: 'd', INFLUX_USERNAME: 'admin', INFLUX_PASSWORD: 'pw-8812' }, ['pw-8812', Buffer.from('admin:pw-8812').toString('base64')]],
+    [
+      'v1 password',
+      { INFLUX_API: 'v1', INFLUX_DB: 'd', INFLUX_USERNAME: 'admin', INFLUX_PASSWORD: 'pw-8812' },
+      ['pw-8812', Buffer.from('admin:pw-8812').toString('base64')],
+    ],
   ])('%s: the echoed credentials reach no log, /health or --check', async (_what, influxEnv, secrets) => {
     const fake = echo();
     const url = await fake.start();
@@ -70,12 +83,23 @@ describe('a server that echoes our request headers', () => {
     cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
     await sim.waitForSubscribers(1);
     await sim.emit({ count: 50 });
-    const health = await until('the database problem in /health', async () => {
-      const h = await ingestor.health();
-      return h.body.databaseProblem ? h : undefined;
-    }, 30_000, 100);
+    const health = await until(
+      'the database problem in /health',
+      async () => {
+        const h = await ingestor.health();
+        return h.body.databaseProblem ? h : undefined;
+      },
+      30_000,
+      100,
+    );
     expect(JSON.stringify(health.body)).toContain('denied: authorization');
-    const seen = JSON.stringify([check, ingestor.logs, health.body, await (await fetch(`http://127.0.0.1:${ingestor.httpPort}/metrics`)).text(), ingestor.stderr]);
+    const seen = JSON.stringify([
+      check,
+      ingestor.logs,
+      health.body,
+      await (await fetch(`http://127.0.0.1:${ingestor.httpPort}/metrics`)).text(),
+      ingestor.stderr,
+    ]);
     for (const secret of [...secrets, 'ha-tok-3390']) expect(seen).not.toContain(secret);
     expect(seen).toContain('[redacted]');
   });

@@ -22,7 +22,13 @@ const db = () => ({ INFLUX_URL: inject('influxV1Url'), INFLUX_API: 'v1', INFLUX_
 
 describe('ingestor start-up', () => {
   it('exits 2 naming HA_TOKEN when it is unset, and prints no secret', async () => {
-    const { code, stderr } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', INFLUX_URL: 'http://127.0.0.1:2', INFLUX_TOKEN: 'influx-secret', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b' });
+    const { code, stderr } = await IngestorProcess.runToExit({
+      HA_URL: 'http://127.0.0.1:1',
+      INFLUX_URL: 'http://127.0.0.1:2',
+      INFLUX_TOKEN: 'influx-secret',
+      INFLUX_ORG: 'o',
+      INFLUX_BUCKET: 'b',
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('HA_TOKEN: required');
     expect(stderr).not.toContain('influx-secret');
@@ -31,7 +37,9 @@ describe('ingestor start-up', () => {
   it('exits 2 listing every invalid variable in one message', async () => {
     const { code, stderr } = await IngestorProcess.runToExit({ HA_URL: 'nope', HA_TOKEN: 't', INFLUX_URL: 'http://x', INFLUX_API: 'v1', POOL_SIZE: '-1' });
     expect(code).toBe(2);
-    expect(stderr).toMatch(/invalid configuration:\n {2}- HA_URL: expected .* got "nope"\n {2}- POOL_SIZE: expected an integer from 0 to 64, got "-1"\n {2}- INFLUX_DB: required when INFLUX_API=v1, not set\n/);
+    expect(stderr).toMatch(
+      /invalid configuration:\n {2}- HA_URL: expected .* got "nope"\n {2}- POOL_SIZE: expected an integer from 0 to 64, got "-1"\n {2}- INFLUX_DB: required when INFLUX_API=v1, not set\n/,
+    );
   });
 
   it('exits 3 and says the token was rejected, without retrying', async () => {
@@ -52,7 +60,11 @@ describe('ingestor start-up', () => {
     await sim.stop();
     await createInfluxV1Database(inject('influxV1Url'), 'startup');
     ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${port}`, HA_TOKEN: 't', ...db() });
-    await until('a failed connection attempt', async () => ((await ingestor?.metric('ha_ingestor_ha_reconnects_total')) ?? 0) >= 1 ? true : undefined, 15_000);
+    await until(
+      'a failed connection attempt',
+      async () => (((await ingestor?.metric('ha_ingestor_ha_reconnects_total')) ?? 0) >= 1 ? true : undefined),
+      15_000,
+    );
     const down = await ingestor.health();
     expect(down.status).toBe(503);
     expect(down.body).toMatchObject({ status: 'unhealthy', ha: { state: expect.stringMatching(/waiting|connecting/) } });
@@ -61,7 +73,14 @@ describe('ingestor start-up', () => {
     await ingestor.healthy(30_000);
     expect((await ingestor.health()).body).toMatchObject({ status: 'ok', ha: { state: 'subscribed', coalescing: true } });
     const metrics = await ingestor.metrics();
-    for (const name of ['ha_ingestor_events_received_total', 'ha_ingestor_points_written_total', 'ha_ingestor_ha_reconnects_total', 'ha_ingestor_encoder_batches_in_flight', 'ha_ingestor_dispatch_queue_bytes', 'ha_ingestor_event_loop_lag_seconds']) {
+    for (const name of [
+      'ha_ingestor_events_received_total',
+      'ha_ingestor_points_written_total',
+      'ha_ingestor_ha_reconnects_total',
+      'ha_ingestor_encoder_batches_in_flight',
+      'ha_ingestor_dispatch_queue_bytes',
+      'ha_ingestor_event_loop_lag_seconds',
+    ]) {
       expect(metrics.has(name), name).toBe(true);
     }
     expect(await ingestor.stop('SIGTERM')).toBe(0);

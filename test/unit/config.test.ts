@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { haWebSocketUrl, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
-const V2 = { HA_URL: 'http://ha.local:8123', HA_TOKEN: 'secret-token-123', INFLUX_URL: 'http://influx:8086', INFLUX_TOKEN: 'itok', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+const V2 = {
+  HA_URL: 'http://ha.local:8123',
+  HA_TOKEN: 'secret-token-123',
+  INFLUX_URL: 'http://influx:8086',
+  INFLUX_TOKEN: 'itok',
+  INFLUX_ORG: 'home',
+  INFLUX_BUCKET: 'ha',
+};
 const V1 = { HA_URL: 'http://ha.local:8123', HA_TOKEN: 'secret-token-123', INFLUX_URL: 'http://influx:8086', INFLUX_API: 'v1', INFLUX_DB: 'ha' };
 
 function problems(env: Record<string, string>): string[] {
@@ -78,7 +85,10 @@ describe('loadConfig', () => {
     [{ GZIP_LEVEL: '10' }, 'GZIP_LEVEL: expected an integer from 0 (no gzip) to 9, got "10"'],
     [{ HTTP_PORT: '70000' }, 'HTTP_PORT: expected an integer from 0 to 65535, got "70000"'],
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000, got "soon"'],
-    [{ HA_EVENT_TYPES: 'state_changed, call_service' }, 'HA_EVENT_TYPES: expected a comma-separated list of event types without spaces, or *, got "state_changed, call_service"'],
+    [
+      { HA_EVENT_TYPES: 'state_changed, call_service' },
+      'HA_EVENT_TYPES: expected a comma-separated list of event types without spaces, or *, got "state_changed, call_service"',
+    ],
     [{ INFLUX_URL: 'influx:8086' }, 'INFLUX_URL: expected an http(s):// URL such as http://localhost:8086, got "influx:8086"'],
     [{ SCHEMA: 'influx' }, 'SCHEMA: expected typed or ha, got "influx"'],
     [{ NORMALIZE_UNITS: 'yes' }, 'NORMALIZE_UNITS: expected true or false, got "yes"'],
@@ -88,7 +98,7 @@ describe('loadConfig', () => {
     [{ WEATHER_LAT: '95', WEATHER_LON: '13' }, 'WEATHER_LAT: expected a latitude from -90 to 90, got "95"'],
     [{ WEATHER_INTERVAL_S: '10' }, 'WEATHER_INTERVAL_S: expected an integer of seconds from 60 to 86400, got "10"'],
     [{ WEATHER_ENTITY: 'sensor.x' }, 'WEATHER_ENTITY: expected a weather.* entity id, got "sensor.x"'],
-    [{ WEATHER_API_KEY: '' , WEATHER_URL: 'ftp://x' }, 'WEATHER_URL: expected an http(s):// URL, got "ftp://x"'],
+    [{ WEATHER_API_KEY: '', WEATHER_URL: 'ftp://x' }, 'WEATHER_URL: expected an http(s):// URL, got "ftp://x"'],
   ])('%j', (override, message) => {
     expect(problems({ ...V2, ...override })).toEqual([message]);
   });
@@ -109,13 +119,40 @@ describe('loadConfig', () => {
   });
 
   it('reads the schema, filter and enrichment settings', () => {
-    const c = loadConfig({ ...V2, SCHEMA: 'ha', INFLUX_TAGS: 'source=hass,instance=home', INFLUX_TAGS_ATTRIBUTES: 'friendly_name', EXCLUDE_DOMAINS: 'automation,script', WEATHER_LAT: '52.52', WEATHER_LON: '-13.4', WEATHER_API_KEY: 'k' });
+    const c = loadConfig({
+      ...V2,
+      SCHEMA: 'ha',
+      INFLUX_TAGS: 'source=hass,instance=home',
+      INFLUX_TAGS_ATTRIBUTES: 'friendly_name',
+      EXCLUDE_DOMAINS: 'automation,script',
+      WEATHER_LAT: '52.52',
+      WEATHER_LON: '-13.4',
+      WEATHER_API_KEY: 'k',
+    });
     expect(c.schema).toEqual({
       schema: 'ha',
-      ha: { measurementAttr: 'unit_of_measurement', defaultMeasurement: undefined, overrideMeasurement: undefined, tags: { source: 'hass', instance: 'home' }, tagsAttributes: ['friendly_name'], ignoreAttributes: [] },
-      filters: { include: { domains: [], entities: [], entity_globs: [] }, exclude: { domains: ['automation', 'script'], entities: [], entity_globs: [] }, ignore_attributes: [] },
+      ha: {
+        measurementAttr: 'unit_of_measurement',
+        defaultMeasurement: undefined,
+        overrideMeasurement: undefined,
+        tags: { source: 'hass', instance: 'home' },
+        tagsAttributes: ['friendly_name'],
+        ignoreAttributes: [],
+      },
+      filters: {
+        include: { domains: [], entities: [], entity_globs: [] },
+        exclude: { domains: ['automation', 'script'], entities: [], entity_globs: [] },
+        ignore_attributes: [],
+      },
     });
-    expect(c.enrich).toMatchObject({ presence: true, weather: true, weatherApiKey: 'k', weatherLocation: { lat: 52.52, lon: -13.4 }, weatherIntervalMs: 600_000, weatherUrl: 'https://api.openweathermap.org' });
+    expect(c.enrich).toMatchObject({
+      presence: true,
+      weather: true,
+      weatherApiKey: 'k',
+      weatherLocation: { lat: 52.52, lon: -13.4 },
+      weatherIntervalMs: 600_000,
+      weatherUrl: 'https://api.openweathermap.org',
+    });
   });
 
   it('never prints a secret', () => {

@@ -36,7 +36,12 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
     metrics,
     handlers: {
       frame: (f) => {
-        const r = encoder.encode({ bytes: new Uint8Array(f), ends: new Uint32Array([f.length]), session: conn?.session ?? 0, stateResults: [...(conn?.stateResults ?? [])] });
+        const r = encoder.encode({
+          bytes: new Uint8Array(f),
+          ends: new Uint32Array([f.length]),
+          session: conn?.session ?? 0,
+          stateResults: [...(conn?.stateResults ?? [])],
+        });
         if (r.events > 0) frames.push(f);
         for (const c of r.control) if ('encoded' in c) snapshots.push(c.encoded.states);
         conn?.receive(r.session, r.control);
@@ -119,7 +124,7 @@ describe('HaConnection', () => {
     await until('reconnected', () => (snapshots.length >= 2 ? true : undefined), 5000);
   });
 
-  it('request(): the result, HaCommandError with HA\'s code on an error result, ids assigned in one place', async () => {
+  it("request(): the result, HaCommandError with HA's code on an error result, ids assigned in one place", async () => {
     const { subscribed } = await connect('modern');
     await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
     const c = conn as HaConnection;
@@ -143,7 +148,14 @@ describe('HaConnection', () => {
     expect(lost).toBeInstanceOf(HaConnectionLostError);
     expect(lost).toMatchObject({ code: 'HA_CONNECTION_LOST', retryable: true });
     (sim as HaSimulator).answerPings = true;
-    const idle = new HaConnection({ url: 'ws://127.0.0.1:1/api/websocket', token: 't', eventTypes: 'all', log: capturingLogger().log, metrics: createMetrics(), handlers: { frame: () => {}, closed: () => {}, fatal: () => {} } });
+    const idle = new HaConnection({
+      url: 'ws://127.0.0.1:1/api/websocket',
+      token: 't',
+      eventTypes: 'all',
+      log: capturingLogger().log,
+      metrics: createMetrics(),
+      handlers: { frame: () => {}, closed: () => {}, fatal: () => {} },
+    });
     await expect(idle.request({ type: 'get_config' })).rejects.toBeInstanceOf(HaConnectionLostError);
   });
 

@@ -102,8 +102,12 @@ describe('Dockerfile', () => {
 });
 
 describe('Grafana provisioning', () => {
-  const dashboard = JSON.parse(read('grafana/dashboards/ha-ingestor.json')) as { panels: { title: string; targets: { query: string }[]; datasource: { uid: string } }[] };
-  const datasource = parse(read('grafana/provisioning/datasources/influxdb.yml')) as { datasources: { uid: string; url: string; jsonData: { version: string } }[] };
+  const dashboard = JSON.parse(read('grafana/dashboards/ha-ingestor.json')) as {
+    panels: { title: string; targets: { query: string }[]; datasource: { uid: string } }[];
+  };
+  const datasource = parse(read('grafana/provisioning/datasources/influxdb.yml')) as {
+    datasources: { uid: string; url: string; jsonData: { version: string } }[];
+  };
 
   it('points the datasource at the compose InfluxDB with Flux', () => {
     expect(datasource.datasources[0]).toMatchObject({ uid: 'influxdb-ha', url: 'http://influxdb:8086', jsonData: { version: 'Flux' } });

@@ -108,7 +108,16 @@ describe('batch encoder', () => {
       id: 5,
       type: 'result',
       success: true,
-      encoded: { kind: 'snapshot', states: 3, points: 2, entityIds: ['sensor.a', 'light.b'], reannounced: 0, deferred: 0, haRestarted: false, newest: { entityId: 'light.b', haMs: 1714521602000 } },
+      encoded: {
+        kind: 'snapshot',
+        states: 3,
+        points: 2,
+        entityIds: ['sensor.a', 'light.b'],
+        reannounced: 0,
+        deferred: 0,
+        haRestarted: false,
+        newest: { entityId: 'light.b', haMs: 1714521602000 },
+      },
     });
     // A list result that is not a snapshot command goes back whole.
     expect(r.control[1]).toMatchObject({ id: 6, result: states });
@@ -229,7 +238,16 @@ describe('batch encoder: bytes in, the same bytes out', () => {
         id: 5,
         type: 'result',
         success: true,
-        encoded: { kind: 'snapshot', states: 1, points: 1, entityIds: ['sensor.küche'], reannounced: 0, deferred: 0, haRestarted: false, newest: { entityId: 'sensor.küche', haMs: 1714521601000 } },
+        encoded: {
+          kind: 'snapshot',
+          states: 1,
+          points: 1,
+          entityIds: ['sensor.küche'],
+          reannounced: 0,
+          deferred: 0,
+          haRestarted: false,
+          newest: { entityId: 'sensor.küche', haMs: 1714521601000 },
+        },
       },
       { id: 6, type: 'result', success: true, result: { location_name: 'Zuhause in Köln' } },
     ]);

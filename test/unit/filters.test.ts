@@ -14,12 +14,32 @@ describe('include/exclude with HA semantics', () => {
     ['include domains only', { include: { domains: ['sensor'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi']],
     ['include entities only', { include: { entities: ['light.kitchen'] } }, ['light.kitchen']],
     ['include globs only', { include: { entity_globs: ['*.kitchen*'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen']],
-    ['exclude domains only', { exclude: { domains: ['automation', 'weather'] } }, ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door']],
-    ['exclude glob only', { exclude: { entity_globs: ['sensor.*_rssi'] } }, ['sensor.kitchen_temperature', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home']],
-    ['include domain, exclude a glob inside it', { include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] } }, ['sensor.kitchen_temperature']],
+    [
+      'exclude domains only',
+      { exclude: { domains: ['automation', 'weather'] } },
+      ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door'],
+    ],
+    [
+      'exclude glob only',
+      { exclude: { entity_globs: ['sensor.*_rssi'] } },
+      ['sensor.kitchen_temperature', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home'],
+    ],
+    [
+      'include domain, exclude a glob inside it',
+      { include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] } },
+      ['sensor.kitchen_temperature'],
+    ],
     ['exclude domain, include one entity of it', { include: { entities: ['sensor.kitchen_rssi'] }, exclude: { domains: ['sensor'] } }, ['sensor.kitchen_rssi']],
-    ['include glob beats exclude domain', { include: { entity_globs: ['sensor.*_temperature'] }, exclude: { domains: ['sensor'] } }, ['sensor.kitchen_temperature']],
-    ['exclude entity beats include glob', { include: { entity_globs: ['sensor.*'] }, exclude: { entities: ['sensor.kitchen_rssi'] } }, ['sensor.kitchen_temperature']],
+    [
+      'include glob beats exclude domain',
+      { include: { entity_globs: ['sensor.*_temperature'] }, exclude: { domains: ['sensor'] } },
+      ['sensor.kitchen_temperature'],
+    ],
+    [
+      'exclude entity beats include glob',
+      { include: { entity_globs: ['sensor.*'] }, exclude: { entities: ['sensor.kitchen_rssi'] } },
+      ['sensor.kitchen_temperature'],
+    ],
     ['? matches one character', { include: { entity_globs: ['automation.?'] } }, ['automation.x']],
   ])('%s', (_name, config, expected) => {
     expect(written(config)).toEqual(expected);
@@ -39,8 +59,17 @@ describe('include/exclude with HA semantics', () => {
 });
 
 describe('filters in both schemas', () => {
-  const state = { entity_id: 'sensor.kitchen_temperature', state: '21', attributes: { icon: 'mdi:x', friendly_name: 'K' }, last_updated: '2024-05-01T00:00:00+00:00' };
-  const filters: FilterConfig = { exclude: { domains: ['light'] }, ignore_attributes: ['icon'], component_config_glob: { 'sensor.*_temperature': { override_measurement: 'temperatures' } } };
+  const state = {
+    entity_id: 'sensor.kitchen_temperature',
+    state: '21',
+    attributes: { icon: 'mdi:x', friendly_name: 'K' },
+    last_updated: '2024-05-01T00:00:00+00:00',
+  };
+  const filters: FilterConfig = {
+    exclude: { domains: ['light'] },
+    ignore_attributes: ['icon'],
+    component_config_glob: { 'sensor.*_temperature': { override_measurement: 'temperatures' } },
+  };
 
   it('typed: override, ignored attribute, excluded entity', () => {
     const enc = createTypedEncoder({ filters });
@@ -57,8 +86,13 @@ describe('filters in both schemas', () => {
 
 describe('CONFIG_FILE', () => {
   it('reads YAML and JSON with HA keys', () => {
-    const yaml = 'include:\n  domains: [sensor]\nexclude:\n  entity_globs: ["sensor.*_rssi"]\ncomponent_config:\n  sensor.a:\n    override_measurement: outdoor\n';
-    expect(parseFilterFile(yaml, 'f.yaml')).toEqual({ include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] }, component_config: { 'sensor.a': { override_measurement: 'outdoor' } } });
+    const yaml =
+      'include:\n  domains: [sensor]\nexclude:\n  entity_globs: ["sensor.*_rssi"]\ncomponent_config:\n  sensor.a:\n    override_measurement: outdoor\n';
+    expect(parseFilterFile(yaml, 'f.yaml')).toEqual({
+      include: { domains: ['sensor'] },
+      exclude: { entity_globs: ['sensor.*_rssi'] },
+      component_config: { 'sensor.a': { override_measurement: 'outdoor' } },
+    });
     expect(parseFilterFile('{"ignore_attributes":["icon"]}', 'f.json')).toEqual({ ignore_attributes: ['icon'] });
     expect(parseFilterFile('', 'empty.yaml')).toEqual({});
   });

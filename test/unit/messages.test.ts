@@ -12,7 +12,8 @@ describe('HA message builders', () => {
   });
 });
 
-describe('isControlMessage', () => {  it.each([
+describe('isControlMessage', () => {
+  it.each([
     [{ id: 1, type: 'result', success: true }, true],
     [{ id: 1, type: 'pong' }, true],
     [{ type: 'result' }, false],

@@ -106,7 +106,14 @@ function setup(restoredHaMs: number | null, opts: { recorderWaitMs?: number; ent
 }
 
 const snapshot = (newest: { entityId: string; haMs: number } | null, entityIds: string[] = []): StatesEncoded => ({
-  kind: 'snapshot', states: entityIds.length, points: entityIds.length, entityIds, reannounced: 0, deferred: 0, haRestarted: false, newest,
+  kind: 'snapshot',
+  states: entityIds.length,
+  points: entityIds.length,
+  entityIds,
+  reannounced: 0,
+  deferred: 0,
+  haRestarted: false,
+  newest,
 });
 
 describe('Resync', () => {

@@ -26,7 +26,10 @@ describe('HA simulator', () => {
     await sim.start();
     const { ws, messages } = await client(sim.url, 'wrong');
     await new Promise((r) => ws.once('close', r));
-    expect(messages).toEqual([{ type: 'auth_required', ha_version: '2025.11.0' }, { type: 'auth_invalid', message: 'Invalid access token or password' }]);
+    expect(messages).toEqual([
+      { type: 'auth_required', ha_version: '2025.11.0' },
+      { type: 'auth_invalid', message: 'Invalid access token or password' },
+    ]);
   });
 
   it('closes a connection that does not authenticate in time', async () => {
@@ -100,7 +103,9 @@ describe('HA simulator', () => {
     await sim.start();
     const { ws, messages } = await client(sim.url, 't');
     const ask = (id: number) =>
-      ws.send(JSON.stringify({ id, type: 'history/history_during_period', start_time: new Date(Date.now() - 60_000).toISOString(), entity_ids: sim?.entityIds }));
+      ws.send(
+        JSON.stringify({ id, type: 'history/history_during_period', start_time: new Date(Date.now() - 60_000).toISOString(), entity_ids: sim?.entityIds }),
+      );
     await sim.emit({ count: 3 });
     sim.recorderLagMs = 0; // a later row never commits before an earlier one
     await sim.emit({ count: 2 });
@@ -120,7 +125,11 @@ describe('HA simulator', () => {
     const id = sim.emitted[0]?.entityId as string;
     const start = new Date(Date.now() + 60_000).toISOString(); // after every row: only the start state
     const get = async (extra: string) =>
-      (await (await fetch(`http://127.0.0.1:${sim?.port}/api/history/period/${encodeURIComponent(start)}?filter_entity_id=${encodeURIComponent(id)}${extra}`, { headers: { authorization: 'Bearer t' } })).json()) as { last_updated: string; state: string }[][];
+      (await (
+        await fetch(`http://127.0.0.1:${sim?.port}/api/history/period/${encodeURIComponent(start)}?filter_entity_id=${encodeURIComponent(id)}${extra}`, {
+          headers: { authorization: 'Bearer t' },
+        })
+      ).json()) as { last_updated: string; state: string }[][];
     const made = await get('');
     expect(made).toHaveLength(1);
     expect(made[0]?.[0]?.state).toBe(sim.stateOf(id)?.state);

@@ -112,7 +112,10 @@ describe('Spool', () => {
     const blocker = join(dir, 'file');
     writeFileSync(blocker, ''); // a file where the directory should be
     const spool = new Spool(join(blocker, 'spool'), 1 << 30, capturingLogger().log, batchSpoolMetrics(createMetrics()));
-    const err = await spool.open().then(() => null, (e: unknown) => e);
+    const err = await spool.open().then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(SpoolOpenError);
     expect(err).toMatchObject({ code: 'SPOOL_UNAVAILABLE', path: join(blocker, 'spool'), retryable: false });
     expect((err as Error).message).toMatch(/cannot use the spool directory .*\/file\/spool: (ENOTDIR|EEXIST)/);

@@ -21,13 +21,28 @@ async function setup(replies: OwmReply[], key: string | null = 'owm-key') {
   const { log, lines } = capturingLogger();
   const metrics = createMetrics();
   const observations: Observation[] = [];
-  weather = new Weather({ apiKey: key ?? undefined, baseUrl: url, intervalMs: 60_000, coolDownMs: 50, timeoutMs: 200, log, metrics, onObservation: (o) => observations.push(o) });
+  weather = new Weather({
+    apiKey: key ?? undefined,
+    baseUrl: url,
+    intervalMs: 60_000,
+    coolDownMs: 50,
+    timeoutMs: 200,
+    log,
+    metrics,
+    onObservation: (o) => observations.push(o),
+  });
   return { weather, metrics, observations, logLines: lines };
 }
 
 describe('OpenWeatherMap', () => {
   it('reads a current-weather answer', () => {
-    expect(parseOwm(JSON.parse(owmBody(12.5, 81, 'broken clouds', 1714521600)))).toEqual({ temperature: 12.5, humidity: 81, condition: 'broken clouds', observedAt: 1714521600000, source: 'openweathermap' });
+    expect(parseOwm(JSON.parse(owmBody(12.5, 81, 'broken clouds', 1714521600)))).toEqual({
+      temperature: 12.5,
+      humidity: 81,
+      condition: 'broken clouds',
+      observedAt: 1714521600000,
+      source: 'openweathermap',
+    });
     expect(() => parseOwm({ main: {} })).toThrow(/without main.temp/);
   });
 
@@ -103,7 +118,9 @@ describe('presence and the context fields', () => {
     const p = new Presence();
     p.update('person.a', 'home', '1');
     const o: Observation = { temperature: 12.5, humidity: 80, condition: 'light "rain"', observedAt: 1_000_000, source: 'openweathermap' };
-    expect(contextFields(o, p, 1_120_000)).toBe(',outdoor_temperature=12.5,outdoor_humidity=80,outdoor_condition_str="light \\"rain\\"",weather_age_s=120,home_occupied=1,people_home=1');
+    expect(contextFields(o, p, 1_120_000)).toBe(
+      ',outdoor_temperature=12.5,outdoor_humidity=80,outdoor_condition_str="light \\"rain\\"",weather_age_s=120,home_occupied=1,people_home=1',
+    );
     expect(contextFields(null, new Presence(), 0)).toBe('');
     expect(presenceLine(2, '1714521600000000000')).toBe('home_presence people_home=2,home_occupied=1 1714521600000000000\n');
     expect(observationLine(o)).toBe('weather_observation,source=openweathermap temperature=12.5,humidity=80,condition_str="light \\"rain\\"" 1000000000000\n');

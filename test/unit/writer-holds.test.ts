@@ -22,7 +22,10 @@ class FakeClient implements WriteClient {
   closed = false;
   constructor(private readonly respond: (lines: string[], n: number) => WriteResponse | Promise<WriteResponse>) {}
   async write(body: Buffer): Promise<WriteResponse> {
-    const lines = body.toString('utf8').split('\n').filter((l) => l !== '');
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     this.requests.push(lines);
     const res = await this.respond(lines, this.requests.length);
     if (res.status !== undefined && res.status < 300) this.written.push(...lines);
@@ -72,7 +75,12 @@ async function spooledLines(): Promise<string[]> {
   await again.open();
   const out: string[] = [];
   for (let r = await again.next(); r !== null; r = await again.next()) {
-    out.push(...r.body.toString('utf8').split('\n').filter((l) => l !== ''));
+    out.push(
+      ...r.body
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
     await again.ack(r);
   }
   await again.close();
@@ -118,7 +126,12 @@ describe('Writer outcomes and watermark holds', () => {
       writer.accept(chunkOf(lines), lines.length, counted(hold, releases));
     }
     expect(await writer.close(10_000)).toBe(0);
-    const dead = existsSync(deadLetters.path) ? readFileSync(deadLetters.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).line as string) : [];
+    const dead = existsSync(deadLetters.path)
+      ? readFileSync(deadLetters.path, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).line as string)
+      : [];
     const spooled = await spooledLines();
     expect(dead.length).toBeGreaterThan(0);
     expect(spooled.length).toBeGreaterThan(0);

@@ -22,7 +22,14 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Opts = Partial<{ maxLines: number; gzipLevel: number; api: 'v1' | 'v2'; retriesBeforeSpool: number; spoolMaxBytes: number; respond: (r: Received) => Reply }>;
+type Opts = Partial<{
+  maxLines: number;
+  gzipLevel: number;
+  api: 'v1' | 'v2';
+  retriesBeforeSpool: number;
+  spoolMaxBytes: number;
+  respond: (r: Received) => Reply;
+}>;
 
 async function setup(script: Reply[], opts: Opts = {}) {
   fake = new FakeInflux(script, opts.respond);
@@ -107,7 +114,14 @@ describe('Writer', () => {
     const bad = (l: string) => l.includes('value="bad"');
     const partial = (r: Received): Reply => {
       const n = r.lines.filter(bad).length;
-      return n === 0 ? { status: 204 } : { status: 400, body: JSON.stringify({ error: `partial write: field type conflict: input field "value" on measurement "m" is type string, already exists as type float dropped=${n}` }) };
+      return n === 0
+        ? { status: 204 }
+        : {
+            status: 400,
+            body: JSON.stringify({
+              error: `partial write: field type conflict: input field "value" on measurement "m" is type string, already exists as type float dropped=${n}`,
+            }),
+          };
     };
     const { writer, metrics, deadLetters } = await setup([], { api: 'v1', respond: partial });
     const all = lines(0, 100);
@@ -119,7 +133,10 @@ describe('Writer', () => {
     expect([...written].sort()).toEqual(all.filter((l) => !bad(l)).sort());
     expect(metrics.pointsWritten.get()).toBe(98);
     expect(metrics.deadLetterPoints.get()).toBe(2);
-    const letters = readFileSync(deadLetters.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const letters = readFileSync(deadLetters.path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(letters.map((l) => l.line).sort()).toEqual([all[17], all[90]].sort());
     expect(letters[0]).toMatchObject({ status: 400, error: expect.stringContaining('field type conflict') });
   });
@@ -161,7 +178,12 @@ describe('Writer', () => {
     await until('replayed', () => (metrics.pointsWritten.get() === 50 ? true : undefined), 15_000);
     await writer.close(1000);
     expect(metrics.spoolReplayedPoints.get()).toBe(50);
-    expect(fake.received.slice(before).flatMap((r) => r.lines).sort()).toEqual(lines(0, 50).sort());
+    expect(
+      fake.received
+        .slice(before)
+        .flatMap((r) => r.lines)
+        .sort(),
+    ).toEqual(lines(0, 50).sort());
   });
 
   it('at the shutdown deadline spools what the database never acknowledged', async () => {

@@ -145,7 +145,14 @@ export class Batch {
     r.liveFirst = r.liveFirst.map((f) => ({ ...f, entityId: fromLatin1Form(f.entityId) }));
     r.control = r.control.map((c) =>
       'encoded' in c
-        ? { ...c, encoded: { ...c.encoded, entityIds: c.encoded.entityIds.map(fromLatin1Form), newest: c.encoded.newest && { ...c.encoded.newest, entityId: fromLatin1Form(c.encoded.newest.entityId) } } }
+        ? {
+            ...c,
+            encoded: {
+              ...c.encoded,
+              entityIds: c.encoded.entityIds.map(fromLatin1Form),
+              newest: c.encoded.newest && { ...c.encoded.newest, entityId: fromLatin1Form(c.encoded.newest.entityId) },
+            },
+          }
         : (JSON.parse(fromLatin1Form(JSON.stringify(c))) as ControlMessage),
     );
   }
