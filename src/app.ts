@@ -18,6 +18,7 @@ import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
+import { getConfig } from './ha/messages.js';
 import { healthReport } from './http/health.js';
 import { startHttpServer } from './http/server.js';
 import { Lifecycle } from './lifecycle.js';
@@ -131,9 +132,11 @@ class App implements Ingestor {
     this.parts = { server, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
+    // In HA's clock: our now minus the measured offset (unknown before the first live event).
     metrics.watermarkAge.collect(() => {
       const v = watermark.value();
-      return v === null ? undefined : (Date.now() - v) / 1000;
+      const offset = clockOffset.offsetMs;
+      return v === null || offset === null ? undefined : (Date.now() - offset - v) / 1000;
     });
   }
 
@@ -294,7 +297,7 @@ class App implements Ingestor {
           await p.enrichment.beforeSubscribe();
         },
         subscribed: (session, snapshot) => {
-          void p.enrichment.subscribed(() => p.connection.request({ type: 'get_config' }));
+          void p.enrichment.subscribed(() => p.connection.request(getConfig()));
           // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
           void p.resync.subscribed(session, snapshot);
         },

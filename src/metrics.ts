@@ -155,7 +155,7 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     backfills: registry.counter('backfills_total', 'backfills from HA history, by result (complete, partial)'),
     backfillPoints: registry.counter('backfill_points_total', 'points written from HA history'),
     backfillUnfilledSeconds: registry.counter('backfill_unfilled_seconds_total', 'seconds of gaps that could not be filled from HA history'),
-    watermarkAge: registry.gauge('watermark_age_seconds', 'how far the durable watermark trails the clock'),
+    watermarkAge: registry.gauge('watermark_age_seconds', "how far the durable watermark trails HA's clock (our clock minus the measured offset)"),
     weatherRequests: registry.counter('weather_requests_total', 'OpenWeatherMap requests, by result (ok, error)'),
     weatherBreakerOpen: registry.gauge('weather_breaker_state', 'weather circuit breaker: 0 closed, 0.5 half-open, 1 open'),
     weatherBreakerTransitions: registry.counter('weather_breaker_transitions_total', 'weather circuit breaker transitions, by new state'),

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { publishPlacements, type Placement } from '../../workers/shared-registry.js';
 import { HaCommandError } from '../errors.js';
 import type { HaConnection } from '../ha/connection.js';
+import { listRegistry } from '../ha/messages.js';
 
 export const REGISTRY_EVENTS = ['area_registry_updated', 'device_registry_updated', 'entity_registry_updated'] as const;
 
@@ -56,19 +57,15 @@ export class Registries {
 
   /** Reads the three registries and publishes the result. */
   async refresh(): Promise<void> {
-    const list = async (type: string): Promise<unknown[] | 'unauthorized' | null> => {
+    const list = async (registry: 'area' | 'device' | 'entity'): Promise<unknown[] | 'unauthorized' | null> => {
       try {
-        const result = await this.connection.request({ type });
+        const result = await this.connection.request(listRegistry(registry));
         return Array.isArray(result) ? result : null;
       } catch (err) {
         return err instanceof HaCommandError && err.haCode === 'unauthorized' ? 'unauthorized' : null;
       }
     };
-    const [areas, devices, entities] = await Promise.all([
-      list('config/area_registry/list'),
-      list('config/device_registry/list'),
-      list('config/entity_registry/list'),
-    ]);
+    const [areas, devices, entities] = await Promise.all([list('area'), list('device'), list('entity')]);
     if (areas === 'unauthorized' || devices === 'unauthorized' || entities === 'unauthorized') {
       if (!this.warnedNotAdmin) this.log.info("the HA token is not an admin's: HA's registries cannot be read, so points carry no area or device tags");
       this.warnedNotAdmin = true;

@@ -24,6 +24,7 @@ import { request } from 'undici';
 import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
+import { historyDuringPeriod } from './messages.js';
 
 export const WINDOW_MS = 60 * 60_000;
 export const ENTITIES_PER_REQUEST = 100;
@@ -118,7 +119,7 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
       if (via === 'websocket') {
         let error: HaCommandError;
         try {
-          account(await connection.requestStates(historyMessage(start, end, ids, false), 'history'));
+          account(await connection.requestStates(historyDuringPeriod(start, end, ids), 'history'));
           continue;
         } catch (err) {
           if (!(err instanceof HaCommandError)) throw err;
@@ -157,20 +158,6 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
     );
   }
   return report;
-}
-
-/** history/history_during_period for [start, end) (end null: up to HA's now). */
-function historyMessage(start: number, end: number | null, ids: readonly string[], noAttributes: boolean): Record<string, unknown> {
-  return {
-    type: 'history/history_during_period',
-    start_time: iso(start),
-    ...(end === null ? {} : { end_time: iso(end) }),
-    entity_ids: ids,
-    include_start_time_state: false,
-    significant_changes_only: false,
-    minimal_response: false,
-    no_attributes: noAttributes,
-  };
 }
 
 /** GET /api/history/period for [start, end) (end null: HA's default), never with made-up initial states. */
@@ -232,7 +219,7 @@ export interface ProbeResult {
 export async function probeRecorder(opts: BackfillOptions, entityId: string, fromMs: number, toMs: number, rest: boolean): Promise<ProbeResult> {
   if (!rest) {
     try {
-      const result = (await opts.connection.request(historyMessage(fromMs, toMs, [entityId], true))) as Record<string, { lu?: unknown }[]> | null;
+      const result = (await opts.connection.request(historyDuringPeriod(fromMs, toMs, [entityId], true))) as Record<string, { lu?: unknown }[]> | null;
       let newest: number | null = null;
       for (const row of result?.[entityId] ?? []) {
         if (typeof row.lu === 'number') newest = Math.max(newest ?? 0, Math.floor(row.lu * 1000 + 1e-3));

@@ -27,7 +27,7 @@ import type { StateResultKind, StatesSummary } from '../../workers/encode-batch.
 import { backoffDelay } from '../backoff.js';
 import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
-import type { ControlMessage } from './messages.js';
+import { getStates, ping, subscribeEvents, supportedFeatures, type Command, type ControlMessage } from './messages.js';
 import { createWebSocket, openAuthenticated, type SocketFactory } from './socket.js';
 
 export interface Backoff {
@@ -225,7 +225,7 @@ export class HaConnection {
    * Sends `message` (without id: assigned here) on the current connection. Resolves with the
    * result; rejects with HaCommandError or HaConnectionLostError (see the module's rules).
    */
-  request(message: Record<string, unknown>, states?: StateResultKind): Promise<unknown> {
+  request(message: Command, states?: StateResultKind): Promise<unknown> {
     const s = this.current;
     const name = describe(message);
     if (s === null || s.closed || s.socket.readyState !== s.socket.OPEN) return Promise.reject(new HaConnectionLostError(name, 'not connected'));
@@ -251,7 +251,7 @@ export class HaConnection {
   }
 
   /** `request` for a command whose answer is states to write: resolves with their summary. */
-  requestStates(message: Record<string, unknown>, kind: StateResultKind): Promise<StatesEncoded> {
+  requestStates(message: Command, kind: StateResultKind): Promise<StatesEncoded> {
     return this.request(message, kind) as Promise<StatesEncoded>;
   }
 
@@ -318,7 +318,7 @@ export class HaConnection {
 
   /** Step 2: coalescing (unknown_command on older HA: fine), then what must precede subscribing. */
   private async negotiate(s: Session): Promise<void> {
-    const features = this.request({ type: 'supported_features', features: { coalesce_messages: 1 } }).then(
+    const features = this.request(supportedFeatures()).then(
       () => true,
       (err: Error) => {
         if (err instanceof HaConnectionLostError) throw err;
@@ -339,11 +339,11 @@ export class HaConnection {
   private async subscribe(s: Session): Promise<void> {
     const { log, metrics } = this.opts;
     const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
-    const subscriptions = types.map((t) => this.request(t === undefined ? { type: 'subscribe_events' } : { type: 'subscribe_events', event_type: t }));
+    const subscriptions = types.map((t) => this.request(subscribeEvents(t)));
     const extras =
       this.opts.eventTypes === 'all' ? [] : (this.opts.extraEventTypes ?? []).filter((t) => !(types as readonly (string | undefined)[]).includes(t));
     for (const t of extras) {
-      this.request({ type: 'subscribe_events', event_type: t }).catch((err: Error) => {
+      this.request(subscribeEvents(t)).catch((err: Error) => {
         if (err instanceof HaCommandError)
           log.info({ eventType: t, haError: { code: err.haCode, message: err.message } }, 'cannot subscribe to an event type the ingestor uses');
       });
@@ -361,7 +361,7 @@ export class HaConnection {
     const { log, metrics } = this.opts;
     let snapshot: StatesEncoded;
     try {
-      snapshot = await this.requestStates({ type: 'get_states' }, 'snapshot');
+      snapshot = await this.requestStates(getStates(), 'snapshot');
     } catch (err) {
       if (err instanceof HaConnectionLostError) throw err;
       log.warn({ err }, 'get_states failed; continuing without a snapshot');
@@ -434,7 +434,7 @@ export class HaConnection {
         outstanding = false;
         clearTimeout(watchdog);
       };
-      this.request({ type: 'ping' }).then(() => {
+      this.request(ping()).then(() => {
         answered();
         this.opts.log.debug({ rttMs: Date.now() - sentAt }, 'pong');
       }, answered);

@@ -3,7 +3,8 @@
  *
  * Sent (after auth, every command has a strictly increasing `id`):
  *   {"type":"auth","access_token":"…"}
- *   {"id":1,"type":"supported_features","features":{"coalesce_messages":1}}
+ *   {"id":1,"type":"supported_features","features":{"coalesce_messages":1}}   (builders below
+ *                                                                             return them without id)
  *   {"id":2,"type":"subscribe_events","event_type":"state_changed"}    (no event_type = all)
  *   {"id":3,"type":"get_states"}
  *   {"id":4,"type":"ping"}
@@ -18,14 +19,42 @@
 
 export const authMessage = (token: string): string => JSON.stringify({ type: 'auth', access_token: token });
 
-export const supportedFeaturesMessage = (id: number): string => JSON.stringify({ id, type: 'supported_features', features: { coalesce_messages: 1 } });
+/** A command without its id: the connection numbers it when it sends it (src/ha/connection.ts). */
+export type Command = Readonly<Record<string, unknown>> & { readonly type: string };
 
-export const subscribeEventsMessage = (id: number, eventType?: string): string =>
-  JSON.stringify(eventType === undefined ? { id, type: 'subscribe_events' } : { id, type: 'subscribe_events', event_type: eventType });
+export const supportedFeatures = (): Command => ({ type: 'supported_features', features: { coalesce_messages: 1 } });
 
-export const getStatesMessage = (id: number): string => JSON.stringify({ id, type: 'get_states' });
+/** No event type: every event. */
+export const subscribeEvents = (eventType?: string): Command =>
+  eventType === undefined ? { type: 'subscribe_events' } : { type: 'subscribe_events', event_type: eventType };
 
-export const pingMessage = (id: number): string => JSON.stringify({ id, type: 'ping' });
+export const getStates = (): Command => ({ type: 'get_states' });
+
+export const getConfig = (): Command => ({ type: 'get_config' });
+
+export const ping = (): Command => ({ type: 'ping' });
+
+/** config/area_registry/list and its device and entity twins (admin tokens only). */
+export const listRegistry = (registry: 'area' | 'device' | 'entity'): Command => ({ type: `config/${registry}_registry/list` });
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * history/history_during_period over [startMs, endMs) (endMs null: up to HA's now), every state
+ * change with its attributes (or none: `noAttributes`), never a made-up state at the window start.
+ */
+export function historyDuringPeriod(startMs: number, endMs: number | null, entityIds: readonly string[], noAttributes = false): Command {
+  return {
+    type: 'history/history_during_period',
+    start_time: iso(startMs),
+    ...(endMs === null ? {} : { end_time: iso(endMs) }),
+    entity_ids: entityIds,
+    include_start_time_state: false,
+    significant_changes_only: false,
+    minimal_response: false,
+    no_attributes: noAttributes,
+  };
+}
 
 export interface ResultMessage {
   id: number;

@@ -1,14 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { isControlMessage, pingMessage, subscribeEventsMessage, supportedFeaturesMessage } from '../../src/ha/messages.js';
+import {
+  authMessage,
+  getConfig,
+  getStates,
+  historyDuringPeriod,
+  isControlMessage,
+  listRegistry,
+  ping,
+  subscribeEvents,
+  supportedFeatures,
+} from '../../src/ha/messages.js';
 
-describe('HA message builders', () => {
+describe('HA message builders (the connection adds the id)', () => {
   it.each([
-    [supportedFeaturesMessage(1), { id: 1, type: 'supported_features', features: { coalesce_messages: 1 } }],
-    [subscribeEventsMessage(2, 'state_changed'), { id: 2, type: 'subscribe_events', event_type: 'state_changed' }],
-    [subscribeEventsMessage(3), { id: 3, type: 'subscribe_events' }],
-    [pingMessage(4), { id: 4, type: 'ping' }],
-  ])('%s', (json, expected) => {
-    expect(JSON.parse(json)).toEqual(expected);
+    [supportedFeatures(), { type: 'supported_features', features: { coalesce_messages: 1 } }],
+    [subscribeEvents('state_changed'), { type: 'subscribe_events', event_type: 'state_changed' }],
+    [subscribeEvents(), { type: 'subscribe_events' }],
+    [getStates(), { type: 'get_states' }],
+    [getConfig(), { type: 'get_config' }],
+    [ping(), { type: 'ping' }],
+    [listRegistry('area'), { type: 'config/area_registry/list' }],
+    [listRegistry('entity'), { type: 'config/entity_registry/list' }],
+    [
+      historyDuringPeriod(Date.UTC(2024, 4, 1), Date.UTC(2024, 4, 1, 1), ['sensor.a', 'light.b']),
+      {
+        type: 'history/history_during_period',
+        start_time: '2024-05-01T00:00:00.000Z',
+        end_time: '2024-05-01T01:00:00.000Z',
+        entity_ids: ['sensor.a', 'light.b'],
+        include_start_time_state: false,
+        significant_changes_only: false,
+        minimal_response: false,
+        no_attributes: false,
+      },
+    ],
+    [
+      historyDuringPeriod(Date.UTC(2024, 4, 1), null, ['sensor.a'], true),
+      {
+        type: 'history/history_during_period',
+        start_time: '2024-05-01T00:00:00.000Z',
+        entity_ids: ['sensor.a'],
+        include_start_time_state: false,
+        significant_changes_only: false,
+        minimal_response: false,
+        no_attributes: true,
+      },
+    ],
+  ])('%j', (message, expected) => {
+    expect(message).toEqual(expected);
+  });
+
+  it('auth is the one message sent before the session, as text', () => {
+    expect(JSON.parse(authMessage('t0k'))).toEqual({ type: 'auth', access_token: 't0k' });
   });
 });
 
