@@ -34,7 +34,7 @@ import { Watermark } from './pipeline/watermark.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
-import { SeenStatesFile, StateFile, type SavedState } from './state.js';
+import { SeenStatesFile, StateFile, type SavedState } from './state/files.js';
 import { StateSaver } from './state/saver.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compare as comparePoint, note as notePoint, type Arrival } from '../../src/pipeline/restart-dedup/policy.js';
 import { SeenTable } from '../../src/pipeline/restart-dedup/table.js';
-import { SeenStatesFile } from '../../src/state.js';
+import { SeenStatesFile } from '../../src/state/files.js';
 import { pointOf } from '../../workers/encode/records.js';
 import { toLatin1Form } from '../../workers/latin1.js';
 

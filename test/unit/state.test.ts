@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { StateFile, type StateSource } from '../../src/state.js';
+import { StateFile, type StateSource } from '../../src/state/files.js';
 import { type StatePart, StateSaver } from '../../src/state/saver.js';
 
 // Every file write goes through writeAtomically: count them and how many run at once.

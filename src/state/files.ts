@@ -13,8 +13,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StatePart } from './state/saver.js';
-import { writeAtomically } from './state/durable-write.js';
+import type { StatePart } from './saver.js';
+import { writeAtomically } from './durable-write.js';
 
 export interface SavedState {
   readonly watermarkHaMs: number;
