@@ -2,16 +2,14 @@
  * Enrichment end to end: weather (a stand-in OpenWeatherMap, or HA's own weather entity when it
  * cannot be reached) and presence on the event points, read back from InfluxDB 1.6.7.
  */
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { FakeOwm, owmBody } from '../helpers/fake-owm.js';
 import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { freePort, until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
+import { useCleanups } from '../helpers/cleanups.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = useCleanups();
 
 type Row = Record<string, unknown>;
 

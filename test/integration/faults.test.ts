@@ -7,22 +7,16 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { Influxd } from '../helpers/influxd.js';
 import type { IngestorProcess } from '../helpers/ingestor.js';
 import { freePort, until } from '../helpers/ports.js';
-import { Scenario, sleep } from '../helpers/scenario.js';
+import { type Scenario, sleep } from '../helpers/scenario.js';
+import { startScenario, useCleanups } from '../helpers/cleanups.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = useCleanups();
 
-async function scenario(opts: Parameters<typeof Scenario.start>[0]): Promise<Scenario> {
-  const sc = await Scenario.start(opts);
-  cleanups.push(() => sc.stop());
-  return sc;
-}
+const scenario = (opts: Parameters<typeof startScenario>[1]): Promise<Scenario> => startScenario(cleanups, opts);
 
 async function dedicatedInfluxd(opts: { auth?: boolean } = {}): Promise<Influxd> {
   const dir = mkdtempSync(join(tmpdir(), 'influxd-fault-'));

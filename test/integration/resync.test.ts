@@ -3,20 +3,14 @@
  * from ours, a recorder that commits late, REST history that makes up start-time rows. The built
  * ingestor, real InfluxDB 1.6.7, everything the simulator emitted compared point by point.
  */
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { until } from '../helpers/ports.js';
-import { Scenario, sleep } from '../helpers/scenario.js';
+import { type Scenario, sleep } from '../helpers/scenario.js';
+import { startScenario, useCleanups } from '../helpers/cleanups.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = useCleanups();
 
-async function scenario(opts: Parameters<typeof Scenario.start>[0]): Promise<Scenario> {
-  const sc = await Scenario.start(opts);
-  cleanups.push(() => sc.stop());
-  return sc;
-}
+const scenario = (opts: Parameters<typeof startScenario>[1]): Promise<Scenario> => startScenario(cleanups, opts);
 
 const H = 3_600_000;
 

@@ -5,18 +5,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeInflux } from '../helpers/fake-influx.js';
 import { Influxd } from '../helpers/influxd.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
 import { Scenario } from '../helpers/scenario.js';
 import { HaSimulator } from '../../src/sim/server.js';
+import { useCleanups } from '../helpers/cleanups.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
-});
+const cleanups = useCleanups();
 
 describe('credentials in URLs', () => {
   it('v1: user:password@ in INFLUX_URL authenticates every write, and appears in no log, /health or /metrics', async () => {

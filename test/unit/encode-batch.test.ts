@@ -7,6 +7,7 @@ import { Watermark } from '../../src/pipeline/watermark.js';
 import { createSharedRegistry, publishPlacements } from '../../workers/shared-registry.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
 import { sortedJson } from '../../workers/sorted-json.js';
+import { DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
 
 function framesJob(frames: string[], snapshotIds: number[] = [], extra: [number, StateResultKind][] = []): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));
@@ -661,20 +662,7 @@ describe('batch encoder: one state, one line, whichever path brought it', () => 
 
   it.each([
     ['typed', { schema: 'typed' } as const],
-    [
-      'ha',
-      {
-        schema: 'ha',
-        ha: {
-          measurementAttr: 'unit_of_measurement',
-          defaultMeasurement: undefined,
-          overrideMeasurement: undefined,
-          tags: {},
-          tagsAttributes: [],
-          ignoreAttributes: [],
-        },
-      } as const,
-    ],
+    ['ha', { schema: 'ha', ha: DEFAULT_HA_SCHEMA } as const],
   ])('SCHEMA=%s: live, snapshot, WebSocket and REST history give the same line (defects 11, 12)', (_name, schema) => {
     const lines = linesOf(schema, paths());
     expect(lines).toHaveLength(4);
@@ -687,20 +675,7 @@ describe('batch encoder: one state, one line, whichever path brought it', () => 
   it('object keys sort by code point, at every depth (as Python sorts str keys)', () => {
     const line = linesOf({ schema: 'typed' }, [paths()[0] as string])[0] as string;
     expect(line).toContain(`info_str="{\\"10\\":true,\\"2\\":null,\\"alpha\\":{\\"a\\":\\"ä\\",\\"b\\":[{\\"x\\":1,\\"y\\":2}]},\\"zeta\\":1}"`);
-    const ha = linesOf(
-      {
-        schema: 'ha',
-        ha: {
-          measurementAttr: 'unit_of_measurement',
-          defaultMeasurement: undefined,
-          overrideMeasurement: undefined,
-          tags: {},
-          tagsAttributes: [],
-          ignoreAttributes: [],
-        },
-      },
-      [paths()[0] as string],
-    )[0] as string;
+    const ha = linesOf({ schema: 'ha', ha: DEFAULT_HA_SCHEMA }, [paths()[0] as string])[0] as string;
     expect(ha).toContain(`info_str="{'10': True, '2': None, 'alpha': {'a': 'ä', 'b': [{'x': 1, 'y': 2}]}, 'zeta': 1}"`);
     // Beyond the BMP (a surrogate pair) sorts after U+FF01, as its code point does.
     expect(sortedJson({ '\u{1F600}': 1, '\uFF01': 2, b: 3, a: [{ d: 1, c: 2 }] })).toBe('{"a":[{"c":2,"d":1}],"b":3,"\uFF01":2,"\u{1F600}":1}');

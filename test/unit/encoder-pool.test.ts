@@ -12,6 +12,7 @@ import { EncoderPool } from '../../src/pipeline/encoder-pool.js';
 import { RestartDedup } from '../../src/pipeline/restart-dedup/index.js';
 import { Watermark } from '../../src/pipeline/watermark.js';
 import type { EncodeJob, StateResultKind } from '../../workers/encode/result.js';
+import { event, ns, state } from '../helpers/ha-frames.js';
 
 const WORKER = pathToFileURL(fileURLToPath(new URL('../../dist/workers/encode-worker.js', import.meta.url))).href;
 const SLOW = 900_001;
@@ -32,16 +33,6 @@ function testWorker(dir: string): string {
   );
   return file;
 }
-
-const t = (s: number) => `2024-05-01T00:00:${String(s).padStart(2, '0')}+00:00`;
-const ns = (s: number) => String(BigInt(Date.parse(t(s))) * 1_000_000n);
-const state = (id: string, s: string, at: number) => ({ entity_id: id, state: s, attributes: {}, last_changed: t(at), last_updated: t(at) });
-const event = (id: string, s: string, at: number, oldState: unknown) =>
-  JSON.stringify({
-    type: 'event',
-    event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) },
-    id: 3,
-  });
 
 function job(frames: string[], marker?: number): EncodeJob {
   const parts = frames.map((f) => Buffer.from(f));

@@ -5,15 +5,8 @@ import { RestartDedup } from '../../src/pipeline/restart-dedup/index.js';
 import { Watermark } from '../../src/pipeline/watermark.js';
 import type { EncodeJob } from '../../workers/encode/result.js';
 import { createSchemaBatchEncoder } from '../../workers/schema.js';
+import { event, state, t } from '../helpers/ha-frames.js';
 
-const t = (s: number) => `2024-05-01T00:00:${String(s).padStart(2, '0')}+00:00`;
-const state = (id: string, s: string, at: number) => ({ entity_id: id, state: s, attributes: {}, last_changed: t(at), last_updated: t(at) });
-const event = (id: string, s: string, at: number, oldState: unknown) =>
-  JSON.stringify({
-    type: 'event',
-    event: { event_type: 'state_changed', data: { entity_id: id, old_state: oldState, new_state: state(id, s, at) }, time_fired: t(at) },
-    id: 3,
-  });
 const call = (at: number) => JSON.stringify({ type: 'event', event: { event_type: 'call_service', data: { service: 'x' }, time_fired: t(at) }, id: 3 });
 
 function job(frames: string[], session = 1): EncodeJob {
