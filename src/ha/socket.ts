@@ -2,6 +2,15 @@
  * Opening a Home Assistant WebSocket and authenticating on it: auth_required → auth →
  * auth_ok | auth_invalid, within AUTH_TIMEOUT_MS. Resolves with the open socket; everything after
  * auth belongs to the session (connection.ts).
+ *
+ * Rules:
+ * - The first message must be auth_required; auth_ok or auth_invalid count only after our token
+ *   was sent. Anything else (an auth_ok before the token, a second auth_required, an event, a
+ *   frame that is not JSON) is a protocol violation: the attempt fails with a HaConnectionError
+ *   naming what arrived and how long after the socket opened, and the connection's normal
+ *   backoff retries. An auth_invalid out of order is such a violation too, not a verdict on the
+ *   token: only an auth_invalid answering our token stops the ingestor.
+ * - Text from the server reaches an error message only as the message type, cut to 40 characters.
  */
 import WebSocket from 'ws';
 import { HaAuthRejectedError, HaConnectionError } from '../errors.js';
@@ -30,10 +39,15 @@ export interface Authenticated {
   readonly haVersion: string;
 }
 
+/** What the server's message type may say in our messages: a short, printable excerpt. */
+const shown = (type: unknown): string => (typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `a message without a type (${typeof type})`);
+
 export function openAuthenticated(url: string, token: string, createSocket: SocketFactory = createWebSocket): Promise<Authenticated> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(url);
+    const startedAt = Date.now();
     let haVersion = 'unknown';
+    let tokenSent = false;
     let settled = false;
     const finish = (err: Error | null): void => {
       if (settled) return;
@@ -48,29 +62,26 @@ export function openAuthenticated(url: string, token: string, createSocket: Sock
         reject(err);
       }
     };
+    const violation = (what: string): void => {
+      const step = tokenSent ? 'after we sent the access token' : 'before we sent the access token';
+      finish(new HaConnectionError(`Home Assistant broke the auth protocol: ${what} arrived ${step}, ${Date.now() - startedAt} ms after the socket opened`));
+    };
     const timer = setTimeout(() => finish(new HaConnectionError(`no auth_ok from Home Assistant within ${AUTH_TIMEOUT_MS / 1000} s`)), AUTH_TIMEOUT_MS);
     const onMessage = (data: Buffer): void => {
       let msg: { type?: unknown; ha_version?: unknown; message?: unknown };
       try {
         msg = JSON.parse(data.toString('utf8'));
       } catch {
-        finish(new HaConnectionError('Home Assistant sent a frame that is not JSON during auth'));
+        violation(`a frame that is not JSON (${data.length} bytes)`);
         return;
       }
-      if (typeof msg.ha_version === 'string') haVersion = msg.ha_version;
-      switch (msg.type) {
-        case 'auth_required':
-          socket.send(authMessage(token));
-          break;
-        case 'auth_ok':
-          finish(null);
-          break;
-        case 'auth_invalid':
-          finish(new HaAuthRejectedError(typeof msg.message === 'string' ? msg.message : 'auth_invalid'));
-          break;
-        default:
-          finish(new HaConnectionError(`unexpected message during auth: ${String(msg.type)}`));
-      }
+      if (typeof msg.ha_version === 'string') haVersion = msg.ha_version.slice(0, 40);
+      if (msg.type === 'auth_required' && !tokenSent) {
+        tokenSent = true;
+        socket.send(authMessage(token));
+      } else if (msg.type === 'auth_ok' && tokenSent) finish(null);
+      else if (msg.type === 'auth_invalid' && tokenSent) finish(new HaAuthRejectedError(typeof msg.message === 'string' ? msg.message : 'auth_invalid'));
+      else violation(shown(msg.type));
     };
     const onClose = (code: number): void => finish(new HaConnectionError(`Home Assistant closed the connection during auth (code ${code})`));
     socket.on('message', onMessage);

@@ -66,6 +66,8 @@ export interface SimulatorOptions {
   readonly clockOffsetMs?: number;
   /** How long a state takes to reach history (rows commit in order), ms. */
   readonly recorderLagMs?: number;
+  /** The first this many connections break the auth protocol (see `authOkFirst`). */
+  readonly authOkFirst?: number;
 }
 
 export interface EmitOptions {
@@ -138,6 +140,11 @@ export class HaSimulator {
   recorderLagMs: number;
   /** get_states answers an error, as HA 0.96 does when one attribute is NaN. */
   failGetStates = false;
+  /**
+   * The next this many connections break the auth protocol: auth_ok first (before auth_required,
+   * before any token), then silence — what a misbehaving proxy did to the ingestor.
+   */
+  authOkFirst = 0;
   /** The made-up initial-state rows the REST history returned (no recorder row at their time). */
   readonly madeUpRows: { entityId: string; lastUpdated: string }[] = [];
   /** Commit time of the newest row (our clock): rows commit in order. */
@@ -145,7 +152,7 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs'>> & { port: number; host: string };
+  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst'>> & { port: number; host: string };
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
@@ -176,6 +183,7 @@ export class HaSimulator {
     };
     this.clockOffsetMs = options.clockOffsetMs ?? 0;
     this.recorderLagMs = options.recorderLagMs ?? 0;
+    this.authOkFirst = options.authOkFirst ?? 0;
     this.rng = createRng(this.opts.seed);
     this.home = createHome(this.opts.entities, this.opts.seed);
     // Initial states: whole seconds (no fraction) in the last hour, as after an HA start.
@@ -572,6 +580,11 @@ export class HaSimulator {
       this.releaseDrainWaiters();
     });
     ws.on('error', () => ws.terminate());
+    if (this.authOkFirst > 0) {
+      this.authOkFirst--;
+      ws.send(JSON.stringify({ type: 'auth_ok', ha_version: this.opts.haVersion }));
+      return;
+    }
     ws.send(JSON.stringify({ type: 'auth_required', ha_version: this.opts.haVersion }));
     ws.on('message', (data: Buffer) => {
       let msg: Record<string, unknown>;

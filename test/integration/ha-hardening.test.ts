@@ -1,0 +1,45 @@
+/**
+ * Home Assistant misbehaving in ways that used to cost data or stall the ingestor: the auth
+ * protocol broken, a watermark from the future, frames at and over the size limit. The built
+ * ingestor, the HA simulator, real InfluxDB 1.6.7, compared point by point.
+ */
+import { describe, expect, inject, it } from 'vitest';
+import type { IngestorProcess } from '../helpers/ingestor.js';
+import type { Scenario } from '../helpers/scenario.js';
+import { startScenario, useCleanups } from '../helpers/cleanups.js';
+
+const cleanups = useCleanups();
+
+const scenario = (opts: Parameters<typeof startScenario>[1]): Promise<Scenario> => startScenario(cleanups, opts);
+
+const messages = (sc: Scenario): string[] => (sc.ingestor?.logs ?? []).map((l) => String(l.msg));
+
+describe('the auth protocol broken (issue 10 item 16)', () => {
+  it('auth_ok before the token: one clear warning per attempt, never "authenticated", backoff, then connects', async () => {
+    const started = Date.now();
+    // The first three connections get auth_ok before auth_required, then silence.
+    const sc = await scenario({ influxUrl: inject('influxV1Url'), db: 'auth_ok_first', sim: { authOkFirst: 3 } });
+    const ingestor = sc.ingestor as IngestorProcess;
+    const took = Date.now() - started;
+    expect(sc.sim.connectionsAccepted).toBe(4);
+    const warnings = ingestor.logs.filter((l) => l.msg === 'Home Assistant connection failed');
+    expect(warnings).toHaveLength(3);
+    for (const w of warnings) {
+      expect((w.err as { message: string; code: string }).message).toMatch(
+        /^Home Assistant broke the auth protocol: "auth_ok" arrived before we sent the access token, \d+ ms after the socket opened$/,
+      );
+      expect((w.err as { code: string }).code).toBe('HA_CONNECTION');
+    }
+    // Authenticated once: on the fourth, well-behaved attempt.
+    expect(ingestor.logs.filter((l) => l.msg === 'authenticated to Home Assistant')).toHaveLength(1);
+    const authenticatedAt = ingestor.logs.findIndex((l) => l.msg === 'authenticated to Home Assistant');
+    expect(ingestor.logs.findLastIndex((l) => l.msg === 'Home Assistant connection failed')).toBeLessThan(authenticatedAt);
+    // With backoff, not 120 s per attempt (the stall) and not at once (no backoff).
+    expect(ingestor.logs.filter((l) => l.msg === 'reconnecting to Home Assistant')).toHaveLength(3);
+    expect(took).toBeLessThan(30_000);
+    expect(await ingestor.metric('ha_ingestor_ha_reconnects_total')).toBe(3);
+    await sc.sim.emit({ count: 500, rate: 1_000 });
+    await sc.expectDatabaseComplete(30_000);
+    expect(messages(sc).filter((m) => m.includes('authenticated'))).toHaveLength(1);
+  });
+});
