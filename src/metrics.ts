@@ -112,6 +112,14 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     haReconnects: registry.counter('ha_reconnects_total', 'HA connections lost and attempted again'),
     haFrames: registry.counter('ha_frames_received_total', 'WebSocket frames received from HA'),
     haBytes: registry.counter('ha_received_bytes_total', 'bytes of WebSocket frames received from HA'),
+    haFramesTooBig: registry.counter(
+      'ha_frames_too_big_total',
+      'frames from HA over MAX_FRAME_BYTES: the connection was dropped, the backfill fetches what they carried',
+    ),
+    watermarkClamped: registry.counter(
+      'watermark_clamped_total',
+      "gap starts found in HA's future (a restored state.json): clamped to HA's now minus BACKFILL_MAX_WINDOW",
+    ),
     haLastEventSeconds: registry.gauge('ha_last_event_age_seconds', 'seconds since the last frame from HA'),
     haClockOffset: registry.gauge('ha_clock_offset_seconds', "our clock minus HA's, estimated from live events (display only: gaps use HA's own times)"),
     events: registry.counter('events_received_total', 'HA event messages decoded by the encoders'),

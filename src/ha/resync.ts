@@ -25,6 +25,10 @@
  *    listener is told `settle(session, false)`.
  * 5. A connection that closes before its gap is filled hands the gap — start and ceiling — to the
  *    next connection: the watermark never passes a gap that was not filled.
+ * 6. A gap start after the anchor (a restored state.json from year 5138, HA's clock set back) is
+ *    HA's future: nothing can be known about it. The start is clamped to the anchor minus
+ *    BACKFILL_MAX_WINDOW (the most that can be fetched), the ceiling and the watermark are lowered
+ *    to it, and a warning names both times. HA's "now" is the anchor, never our clock.
  *
  * The clock offset (src/ha/clock-offset.ts) is for display only: nothing here depends on it.
  */
@@ -74,9 +78,9 @@ export interface ResyncOptions {
 /** The gap of one connection. */
 interface Gap {
   readonly session: number;
-  /** HA ms; null: nothing to fill (a very first start). */
-  readonly fromMs: number | null;
-  readonly ceiling: Hold | null;
+  /** HA ms; null: nothing to fill (a very first start). Lowered when it lay in HA's future. */
+  fromMs: number | null;
+  ceiling: Hold | null;
   liveFirst: readonly LiveFirst[];
   closed: boolean;
   /** Its answers are in the pipeline: closing the connection no longer matters. */
@@ -234,6 +238,7 @@ export class Resync {
     const { log, metrics } = this.opts;
     const anchor = await this.anchor(gap, snapshot);
     if (anchor === null) return this.fillWithoutAnchor(gap, fromMs);
+    if (fromMs > anchor.haMs) fromMs = this.clampToAnchor(gap, fromMs, anchor);
     const reached = await this.recorderReached(gap, anchor);
     const toMs = anchor.haMs + 1;
     const report = await this.fetch(gap, fromMs, toMs);
@@ -249,6 +254,27 @@ export class Resync {
     );
     this.coveredMs = Math.max(this.coveredMs ?? toMs, toMs);
     return false;
+  }
+
+  /**
+   * The gap starts after HA's now (rule 6): start from the anchor minus BACKFILL_MAX_WINDOW, with
+   * the ceiling and the watermark there, so that a crash now still restarts from a time HA knows.
+   */
+  private clampToAnchor(gap: Gap, fromMs: number, anchor: LiveFirst): number {
+    const clamped = anchor.haMs + 1 - this.opts.backfill.maxWindowMs;
+    this.opts.log.warn(
+      { gapStart: iso(fromMs), haNow: iso(anchor.haMs), anchor: anchor.entityId, backfillFrom: iso(clamped) },
+      `the gap starts at ${iso(fromMs)}, after Home Assistant's now (${iso(anchor.haMs)}, its newest state): the saved watermark lies in HA's future ` +
+        `(a restored or foreign state.json, or HA's clock set back). Backfilling what can be known: from ${iso(clamped)} (BACKFILL_MAX_WINDOW before HA's now)`,
+    );
+    this.opts.metrics.watermarkClamped.inc();
+    const ceiling = this.opts.watermark.holdAt(clamped);
+    gap.ceiling?.release();
+    gap.ceiling = ceiling;
+    gap.fromMs = clamped;
+    this.opts.watermark.lowerTo(clamped);
+    if (this.coveredMs !== null && this.coveredMs > anchor.haMs + 1) this.coveredMs = null;
+    return clamped;
   }
 
   /** No snapshot and no live change within the bound: fetch up to HA's now, say the tail is unproven. */

@@ -150,6 +150,18 @@ export class Watermark {
     return new Promise((resolve) => this.drainWaiters.push({ mark, resolve }));
   }
 
+  /**
+   * The saved value proved to lie ahead of HA's own now (a restored state.json from another
+   * machine, HA's clock set back): nothing after `haMs` is known durable any more. Lowers the
+   * value to `haMs` if it is above; live data moves it on as usual.
+   */
+  lowerTo(haMs: number): void {
+    if (this.prefixHaMs === null || this.prefixHaMs <= haMs) return;
+    this.prefixHaMs = haMs;
+    for (const [seq, ms] of this.releasedAhead) if (ms > haMs) this.releasedAhead.delete(seq);
+    this.changed();
+  }
+
   /** `listener` runs whenever value() may have changed. */
   onChange(listener: () => void): void {
     this.listeners.push(listener);

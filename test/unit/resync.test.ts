@@ -178,6 +178,47 @@ describe('Resync', () => {
     expect(lines.some((l) => l.msg === "HA's recorder reached the live stream" && l.polls === 4)).toBe(true);
   });
 
+  for (const [name, withSnapshot] of [
+    ["the snapshot's newest state", true],
+    ['the first live change (no snapshot)', false],
+  ] as const) {
+    it(`a watermark in HA's future (year 5138) is clamped to HA's now as ${name}, minus BACKFILL_MAX_WINDOW, with a warning naming both`, async () => {
+      const future = Date.parse('5138-01-01T00:00:00Z');
+      const haNow = Date.now() - 5 * H; // HA's clock, hours from ours: ours must not be used
+      const { ha, listener, resync, lines, metrics, watermark } = setup(future);
+      resync.begin(1);
+      ha.row('sensor.a', haNow);
+      if (!withSnapshot) resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: haNow }]);
+      const filled = resync.subscribed(1, withSnapshot ? snapshot({ entityId: 'sensor.a', haMs: haNow }, ['sensor.a']) : null);
+      const poll = setInterval(() => ha.settleAnswers(), 10);
+      await filled;
+      clearInterval(poll);
+      const from = haNow + 1 - 48 * H;
+      // The whole window that can be known, an hour at a time, up to the anchor.
+      expect(ha.fetches).toHaveLength(48);
+      expect(ha.fetches[0]?.start).toBe(iso(from));
+      expect(ha.fetches.at(-1)?.end).toBe(iso(haNow + 1));
+      expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
+      const warning = lines.find((l) => l.gapStart !== undefined);
+      expect(warning).toMatchObject({ level: 40, gapStart: iso(future - 60_000), haNow: iso(haNow), backfillFrom: iso(from) });
+      expect(String(warning?.msg)).toContain("after Home Assistant's now");
+      expect(metrics.watermarkClamped.get()).toBe(1);
+      // The watermark no longer claims HA's future: a crash now restarts from what HA knows.
+      expect(watermark.value()).toBe(from);
+      // The next connection starts where this gap ended, without another clamp.
+      ha.fetches.length = 0;
+      resync.closed(1);
+      resync.begin(2);
+      ha.row('sensor.a', haNow + 5_000);
+      const next = resync.subscribed(2, snapshot({ entityId: 'sensor.a', haMs: haNow + 5_000 }, ['sensor.a']));
+      const poll2 = setInterval(() => ha.settleAnswers(), 10);
+      await next;
+      clearInterval(poll2);
+      expect(ha.fetches).toEqual([{ start: iso(haNow + 1 - 60_000), end: iso(haNow + 5_001), ids: ['sensor.a', 'sensor.b'] }]);
+      expect(metrics.watermarkClamped.get()).toBe(1);
+    });
+  }
+
   it('a recorder that never reaches the anchor: fetched anyway after the bound, the tail reported, settle(false)', async () => {
     const T = Date.now() + 3 * H;
     const { ha, listener, resync, lines, metrics, watermark } = setup(T, { recorderWaitMs: 150 });
