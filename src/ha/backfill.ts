@@ -9,6 +9,13 @@
  * before 2022.6 or so), `GET /api/history/period/<start>` is used instead. Answers are parsed and
  * encoded by the workers (they arrive as frames), never on the main thread.
  *
+ * An answer over MAX_FRAME_BYTES drops the connection (src/ha/socket.ts); the caller then asks
+ * again with a higher `shrink`: windows and entity chunks are 2^shrink times smaller (down to one
+ * entity per request and WINDOW_MS / 2^MAX_SHRINK ≈ 56 s), so a gap dense in history still comes
+ * back in frames under the limit. At MAX_SHRINK the REST API is used: its answers are HTTP
+ * bodies, not WebSocket frames, so no frame limit applies (one entity's history in 56 s over
+ * 16 MiB: only frames that were themselves over the limit make that).
+ *
  * Limits, reported with their exact bounds: a window longer than `maxWindowMs` is cut to its most
  * recent part; what HA's recorder does not have (purged, excluded entities) cannot come back.
  *
@@ -28,6 +35,8 @@ import { historyDuringPeriod } from './messages.js';
 
 export const WINDOW_MS = 60 * 60_000;
 export const ENTITIES_PER_REQUEST = 100;
+/** Most halvings of a request after answers over MAX_FRAME_BYTES: 1 h / 64 ≈ 56 s, 1 entity; then REST. */
+export const MAX_SHRINK = 6;
 /** REST history: entity ids per request, so the request line stays well under HA's ~24 KB. */
 const REST_URL_BUDGET = 12_000;
 
@@ -92,7 +101,16 @@ export function haHttpBase(wsUrl: string): string {
  * HA answers up to its own now. Rejects with HaConnectionLostError when the connection closes:
  * the caller retries the gap on the next connection.
  */
-export async function backfill(opts: BackfillOptions, fromMs: number, toMs: number, entityIds: readonly string[], openEnd = false): Promise<BackfillReport> {
+export async function backfill(
+  opts: BackfillOptions,
+  fromMs: number,
+  toMs: number,
+  entityIds: readonly string[],
+  openEnd = false,
+  shrink = 0,
+): Promise<BackfillReport> {
+  const windowMs = Math.ceil(WINDOW_MS / 2 ** Math.min(shrink, MAX_SHRINK));
+  const perRequest = Math.max(1, ENTITIES_PER_REQUEST >> Math.min(shrink, MAX_SHRINK));
   const { connection, log, metrics } = opts;
   const unfilled: { from: number; to: number; why: string }[] = [];
   let from = fromMs;
@@ -102,7 +120,8 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
   }
   let points = 0;
   let requests = 0;
-  let via: BackfillReport['via'] = 'websocket';
+  let via: BackfillReport['via'] = shrink >= MAX_SHRINK ? 'rest' : 'websocket';
+  if (via === 'rest') log.warn('history answers were over MAX_FRAME_BYTES even in the smallest requests: the backfill uses /api/history/period');
   const seen = new Set<string>();
 
   const account = (encoded: StatesEncoded): boolean => {
@@ -111,9 +130,9 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
     return true;
   };
 
-  windows: for (let start = from; start < toMs || (openEnd && start === from); start += WINDOW_MS) {
-    const end = openEnd && start + WINDOW_MS >= toMs ? null : Math.min(toMs, start + WINDOW_MS);
-    const idChunks = via === 'rest' ? restChunks(entityIds) : chunks(entityIds, ENTITIES_PER_REQUEST);
+  windows: for (let start = from; start < toMs || (openEnd && start === from); start += windowMs) {
+    const end = openEnd && start + windowMs >= toMs ? null : Math.min(toMs, start + windowMs);
+    const idChunks = via === 'rest' ? restChunks(entityIds) : chunks(entityIds, perRequest);
     for (const ids of idChunks) {
       requests++;
       if (via === 'websocket') {
@@ -131,7 +150,7 @@ export async function backfill(opts: BackfillOptions, fromMs: number, toMs: numb
           const unaskable = entityIds.filter((id) => id.includes(','));
           if (unaskable.length > 0)
             unfilled.push({ from: start, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
-          start -= WINDOW_MS; // this window again, over REST
+          start -= windowMs; // this window again, over REST
           continue windows;
         }
         unfilled.push({ from: start, to: toMs, why: `history request failed: ${error.haCode} ${error.message}` });

@@ -28,7 +28,7 @@ import { backoffDelay } from '../backoff.js';
 import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { getStates, ping, subscribeEvents, supportedFeatures, type Command, type ControlMessage } from './messages.js';
-import { createWebSocket, openAuthenticated, type SocketFactory } from './socket.js';
+import { createWebSocket, FRAME_TOO_BIG, MAX_FRAME_BYTES, openAuthenticated, refusedFrameBytes, type SocketFactory } from './socket.js';
 
 export interface Backoff {
   readonly baseMs: number;
@@ -114,6 +114,7 @@ export class HaConnection {
   /** Consecutive failed attempts; drives the backoff delay. */
   private attempt = 0;
   private nextSyntheticId = -1;
+  private tooBig = 0;
   /** Synthetic ids (answers fed in as frames) waiting for the workers' summary. */
   private readonly synthetic = new Map<number, Pending>();
   private readonly syntheticKinds = new Map<number, StateResultKind>();
@@ -145,6 +146,10 @@ export class HaConnection {
   /** Numbers each connection; replies carry it back from the workers. */
   get session(): number {
     return this.sessionCount;
+  }
+  /** Frames refused as over MAX_FRAME_BYTES so far (each dropped its connection). */
+  get framesTooBig(): number {
+    return this.tooBig;
   }
   /** Entity ids of the last snapshot. */
   get knownEntityIds(): readonly string[] {
@@ -386,7 +391,20 @@ export class HaConnection {
   /** Step 5: read every frame until the socket closes; then fail what is in flight. */
   private watch(s: Session): Promise<void> {
     const { log, metrics, handlers } = this.opts;
-    s.socket.on('error', (err) => log.warn({ err }, 'Home Assistant socket error'));
+    s.socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code !== FRAME_TOO_BIG) {
+        log.warn({ err }, 'Home Assistant socket error');
+        return;
+      }
+      this.tooBig++;
+      metrics.haFramesTooBig.inc();
+      const bytes = refusedFrameBytes(s.socket);
+      log.error(
+        { frameBytes: bytes, limitBytes: MAX_FRAME_BYTES },
+        `a frame of ${bytes === null ? `more than ${MAX_FRAME_BYTES}` : bytes} bytes from Home Assistant is over the ${MAX_FRAME_BYTES / 1024 / 1024} MiB limit (MAX_FRAME_BYTES): ` +
+          "the connection is dropped; what it carried is fetched from HA's history by the backfill",
+      );
+    });
     s.socket.on('message', (data: Buffer) => {
       this.lastFrame = Date.now();
       metrics.haFrames.inc();

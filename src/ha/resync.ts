@@ -36,7 +36,7 @@ import type { Logger } from 'pino';
 import { HaConnectionLostError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Hold, Watermark } from '../pipeline/watermark.js';
-import { backfill, probeRecorder, type BackfillOptions, type BackfillReport } from './backfill.js';
+import { backfill, MAX_SHRINK, probeRecorder, type BackfillOptions, type BackfillReport } from './backfill.js';
 import type { StatesEncoded } from './connection.js';
 
 /** The backfill starts this long before the gap: HA's clock may step back a little (NTP). */
@@ -104,6 +104,8 @@ export class Resync {
   /** HA ms up to which gaps were filled (or, on a first start, the first snapshot reached). */
   private coveredMs: number | null = null;
   private rest = false;
+  /** Halvings of the backfill's requests: one more each time an answer was over MAX_FRAME_BYTES. */
+  private shrink = 0;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ResyncOptions) {
@@ -209,6 +211,7 @@ export class Resync {
       gapListener?.settle(gap.session, true);
       return;
     }
+    const tooBigBefore = this.opts.metrics.haFramesTooBig.get();
     try {
       const complete = await this.fillGap(gap, gap.fromMs, snapshot);
       if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
@@ -222,6 +225,14 @@ export class Resync {
     } catch (err) {
       if (gap.handedOn || err instanceof Aborted || err instanceof HaConnectionLostError) {
         log.info({ from: iso(gap.fromMs) }, 'the connection closed before its gap was filled: the next connection fills it');
+        if (this.opts.metrics.haFramesTooBig.get() > tooBigBefore && this.shrink < MAX_SHRINK) {
+          // 4× smaller each time: at most three more reconnects before REST (no frame limit).
+          this.shrink = Math.min(MAX_SHRINK, this.shrink + 2);
+          log.warn(
+            { shrink: this.shrink },
+            `a frame over MAX_FRAME_BYTES dropped the connection during the backfill: its requests are ${2 ** this.shrink}× smaller now`,
+          );
+        }
         this.handOn(gap);
         return;
       }
@@ -290,7 +301,7 @@ export class Resync {
 
   private async fetch(gap: Gap, fromMs: number, toMs: number, openEnd = false): Promise<BackfillReport> {
     if (gap.closed) throw new Aborted();
-    return backfill(this.opts.backfill, fromMs, toMs, [...this.known], openEnd);
+    return backfill(this.opts.backfill, fromMs, toMs, [...this.known], openEnd, this.shrink);
   }
 
   /** The snapshot's newest state; without a snapshot, the first live change (awaited up to the bound). */

@@ -19,8 +19,30 @@ import { authMessage } from './messages.js';
 /** HA closes a connection whose auth message has not arrived within 10 s; we give up at the same time. */
 export const AUTH_TIMEOUT_MS = 10_000;
 
-/** A get_states result or a coalesced frame can be tens of MB; this bounds what one frame may cost. */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest frame accepted from HA. HA's own biggest frames are a get_states answer (a few MB
+ * for a big home), a coalesced frame (bounded by HA's 4,096 pending messages) and a backfill's
+ * history answer (bounded by the backfill's request size, which shrinks after a frame over this).
+ * A frame costs the ingestor up to ~4× its size at peak (its bytes, the worker's string, parsed
+ * objects and lines): a 16 MiB frame measured +32 MB (256 events) to +63 MB (4,000 events) of
+ * peak RSS; the documented bound is 5 × MAX_FRAME_BYTES = 80 MiB. Before, at 64 MiB, a frame
+ * took +322 MB (610 MB reported). A bigger frame is refused by ws from its header, before it is
+ * buffered: the connection is dropped and the backfill fetches what it carried.
+ */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** ws's code for a message over maxPayload (it closes the socket with 1009). */
+export const FRAME_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+
+/**
+ * How many bytes the refused message announced, read from ws's receiver (an internal field, for
+ * the log only); null when it cannot be read.
+ */
+export function refusedFrameBytes(socket: WebSocket): number | null {
+  const receiver = (socket as unknown as { _receiver?: { _totalPayloadLength?: unknown } })._receiver;
+  const n = receiver?._totalPayloadLength;
+  return typeof n === 'number' && n > 0 ? n : null;
+}
 
 export type SocketFactory = (url: string) => WebSocket;
 

@@ -3,6 +3,13 @@
  * back into a fresh buffer, with the end offset of each. A batch is sealed when it reaches
  * `maxBytes` or `maxFrames`, or `maxDelayMs` after its first frame. Per frame the main thread only
  * keeps a reference; the one copy happens when the batch is sealed.
+ *
+ * A frame of `maxBytes` or more is not copied at all: what is pending is sealed first (order
+ * kept), then the frame goes on as a batch of its own, its bytes handed over as they are — when
+ * the Buffer owns its whole ArrayBuffer (ws allocates one per large message), which the pool then
+ * transfers to a worker. A Buffer that is a view into a shared (pooled) ArrayBuffer is copied:
+ * transferring it would detach memory that is not ours. A maximal frame thus costs the main
+ * thread its one buffer, never two.
  */
 
 export interface FrameBatch {
@@ -33,6 +40,11 @@ export class FrameBatcher {
   ) {}
 
   push(frame: Buffer): void {
+    if (frame.length >= this.opts.maxBytes && ownsItsMemory(frame)) {
+      this.flush();
+      this.seal({ bytes: new Uint8Array(frame.buffer, 0, frame.length), ends: Uint32Array.of(frame.length), firstAt: Date.now() });
+      return;
+    }
     if (this.frames.length === 0) this.firstAt = Date.now();
     this.frames.push(frame);
     this.bytes += frame.length;
@@ -58,4 +70,9 @@ export class FrameBatcher {
     this.bytes = 0;
     this.seal({ bytes, ends, firstAt: this.firstAt });
   }
+}
+
+/** The Buffer is the whole of its ArrayBuffer (not a slice of Node's pool or of a socket chunk). */
+function ownsItsMemory(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
 }

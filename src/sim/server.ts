@@ -413,6 +413,32 @@ export class HaSimulator {
     this.broadcast(events);
   }
 
+  /**
+   * One coalesced frame of about `bytes` bytes to every subscribed client: `events` state changes
+   * of one entity (`entityId`) whose `padding` attribute fills the frame, recorded as
+   * emitted like any change. HA's own biggest frames are a get_states answer and a coalesced
+   * frame of up to 4,096 pending messages. Resolves with the frame's exact size once sent.
+   */
+  async sendBigFrame(bytes: number, events = 256, entityId = 'sensor.big_frame'): Promise<number> {
+    // Each event carries the padding twice (old and new state) and ~1 KB of its own.
+    const padding = 'x'.repeat(Math.max(0, Math.floor((bytes - events * 1_100) / (2 * events))));
+    let n = 0;
+    const entity: SimEntity = { entityId, domain: 'sensor', next: () => ({ state: String(++n), attributes: { padding } }) };
+    const messages = this.generate(events, {}, 0, entity);
+    let size = 0;
+    const sends: Promise<void>[] = [];
+    for (const client of this.clients) {
+      for (const [subId, type] of client.subscriptions) {
+        if (type !== undefined && type !== STATE_CHANGED) continue;
+        const frame = `[${messages.map((m) => `{"type":"event","event":${m},"id":${subId}}`).join(',')}]`;
+        size = Buffer.byteLength(frame);
+        sends.push(new Promise((resolve) => client.ws.send(frame, () => resolve())));
+      }
+    }
+    await Promise.all(sends);
+    return size;
+  }
+
   private broadcast(events: string[]): void {
     for (const client of this.clients) {
       for (const [subId, type] of client.subscriptions) {

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { IngestorProcess } from '../helpers/ingestor.js';
+import { MAX_FRAME_BYTES } from '../../src/ha/socket.js';
 import { until } from '../helpers/ports.js';
 import { type Scenario, sleep } from '../helpers/scenario.js';
 import { startScenario, useCleanups } from '../helpers/cleanups.js';
@@ -80,6 +81,58 @@ describe('a watermark in the future (issue 10 item 8)', () => {
       10_000,
       100,
     );
+    expect((await ingestor.health()).status).toBe(200);
+  });
+});
+
+/** A field of /proc/<pid>/status, in kB (VmHWM: the process's peak RSS so far). */
+const procKb = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+/** docs/reliability.md: a maximal frame raises the ingestor's peak RSS by at most 80 MiB (5 × the 16 MiB MAX_FRAME_BYTES). */
+const FRAME_MEMORY_BOUND_KB = 80 * 1024;
+
+describe('frames at and over MAX_FRAME_BYTES (issue 10 item 7)', () => {
+  it('a frame just under the limit (4,000 events): written whole, peak RSS up at most 80 MiB, no reconnect', async () => {
+    const sc = await scenario({ influxUrl: inject('influxV1Url'), db: 'frame_under_limit' });
+    const ingestor = sc.ingestor as IngestorProcess;
+    const pid = ingestor.proc.pid as number;
+    await sc.sim.emit({ count: 500, rate: 1_000 });
+    await sc.expectDatabaseComplete(30_000);
+    const before = procKb(pid, 'VmHWM');
+    const size = await sc.sim.sendBigFrame(MAX_FRAME_BYTES - 256 * 1024, 4_000);
+    expect(size).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    expect(size).toBeGreaterThan(MAX_FRAME_BYTES - 2 * 1024 * 1024);
+    await sc.sim.emit({ count: 200, rate: 1_000 });
+    await sc.expectDatabaseComplete(60_000);
+    const peak = procKb(pid, 'VmHWM');
+    console.log(`frame of ${size} bytes: peak RSS ${before} kB → ${peak} kB (+${peak - before} kB; bound +${FRAME_MEMORY_BOUND_KB} kB)`);
+    expect(peak - before).toBeLessThan(FRAME_MEMORY_BOUND_KB);
+    expect(await ingestor.metric('ha_ingestor_ha_reconnects_total')).toBe(0);
+    expect(await ingestor.metric('ha_ingestor_ha_frames_too_big_total')).toBe(0);
+  });
+
+  it('a frame over the limit: a clear error and a metric, reconnect, its events from the backfill, nothing lost', async () => {
+    const sc = await scenario({ influxUrl: inject('influxV1Url'), db: 'frame_over_limit' });
+    const ingestor = sc.ingestor as IngestorProcess;
+    const live = sc.sim.emit({ count: 3_000, rate: 1_000 });
+    await sleep(1_000);
+    const size = await sc.sim.sendBigFrame(MAX_FRAME_BYTES + 1024 * 1024, 256);
+    expect(size).toBeGreaterThan(MAX_FRAME_BYTES);
+    await live;
+    expect(sc.sim.emitted.filter((e) => e.entityId === 'sensor.big_frame')).toHaveLength(256);
+    await sc.expectDatabaseComplete(60_000);
+    const logs = ingestor.logs;
+    const error = logs.find((l) => l.frameBytes !== undefined);
+    expect(error).toMatchObject({ level: 50, frameBytes: size, limitBytes: MAX_FRAME_BYTES });
+    expect(String(error?.msg)).toBe(
+      `a frame of ${size} bytes from Home Assistant is over the 16 MiB limit (MAX_FRAME_BYTES): the connection is dropped; what it carried is fetched from HA's history by the backfill`,
+    );
+    expect(
+      logs.some((l) => String(l.msg).includes('Max payload size exceeded') || String((l.err as { message?: string })?.message).includes('Max payload')),
+    ).toBe(false);
+    expect(await ingestor.metric('ha_ingestor_ha_frames_too_big_total')).toBe(1);
+    expect(await ingestor.metric('ha_ingestor_ha_reconnects_total')).toBe(1);
+    expect(await ingestor.metric('ha_ingestor_backfills_total{result="complete"}')).toBe(1);
     expect((await ingestor.health()).status).toBe(200);
   });
 });

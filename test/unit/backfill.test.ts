@@ -1,7 +1,7 @@
 /** The backfill's requests: HA's REST history never asked for made-up start-time states. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { HaCommandError } from '../../src/errors.js';
-import { backfill, restHistoryUrl } from '../../src/ha/backfill.js';
+import { backfill, ENTITIES_PER_REQUEST, MAX_SHRINK, restHistoryUrl, WINDOW_MS } from '../../src/ha/backfill.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { HaSimulator } from '../../src/sim/server.js';
@@ -59,5 +59,39 @@ describe('backfill', () => {
     expect(states.length).toBe(sim.emitted.filter((e) => !e.entityId.includes(',')).length);
     expect(states.every((s) => recorded.has(`${s.entity_id} ${s.last_updated}`))).toBe(true);
     expect(sim.madeUpRows).toEqual([]);
+  });
+
+  it('after answers over MAX_FRAME_BYTES (shrink), requests are 2^shrink times smaller; at MAX_SHRINK it uses REST', async () => {
+    const asked: { start: string; end: string; ids: number }[] = [];
+    const connection = {
+      request: () => Promise.reject(new Error('not used')),
+      requestStates: (m: Record<string, unknown>) => {
+        asked.push({ start: String(m.start_time), end: String(m.end_time), ids: (m.entity_ids as string[]).length });
+        return Promise.resolve({
+          kind: 'history',
+          states: 0,
+          points: 0,
+          entityIds: [],
+          reannounced: 0,
+          deferred: 0,
+          haRestarted: false,
+          newest: null,
+        } as StatesEncoded);
+      },
+      expectStates: () => {
+        throw new Error('not used');
+      },
+    };
+    const { log, lines } = capturingLogger();
+    const opts = { connection, httpBase: 'http://127.0.0.1:9', token: 't', feedFrame: () => {}, maxWindowMs: 24 * WINDOW_MS, log, metrics: createMetrics() };
+    const ids = Array.from({ length: ENTITIES_PER_REQUEST }, (_, i) => `sensor.e${i}`);
+    await backfill(opts, 0, WINDOW_MS, ids, false, 2);
+    expect(asked).toHaveLength(4 * 4); // windows of 15 min × chunks of 25 entities
+    expect(asked[0]).toEqual({ start: new Date(0).toISOString(), end: new Date(WINDOW_MS / 4).toISOString(), ids: 25 });
+    asked.length = 0;
+    const report = await backfill(opts, 0, WINDOW_MS, ids.slice(0, 1), false, MAX_SHRINK);
+    expect(asked).toHaveLength(0);
+    expect(report.via).toBe('none'); // REST tried (nothing listens on port 9): reported, not hidden
+    expect(lines.some((l) => String(l.msg).includes('the backfill uses /api/history/period'))).toBe(true);
   });
 });
