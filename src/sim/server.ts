@@ -95,6 +95,9 @@ interface Client {
 
 const STATE_CHANGED = 'state_changed';
 
+/** HA's recorder: domains whose every row is significant (homeassistant/components/recorder/const.py). */
+const SIGNIFICANT_DOMAINS = new Set(['climate', 'device_tracker', 'humidifier', 'thermostat', 'water_heater']);
+
 /** One recorded state: state, attributes, last_updated and last_changed in µs. */
 interface HistoryRow {
   s: string;
@@ -723,12 +726,17 @@ export class HaSimulator {
     }
   }
 
-  /** Committed rows of `ids` with start ≤ last_updated < end (seconds, HA's clock). */
-  private rowsBetween(ids: readonly string[], start: number, end: number): [string, HistoryRow[]][] {
+  /**
+   * Committed rows of `ids` with start ≤ last_updated < end (seconds, HA's clock). With
+   * `significantOnly` (HA's default), as HA's recorder: only rows whose state changed
+   * (last_changed = last_updated), except for the domains whose every row is significant.
+   */
+  private rowsBetween(ids: readonly string[], start: number, end: number, significantOnly = false): [string, HistoryRow[]][] {
     const out: [string, HistoryRow[]][] = [];
     const now = Date.now();
     for (const id of ids) {
-      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 >= start && r.us / 1e6 < end);
+      const all = significantOnly && !SIGNIFICANT_DOMAINS.has(id.slice(0, id.indexOf('.')));
+      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 >= start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
       if (rows.length > 0) out.push([id, rows]);
     }
     return out;
@@ -744,14 +752,31 @@ export class HaSimulator {
     return st !== undefined && microsFromIso(st.last_updated) / 1e6 < start ? { s: st.state, a: st.attributes } : null;
   }
 
-  /** history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}. */
+  /**
+   * history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}, with HA's
+   * defaults: include_start_time_state and significant_changes_only true (a start-time row: the
+   * entity's state then, "lu" at the window start), no_attributes false (true: no "a"); a
+   * start_time after HA's now answers {}.
+   */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
     const start = Date.parse(String(msg.start_time)) / 1000;
     const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : Date.parse(String(msg.end_time)) / 1000;
     const out: Record<string, unknown[]> = {};
-    for (const [id, rows] of this.rowsBetween(msg.entity_ids as string[], start, end)) {
+    if (start * 1000 > this.haNowMs()) return out;
+    const withAttributes = msg.no_attributes !== true;
+    const rows = new Map(this.rowsBetween(msg.entity_ids as string[], start, end, msg.significant_changes_only !== false));
+    for (const id of msg.entity_ids as string[]) {
       // As HA: "lc" only when it differs from "lu".
-      out[id] = rows.map((r) => (r.lcUs === r.us ? { s: r.s, a: r.a, lu: r.us / 1e6 } : { s: r.s, a: r.a, lu: r.us / 1e6, lc: r.lcUs / 1e6 }));
+      const list: Record<string, unknown>[] = (rows.get(id) ?? []).map((r) =>
+        r.lcUs === r.us ? { s: r.s, a: r.a, lu: r.us / 1e6 } : { s: r.s, a: r.a, lu: r.us / 1e6, lc: r.lcUs / 1e6 },
+      );
+      const first = msg.include_start_time_state === false ? null : this.stateAt(id, start);
+      if (first !== null) {
+        this.madeUpRows.push({ entityId: id, lastUpdated: isoFromMicros(Math.round(start * 1e6)) });
+        list.unshift({ s: first.s, a: first.a, lu: start });
+      }
+      if (!withAttributes) for (const row of list) delete row.a;
+      if (list.length > 0) out[id] = list;
     }
     return out;
   }
@@ -776,7 +801,12 @@ export class HaSimulator {
     const start = Date.parse(decodeURIComponent(m[1] as string)) / 1000;
     const endText = url.searchParams.get('end_time');
     const end = endText === null ? Number.POSITIVE_INFINITY : Date.parse(endText) / 1000;
-    const rows = new Map(this.rowsBetween(ids, start, end));
+    // As HA: a start after its now answers nothing; significant_changes_only unless "0".
+    if (start * 1000 > this.haNowMs()) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+      return;
+    }
+    const rows = new Map(this.rowsBetween(ids, start, end, url.searchParams.get('significant_changes_only') !== '0'));
     const body: unknown[][] = [];
     for (const id of ids) {
       const list = (rows.get(id) ?? []).map((r) => ({

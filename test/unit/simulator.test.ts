@@ -20,6 +20,9 @@ async function client(url: string, token: string): Promise<{ ws: WebSocket; mess
   return { ws, messages };
 }
 
+/** What the ingestor's backfill sends (src/ha/messages.ts historyDuringPeriod). */
+const asTheIngestorAsks = { include_start_time_state: false, significant_changes_only: false, minimal_response: false, no_attributes: false };
+
 describe('HA simulator', () => {
   it('rejects a wrong token with auth_invalid and closes', async () => {
     sim = new HaSimulator({ token: 'right', entities: 40 });
@@ -88,12 +91,20 @@ describe('HA simulator', () => {
     const times = sim.emitted.map((e) => e.lastUpdatedUs / 1000);
     for (const t of times) expect(Math.abs(t - (before + offset))).toBeLessThan(2_000);
     const start = new Date(before + offset - 1000).toISOString();
-    ws.send(JSON.stringify({ id: 1, type: 'history/history_during_period', start_time: start, entity_ids: sim.entityIds }));
+    ws.send(JSON.stringify({ id: 1, type: 'history/history_during_period', start_time: start, entity_ids: sim.entityIds, ...asTheIngestorAsks }));
     await until('history', () => (messages.length >= 3 ? true : undefined));
     const rows = Object.values((messages[2] as { result: Record<string, unknown[]> }).result).flat();
     expect(rows).toHaveLength(5);
     // On our clock the same window holds nothing.
-    ws.send(JSON.stringify({ id: 2, type: 'history/history_during_period', start_time: new Date(before - 1000).toISOString(), entity_ids: sim.entityIds }));
+    ws.send(
+      JSON.stringify({
+        id: 2,
+        type: 'history/history_during_period',
+        start_time: new Date(before - 1000).toISOString(),
+        entity_ids: sim.entityIds,
+        ...asTheIngestorAsks,
+      }),
+    );
     await until('history on our clock', () => (messages.length >= 4 ? true : undefined));
     expect((messages[3] as { result: Record<string, unknown[]> }).result).toEqual({});
   });
@@ -104,7 +115,13 @@ describe('HA simulator', () => {
     const { ws, messages } = await client(sim.url, 't');
     const ask = (id: number) =>
       ws.send(
-        JSON.stringify({ id, type: 'history/history_during_period', start_time: new Date(Date.now() - 60_000).toISOString(), entity_ids: sim?.entityIds }),
+        JSON.stringify({
+          id,
+          type: 'history/history_during_period',
+          start_time: new Date(Date.now() - 60_000).toISOString(),
+          entity_ids: sim?.entityIds,
+          ...asTheIngestorAsks,
+        }),
       );
     await sim.emit({ count: 3 });
     sim.recorderLagMs = 0; // a later row never commits before an earlier one
@@ -123,7 +140,8 @@ describe('HA simulator', () => {
     await sim.start();
     await sim.emit({ count: 20 });
     const id = sim.emitted[0]?.entityId as string;
-    const start = new Date(Date.now() + 60_000).toISOString(); // after every row: only the start state
+    await new Promise((r) => setTimeout(r, 5));
+    const start = new Date().toISOString(); // after every row: only the start state
     const get = async (extra: string) =>
       (await (
         await fetch(`http://127.0.0.1:${sim?.port}/api/history/period/${encodeURIComponent(start)}?filter_entity_id=${encodeURIComponent(id)}${extra}`, {
@@ -136,6 +154,52 @@ describe('HA simulator', () => {
     expect(Date.parse(made[0]?.[0]?.last_updated as string)).toBe(Date.parse(start));
     expect(sim.madeUpRows).toHaveLength(1);
     expect(await get('&skip_initial_state')).toEqual([]);
+  });
+
+  it("history/history_during_period with HA's defaults: a start-time row, significant changes only; no_attributes; a start after HA's now answers {}", async () => {
+    sim = new HaSimulator({ token: 't', entities: 40 });
+    await sim.start();
+    const { ws, messages } = await client(sim.url, 't');
+    const from = sim.haNowMs() - 1;
+    sim.emitState('sensor.x', '1', { unit: 'W' });
+    sim.emitState('sensor.x', '1', { unit: 'kW' }); // attributes only: not significant
+    sim.emitState('climate.y', 'heat', { t: 20 });
+    sim.emitState('climate.y', 'heat', { t: 21 }); // every climate row is significant
+    await new Promise((r) => setTimeout(r, 5));
+    const ask = (id: number, extra: Record<string, unknown>, start = from) =>
+      ws.send(
+        JSON.stringify({
+          id,
+          type: 'history/history_during_period',
+          start_time: new Date(start).toISOString(),
+          entity_ids: ['sensor.x', 'climate.y'],
+          ...extra,
+        }),
+      );
+    const answer = async (n: number) => {
+      await until(`answer ${n}`, () => (messages.length >= n + 2 ? true : undefined));
+      return (messages[n + 1] as { result: Record<string, { s: string; a?: unknown; lu: number }[]> }).result;
+    };
+    ask(1, {});
+    const defaults = await answer(1);
+    expect(defaults['sensor.x']?.map((r) => r.s)).toEqual(['1']);
+    expect(defaults['climate.y']?.map((r) => r.a)).toEqual([{ t: 20 }, { t: 21 }]);
+    ask(2, asTheIngestorAsks);
+    const all = await answer(2);
+    expect(all['sensor.x']?.map((r) => r.a)).toEqual([{ unit: 'W' }, { unit: 'kW' }]);
+    ask(3, { ...asTheIngestorAsks, no_attributes: true });
+    expect(
+      Object.values(await answer(3))
+        .flat()
+        .some((r) => 'a' in r),
+    ).toBe(false);
+    // A window that starts after both entities' rows: HA makes up each one's state at the start.
+    ask(4, { significant_changes_only: false }, sim.haNowMs());
+    const made = await answer(4);
+    expect(made['sensor.x']).toEqual([{ s: '1', a: { unit: 'kW' }, lu: expect.any(Number) }]);
+    expect(sim.madeUpRows.map((r) => r.entityId)).toEqual(['sensor.x', 'climate.y']);
+    ask(5, asTheIngestorAsks, sim.haNowMs() + 60_000);
+    expect(await answer(5)).toEqual({});
   });
 
   it('can fail get_states, as HA 0.96 does with a NaN attribute', async () => {
