@@ -31,7 +31,7 @@ import { request } from 'undici';
 import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
-import { historyDuringPeriod } from './messages.js';
+import { historyDuringPeriod, historyStart } from './messages.js';
 
 export const WINDOW_MS = 60 * 60_000;
 export const ENTITIES_PER_REQUEST = 100;
@@ -187,7 +187,7 @@ export function restHistoryUrl(httpBase: string, start: number, end: number | nu
     significant_changes_only: '0',
     skip_initial_state: '',
   });
-  return `${httpBase}/api/history/period/${encodeURIComponent(iso(start))}?${query}`;
+  return `${httpBase}/api/history/period/${encodeURIComponent(historyStart(start))}?${query}`;
 }
 
 /** The body of a REST history request, or the reason it failed. */

@@ -40,13 +40,21 @@ export const listRegistry = (registry: 'area' | 'device' | 'entity'): Command =>
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /**
+ * HA's recorder reads a history window as `last_updated > start AND last_updated < end`: the start
+ * is exclusive. A start sent 1 µs early makes the window [startMs, endMs), so consecutive windows
+ * meet without losing a row at their boundary. (HA stores µs; a double tells 1 µs apart at today's
+ * epoch seconds.)
+ */
+export const historyStart = (ms: number): string => `${new Date(ms - 1).toISOString().slice(0, -1)}999Z`;
+
+/**
  * history/history_during_period over [startMs, endMs) (endMs null: up to HA's now), every state
  * change with its attributes (or none: `noAttributes`), never a made-up state at the window start.
  */
 export function historyDuringPeriod(startMs: number, endMs: number | null, entityIds: readonly string[], noAttributes = false): Command {
   return {
     type: 'history/history_during_period',
-    start_time: iso(startMs),
+    start_time: historyStart(startMs),
     ...(endMs === null ? {} : { end_time: iso(endMs) }),
     entity_ids: entityIds,
     include_start_time_state: false,

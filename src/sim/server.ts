@@ -114,6 +114,13 @@ function microsFromIso(iso: string): number {
   return Date.parse(`${iso.slice(0, 19)}Z`) * 1000 + Number(fraction.padEnd(6, '0'));
 }
 
+/** A time in a request (ISO, any offset, up to µs as HA's parser reads them) → seconds since the epoch. */
+function secondsFromRequest(text: string): number {
+  const digits = /T\d\d:\d\d:\d\d\.(\d+)/.exec(text)?.[1] ?? '';
+  const beyondMs = digits.length > 3 ? Number(digits.slice(3, 6).padEnd(3, '0')) : 0;
+  return (Date.parse(text) * 1000 + beyondMs) / 1e6;
+}
+
 function isoFromMicros(us: number): string {
   const seconds = Math.floor(us / 1e6);
   const micros = us - seconds * 1e6;
@@ -727,7 +734,8 @@ export class HaSimulator {
   }
 
   /**
-   * Committed rows of `ids` with start ≤ last_updated < end (seconds, HA's clock). With
+   * Committed rows of `ids` with start < last_updated < end (seconds, HA's clock; both bounds
+   * exclusive, as HA's recorder queries them: `last_updated_ts > start AND < end`). With
    * `significantOnly` (HA's default), as HA's recorder: only rows whose state changed
    * (last_changed = last_updated), except for the domains whose every row is significant.
    */
@@ -736,7 +744,7 @@ export class HaSimulator {
     const now = Date.now();
     for (const id of ids) {
       const all = significantOnly && !SIGNIFICANT_DOMAINS.has(id.slice(0, id.indexOf('.')));
-      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 >= start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
+      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 > start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
       if (rows.length > 0) out.push([id, rows]);
     }
     return out;
@@ -759,8 +767,8 @@ export class HaSimulator {
    * start_time after HA's now answers {}.
    */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
-    const start = Date.parse(String(msg.start_time)) / 1000;
-    const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : Date.parse(String(msg.end_time)) / 1000;
+    const start = secondsFromRequest(String(msg.start_time));
+    const end = msg.end_time === undefined ? Number.POSITIVE_INFINITY : secondsFromRequest(String(msg.end_time));
     const out: Record<string, unknown[]> = {};
     if (start * 1000 > this.haNowMs()) return out;
     const withAttributes = msg.no_attributes !== true;
@@ -798,9 +806,9 @@ export class HaSimulator {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"message":"filter_entity_id is missing"}');
       return;
     }
-    const start = Date.parse(decodeURIComponent(m[1] as string)) / 1000;
+    const start = secondsFromRequest(decodeURIComponent(m[1] as string));
     const endText = url.searchParams.get('end_time');
-    const end = endText === null ? Number.POSITIVE_INFINITY : Date.parse(endText) / 1000;
+    const end = endText === null ? Number.POSITIVE_INFINITY : secondsFromRequest(endText);
     // As HA: a start after its now answers nothing; significant_changes_only unless "0".
     if (start * 1000 > this.haNowMs()) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('[]');

@@ -4,6 +4,7 @@ import { HaCommandError } from '../../src/errors.js';
 import { backfill, ENTITIES_PER_REQUEST, MAX_SHRINK, restHistoryUrl, WINDOW_MS } from '../../src/ha/backfill.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
+import { historyStart } from '../../src/ha/messages.js';
 import { HaSimulator } from '../../src/sim/server.js';
 import { capturingLogger } from '../helpers/log.js';
 
@@ -16,7 +17,7 @@ afterEach(async () => {
 describe('backfill', () => {
   it('asks /api/history/period with skip_initial_state (HA: include_start_time_state = "skip_initial_state" not in query)', () => {
     const url = new URL(restHistoryUrl('http://ha:8123', 0, 1_000, ['sensor.a', 'light.b']));
-    expect(url.pathname).toBe('/api/history/period/1970-01-01T00%3A00%3A00.000Z');
+    expect(url.pathname).toBe('/api/history/period/1969-12-31T23%3A59%3A59.999999Z'); // HA's start is exclusive: 1 µs early
     expect(url.searchParams.has('skip_initial_state')).toBe(true);
     expect(url.searchParams.get('filter_entity_id')).toBe('sensor.a,light.b');
     expect(url.searchParams.get('end_time')).toBe('1970-01-01T00:00:01.000Z');
@@ -87,11 +88,43 @@ describe('backfill', () => {
     const ids = Array.from({ length: ENTITIES_PER_REQUEST }, (_, i) => `sensor.e${i}`);
     await backfill(opts, 0, WINDOW_MS, ids, false, 2);
     expect(asked).toHaveLength(4 * 4); // windows of 15 min × chunks of 25 entities
-    expect(asked[0]).toEqual({ start: new Date(0).toISOString(), end: new Date(WINDOW_MS / 4).toISOString(), ids: 25 });
+    expect(asked[0]).toEqual({ start: historyStart(0), end: new Date(WINDOW_MS / 4).toISOString(), ids: 25 });
     asked.length = 0;
     const report = await backfill(opts, 0, WINDOW_MS, ids.slice(0, 1), false, MAX_SHRINK);
     expect(asked).toHaveLength(0);
     expect(report.via).toBe('none'); // REST tried (nothing listens on port 9): reported, not hidden
     expect(lines.some((l) => String(l.msg).includes('the backfill uses /api/history/period'))).toBe(true);
+  });
+
+  it('a row exactly on the boundary of two windows comes back once (HA reads last_updated > start AND < end)', async () => {
+    sim = new HaSimulator({ token: 't', entities: 30, mode: 'old' });
+    await sim.start();
+    let us = 0;
+    // The first change in a new millisecond has a whole-millisecond time: that is the boundary.
+    for (let i = 0; i < 50 && (us === 0 || us % 1000 !== 0); i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      sim.emitState('sensor.edge', String(i), {});
+      us = sim.emitted.at(-1)?.lastUpdatedUs as number;
+    }
+    expect(us % 1000).toBe(0);
+    const boundary = us / 1000;
+    let waiting: ((e: StatesEncoded) => void) | null = null;
+    const rows: string[] = [];
+    const connection = {
+      request: () => Promise.reject(new Error('not used')),
+      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
+      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
+    };
+    const feedFrame = (frame: Buffer): void => {
+      for (const st of (JSON.parse(frame.toString()) as { result: { last_updated: string }[][] }).result.flat()) rows.push(st.last_updated);
+      waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
+    };
+    const { log } = capturingLogger();
+    const opts = { connection, httpBase: `http://127.0.0.1:${sim.port}`, token: 't', feedFrame, maxWindowMs: 4 * WINDOW_MS, log, metrics: createMetrics() };
+    // Two windows: [boundary − 1 h, boundary) and [boundary, boundary + 1 s).
+    const report = await backfill(opts, boundary - WINDOW_MS, boundary + 1_000, ['sensor.edge']);
+    expect(report.requests).toBe(3); // the history command (unknown to this HA), then two REST windows
+    expect(rows.filter((r) => r === sim?.emitted.at(-1)?.lastUpdated)).toHaveLength(1);
+    expect(rows).toHaveLength(sim.emitted.filter((e) => e.entityId === 'sensor.edge').length);
   });
 });

@@ -25,7 +25,7 @@ describe('HA message builders (the connection adds the id)', () => {
       historyDuringPeriod(Date.UTC(2024, 4, 1), Date.UTC(2024, 4, 1, 1), ['sensor.a', 'light.b']),
       {
         type: 'history/history_during_period',
-        start_time: '2024-05-01T00:00:00.000Z',
+        start_time: '2024-04-30T23:59:59.999999Z', // 1 µs early: HA's start is exclusive
         end_time: '2024-05-01T01:00:00.000Z',
         entity_ids: ['sensor.a', 'light.b'],
         include_start_time_state: false,
@@ -38,7 +38,7 @@ describe('HA message builders (the connection adds the id)', () => {
       historyDuringPeriod(Date.UTC(2024, 4, 1), null, ['sensor.a'], true),
       {
         type: 'history/history_during_period',
-        start_time: '2024-05-01T00:00:00.000Z',
+        start_time: '2024-04-30T23:59:59.999999Z', // 1 µs early: HA's start is exclusive
         entity_ids: ['sensor.a'],
         include_start_time_state: false,
         significant_changes_only: false,

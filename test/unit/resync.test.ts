@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
+import { historyStart } from '../../src/ha/messages.js';
 import { Resync, type GapListener } from '../../src/ha/resync.js';
 import { createMetrics } from '../../src/metrics.js';
 import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
@@ -48,7 +49,7 @@ class FakeHa {
     const to = Date.parse(String(message.end_time));
     const out: Record<string, unknown[]> = {};
     for (const id of message.entity_ids as string[]) {
-      const rows = (this.rows.get(id) ?? []).filter((r) => r.committed && r.ms >= from && r.ms < to);
+      const rows = (this.rows.get(id) ?? []).filter((r) => r.committed && r.ms > from && r.ms < to);
       if (rows.length > 0) out[id] = rows.map((r) => ({ s: 'x', lu: r.ms / 1000 }));
     }
     return out;
@@ -130,7 +131,7 @@ describe('Resync', () => {
       await done;
       clearInterval(poll);
       // The recorder shows the first live change: everything before it is committed.
-      expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 500_001), ids: ['sensor.a', 'sensor.b', 'sensor.c'] }]);
+      expect(ha.fetches).toEqual([{ start: historyStart(T - 60_000), end: iso(T + 500_001), ids: ['sensor.a', 'sensor.b', 'sensor.c'] }]);
       expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
       expect(watermark.value()).toBe(T);
     }
@@ -172,7 +173,7 @@ describe('Resync', () => {
     await waitDone;
     expect(early).toBe(0);
     expect(ha.probes).toBe(4);
-    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 5_001), ids: ['sensor.a', 'sensor.b', 'sensor.first_seen_live'] }]);
+    expect(ha.fetches).toEqual([{ start: historyStart(T - 60_000), end: iso(T + 5_001), ids: ['sensor.a', 'sensor.b', 'sensor.first_seen_live'] }]);
     expect(resync.entityIds).toEqual(['sensor.a', 'sensor.b', 'sensor.first_seen_live']);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
     expect(lines.some((l) => l.msg === "HA's recorder reached the live stream" && l.polls === 4)).toBe(true);
@@ -196,7 +197,7 @@ describe('Resync', () => {
       const from = haNow + 1 - 48 * H;
       // The whole window that can be known, an hour at a time, up to the anchor.
       expect(ha.fetches).toHaveLength(48);
-      expect(ha.fetches[0]?.start).toBe(iso(from));
+      expect(ha.fetches[0]?.start).toBe(historyStart(from));
       expect(ha.fetches.at(-1)?.end).toBe(iso(haNow + 1));
       expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
       const warning = lines.find((l) => l.gapStart !== undefined);
@@ -214,7 +215,7 @@ describe('Resync', () => {
       const poll2 = setInterval(() => ha.settleAnswers(), 10);
       await next;
       clearInterval(poll2);
-      expect(ha.fetches).toEqual([{ start: iso(haNow + 1 - 60_000), end: iso(haNow + 5_001), ids: ['sensor.a', 'sensor.b'] }]);
+      expect(ha.fetches).toEqual([{ start: historyStart(haNow + 1 - 60_000), end: iso(haNow + 5_001), ids: ['sensor.a', 'sensor.b'] }]);
       expect(metrics.watermarkClamped.get()).toBe(1);
     });
   }
@@ -229,7 +230,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await filled;
     clearInterval(poll);
-    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 50_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(ha.fetches).toEqual([{ start: historyStart(T - 60_000), end: iso(T + 50_001), ids: ['sensor.a', 'sensor.b'] }]);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 false']);
     const report = lines.find((l) => String(l.msg).startsWith("HA's recorder did not reach the live stream"));
     expect(report).toMatchObject({ level: 50, from: iso(T + 20_000), to: iso(T + 50_001) });
@@ -248,7 +249,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await filled;
     clearInterval(poll);
-    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 30_002), ids: ['sensor.a', 'sensor.b', 'sensor.new'] }]);
+    expect(ha.fetches).toEqual([{ start: historyStart(T - 60_000), end: iso(T + 30_002), ids: ['sensor.a', 'sensor.b', 'sensor.new'] }]);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
   });
 
@@ -275,7 +276,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await filled;
     clearInterval(poll);
-    expect(ha.fetches.at(-1)).toEqual({ start: iso(T - 60_000), end: iso(T + 9_001), ids: ['sensor.a', 'sensor.b'] });
+    expect(ha.fetches.at(-1)).toEqual({ start: historyStart(T - 60_000), end: iso(T + 9_001), ids: ['sensor.a', 'sensor.b'] });
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
     expect(watermark.value()).toBe(T + 2_000);
   });
@@ -302,7 +303,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await third;
     clearInterval(poll);
-    expect(ha.fetches).toEqual([{ start: iso(T - 60_000), end: iso(T + 8_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(ha.fetches).toEqual([{ start: historyStart(T - 60_000), end: iso(T + 8_001), ids: ['sensor.a', 'sensor.b'] }]);
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'closed 2', 'begin 3', 'settle 3 true']);
     expect(watermark.value()).toBe(T);
   });
@@ -338,7 +339,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await filled;
     clearInterval(poll);
-    expect(ha.fetches).toEqual([{ start: iso(5_000_000 - 60_000), end: iso(5_100_001), ids: ['sensor.a', 'sensor.b'] }]);
+    expect(ha.fetches).toEqual([{ start: historyStart(5_000_000 - 60_000), end: iso(5_100_001), ids: ['sensor.a', 'sensor.b'] }]);
     expect(listener.calls).toEqual(['begin 1', 'settle 1 true', 'closed 1', 'begin 2', 'settle 2 true']);
   });
 
@@ -364,7 +365,7 @@ describe('Resync', () => {
     const poll = setInterval(() => ha.settleAnswers(), 10);
     await second;
     clearInterval(poll);
-    expect(ha.fetches.at(-1)).toMatchObject({ start: iso(T - 60_000), end: iso(T + 3_001) });
+    expect(ha.fetches.at(-1)).toMatchObject({ start: historyStart(T - 60_000), end: iso(T + 3_001) });
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
     expect(watermark.value()).toBe(T);
   });
