@@ -28,7 +28,7 @@ import { backoffDelay } from '../backoff.js';
 import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { getStates, ping, subscribeEvents, supportedFeatures, type Command, type ControlMessage } from './messages.js';
-import { createWebSocket, FRAME_TOO_BIG, MAX_FRAME_BYTES, openAuthenticated, refusedFrameBytes, type SocketFactory } from './socket.js';
+import { FRAME_TOO_BIG, MAX_FRAME_BYTES, openAuthenticated, refusedFrameBytes, type SocketFactory, webSocketFactory } from './socket.js';
 
 export interface Backoff {
   readonly baseMs: number;
@@ -68,7 +68,10 @@ export interface ConnectionOptions {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly handlers: ConnectionHandlers;
+  /** Default: a ws socket refusing frames over `maxFrameBytes`. */
   readonly createSocket?: SocketFactory;
+  /** The frame limit (default MAX_FRAME_BYTES, 16 MiB): for the default socket and the log. */
+  readonly maxFrameBytes?: number;
   readonly backoff?: Backoff;
   readonly random?: () => number;
   readonly pingIntervalMs?: number;
@@ -307,7 +310,7 @@ export class HaConnection {
   /** Step 1: socket + auth. Null when stop() came meanwhile. */
   private async open(): Promise<Session | null> {
     this.stateValue = 'connecting';
-    const { socket, haVersion } = await openAuthenticated(this.opts.url, this.opts.token, this.opts.createSocket ?? createWebSocket);
+    const { socket, haVersion } = await openAuthenticated(this.opts.url, this.opts.token, this.opts.createSocket ?? webSocketFactory(this.opts.maxFrameBytes));
     if (this.stopped) {
       socket.close(1000);
       return null;
@@ -399,9 +402,10 @@ export class HaConnection {
       this.tooBig++;
       metrics.haFramesTooBig.inc();
       const bytes = refusedFrameBytes(s.socket);
+      const limit = this.opts.maxFrameBytes ?? MAX_FRAME_BYTES;
       log.error(
-        { frameBytes: bytes, limitBytes: MAX_FRAME_BYTES },
-        `a frame of ${bytes === null ? `more than ${MAX_FRAME_BYTES}` : bytes} bytes from Home Assistant is over the ${MAX_FRAME_BYTES / 1024 / 1024} MiB limit (MAX_FRAME_BYTES): ` +
+        { frameBytes: bytes, limitBytes: limit },
+        `a frame of ${bytes === null ? `more than ${limit}` : bytes} bytes from Home Assistant is over the ${+(limit / 1024 / 1024).toFixed(2)} MiB limit (MAX_FRAME_BYTES): ` +
           "the connection is dropped; what it carried is fetched from HA's history by the backfill",
       );
     });

@@ -46,15 +46,20 @@ export function refusedFrameBytes(socket: WebSocket): number | null {
 
 export type SocketFactory = (url: string) => WebSocket;
 
-export const createWebSocket: SocketFactory = (url) =>
-  new WebSocket(url, {
-    maxPayload: MAX_FRAME_BYTES,
-    // HA runs beside us: compressing costs HA CPU and inflating costs ours, for no gain on a LAN.
-    perMessageDeflate: false,
-    // JSON.parse in the workers reads the bytes anyway; a second full pass here costs main-thread time.
-    skipUTF8Validation: true,
-    handshakeTimeout: AUTH_TIMEOUT_MS,
-  });
+/** A socket factory whose frames may be at most `maxFrameBytes` (ws refuses more from the header). */
+export const webSocketFactory =
+  (maxFrameBytes: number = MAX_FRAME_BYTES): SocketFactory =>
+  (url) =>
+    new WebSocket(url, {
+      maxPayload: maxFrameBytes,
+      // HA runs beside us: compressing costs HA CPU and inflating costs ours, for no gain on a LAN.
+      perMessageDeflate: false,
+      // JSON.parse in the workers reads the bytes anyway; a second full pass here costs main-thread time.
+      skipUTF8Validation: true,
+      handshakeTimeout: AUTH_TIMEOUT_MS,
+    });
+
+export const createWebSocket: SocketFactory = webSocketFactory();
 
 export interface Authenticated {
   readonly socket: WebSocket;

@@ -83,6 +83,30 @@ describe('HaConnection', () => {
     expect(frames.map((f) => String.fromCharCode(f[0] as number)).sort()).toEqual(['[', '{']);
   });
 
+  it('a frame over maxFrameBytes: one error naming its size, the limit and the backfill; a metric; reconnected', async () => {
+    const limit = 256 * 1024;
+    const { frames, lines, metrics } = await connect('modern', 'tok', { maxFrameBytes: limit });
+    await sim?.waitForSubscribers();
+    const small = (await sim?.sendBigFrame(limit - 32 * 1024, 8, 'sensor.fits')) as number;
+    await until('the frame under the limit', () => (eventsIn(frames).length === 8 ? true : undefined));
+    expect(small).toBeLessThanOrEqual(limit);
+    const size = (await sim?.sendBigFrame(limit + 64 * 1024, 8)) as number;
+    await until('reconnected', () => (sim?.connectionsAccepted === 2 && conn?.state === 'subscribed' ? true : undefined), 10_000);
+    const errors = lines.filter((l) => l.frameBytes !== undefined);
+    expect(errors).toEqual([
+      expect.objectContaining({
+        level: 50,
+        frameBytes: size,
+        limitBytes: limit,
+        msg: `a frame of ${size} bytes from Home Assistant is over the 0.25 MiB limit (MAX_FRAME_BYTES): the connection is dropped; what it carried is fetched from HA's history by the backfill`,
+      }),
+    ]);
+    expect(lines.some((l) => l.msg === 'Home Assistant socket error')).toBe(false);
+    expect(metrics.haFramesTooBig.get()).toBe(1);
+    expect(conn?.framesTooBig).toBe(1);
+    expect(eventsIn(frames)).toHaveLength(8);
+  });
+
   it('works with an HA that does not coalesce (unknown_command)', async () => {
     const { frames, lines } = await connect('old');
     await sim?.waitForSubscribers();
