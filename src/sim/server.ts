@@ -808,7 +808,8 @@ export class HaSimulator {
     }
     const start = secondsFromRequest(decodeURIComponent(m[1] as string));
     const endText = url.searchParams.get('end_time');
-    const end = endText === null ? Number.POSITIVE_INFINITY : secondsFromRequest(endText);
+    // As HA's HistoryPeriodView: without end_time, one day from the start.
+    const end = endText === null ? start + 86_400 : secondsFromRequest(endText);
     // As HA: a start after its now answers nothing; significant_changes_only unless "0".
     if (start * 1000 > this.haNowMs()) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
