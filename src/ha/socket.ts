@@ -23,10 +23,10 @@ export const AUTH_TIMEOUT_MS = 10_000;
  * The largest frame accepted from HA. HA's own biggest frames are a get_states answer (a few MB
  * for a big home), a coalesced frame (bounded by HA's 4,096 pending messages) and a backfill's
  * history answer (bounded by the backfill's request size, which shrinks after a frame over this).
- * A frame costs the ingestor up to ~4× its size at peak (its bytes, the worker's string, parsed
- * objects and lines): a 16 MiB frame measured +32 MB (256 events) to +63 MB (4,000 events) of
- * peak RSS; the documented bound is 5 × MAX_FRAME_BYTES = 80 MiB. Before, at 64 MiB, a frame
- * took +322 MB (610 MB reported). A bigger frame is refused by ws from its header, before it is
+ * A frame costs the ingestor up to ~4.5× its size at peak (its bytes, the worker's string, parsed
+ * objects and lines): a 16 MiB frame measured +32 MB (256 events of one long attribute) to
+ * +74 MB (4,000 events of small numeric attributes) of peak RSS; the documented bound is
+ * 6 × MAX_FRAME_BYTES = 96 MiB. Before, at 64 MiB, a frame took +322 to +419 MB (610 MB reported). A bigger frame is refused by ws from its header, before it is
  * buffered: the connection is dropped and the backfill fetches what it carried.
  */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;

@@ -429,11 +429,16 @@ export class HaSimulator {
    * emitted like any change. HA's own biggest frames are a get_states answer and a coalesced
    * frame of up to 4,096 pending messages. Resolves with the frame's exact size once sent.
    */
-  async sendBigFrame(bytes: number, events = 256, entityId = 'sensor.big_frame'): Promise<number> {
+  async sendBigFrame(bytes: number, events = 256, entityId = 'sensor.big_frame', shape: 'string' | 'keys' = 'string'): Promise<number> {
     // Each event carries the padding twice (old and new state) and ~1 KB of its own.
-    const padding = 'x'.repeat(Math.max(0, Math.floor((bytes - events * 1_100) / (2 * events))));
+    const each = Math.max(0, Math.floor((bytes - events * 1_100) / (2 * events)));
+    // 'keys': the same bytes as many small numeric attributes (the costliest shape to parse).
+    const attributes: Attributes =
+      shape === 'string'
+        ? { padding: 'x'.repeat(each) }
+        : Object.fromEntries(Array.from({ length: Math.floor(each / 17) }, (_, i) => [`k${String(i).padStart(5, '0')}`, 1e6 + i]));
     let n = 0;
-    const entity: SimEntity = { entityId, domain: 'sensor', next: () => ({ state: String(++n), attributes: { padding } }) };
+    const entity: SimEntity = { entityId, domain: 'sensor', next: () => ({ state: String(++n), attributes }) };
     const messages = this.generate(events, {}, 0, entity);
     let size = 0;
     const sends: Promise<void>[] = [];
