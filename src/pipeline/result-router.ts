@@ -20,7 +20,7 @@ export interface ResultRouterOptions {
   readonly dedup: RestartDedup | null;
   readonly replies: (session: number, replies: readonly Reply[]) => void;
   /** Gap filling: the first live changes of each connection (its anchors) and every entity seen. */
-  readonly resync: Pick<Resync, 'liveSeen' | 'knownEntity'>;
+  readonly resync: Pick<Resync, 'liveSeen' | 'knownEntity' | 'dataLost'>;
   readonly clockOffset: ClockOffset;
   readonly observe: (observed: readonly Observed[]) => void;
   /** A batch finished: frames waiting on disk may go to the pool now. */
@@ -50,15 +50,17 @@ export class ResultRouter {
   }
 
   /**
-   * A bug, not an input problem (those are counted per event): said loudly. The frames are lost;
-   * HA's history still has their state changes.
+   * A bug, not an input problem (those are counted per event): said loudly. The frames are lost
+   * here; while their hold is still held, a gap from the watermark is handed to the resync, which
+   * fetches them again from HA's history (their state changes; other events cannot come back).
    */
   onError(err: Error, { job, hold }: HeldJob): void {
     const { metrics, log } = this.opts;
     metrics.encodeErrors.inc();
     metrics.dispatchDropped.inc(job.ends.length);
+    log.error({ frames: job.ends.length, err }, 'an encoder batch failed as a whole; its frames are fetched again from HA history');
+    this.opts.resync.dataLost('an encoder batch failed');
     hold.release();
-    log.error({ frames: job.ends.length, err }, 'an encoder batch failed as a whole; its frames are lost');
     this.opts.encoderFree();
   }
 

@@ -150,6 +150,19 @@ export class Watermark {
     return new Promise((resolve) => this.drainWaiters.push({ mark, resolve }));
   }
 
+  /**
+   * HA's clock stepped back (it restarted with an earlier time): the times known so far are on
+   * its old clock and would stand ahead of everything it gives now. From `haMs` (its new clock)
+   * on, the value and the newest time follow the new clock again.
+   */
+  rebase(haMs: number): void {
+    if (this.prefixHaMs !== null && this.prefixHaMs > haMs) this.prefixHaMs = haMs;
+    if (this.newest !== null && this.newest > haMs) this.newest = haMs;
+    for (const [seq, ms] of this.releasedAhead) if (ms > haMs) this.releasedAhead.set(seq, haMs);
+    for (const c of this.arrivals.values()) if (c.haMs > haMs) c.haMs = haMs;
+    this.changed();
+  }
+
   /** `listener` runs whenever value() may have changed. */
   onChange(listener: () => void): void {
     this.listeners.push(listener);
