@@ -100,7 +100,9 @@ describe('other paths', () => {
 
   it('a state value nested too deep (an array of arrays) is one invalid event', () => {
     const bad = `{"type":"event","id":3,"event":{"event_type":"state_changed","time_fired":"${at(3)}","data":{"new_state":{"entity_id":"sensor.x","state":${'['.repeat(200_000)}${']'.repeat(200_000)},"last_updated":"${at(3)}"}}}}`;
-    const r = createSchemaBatchEncoder({ schema: 'ha', ha: DEFAULT_HA_SCHEMA }).encode(job([`[${eventJson('sensor.a', 1)},${bad},${eventJson('sensor.b', 2)}]`]));
+    const r = createSchemaBatchEncoder({ schema: 'ha', ha: DEFAULT_HA_SCHEMA }).encode(
+      job([`[${eventJson('sensor.a', 1)},${bad},${eventJson('sensor.b', 2)}]`]),
+    );
     expect(r).toMatchObject({ events: 3, invalid: 1, lines: 2 });
   });
 
