@@ -43,7 +43,10 @@ describe.each([
     );
     sc.sim.sendPrepared([...good.slice(0, 10), deep, ...good.slice(10)]);
 
-    const q = schema === 'typed' ? `SELECT "value", "entity_id" FROM "sensor" WHERE "entity_id" =~ /probe_/` : `SELECT "value", "entity_id" FROM "W" WHERE "entity_id" =~ /probe_/`;
+    const q =
+      schema === 'typed'
+        ? `SELECT "value", "entity_id" FROM "sensor" WHERE "entity_id" =~ /probe_/`
+        : `SELECT "value", "entity_id" FROM "W" WHERE "entity_id" =~ /probe_/`;
     const rows = await until(
       'the 20 good points',
       async () => {
@@ -54,7 +57,12 @@ describe.each([
       250,
     );
     expect(rows.map((r) => String(r[2]).replace(/^sensor\./, '')).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `probe_${i}`).sort());
-    await until('the invalid event counted', async () => ((await ingestor.metric('ha_ingestor_events_invalid_total')) > invalidBefore ? true : undefined), 10_000, 100);
+    await until(
+      'the invalid event counted',
+      async () => ((await ingestor.metric('ha_ingestor_events_invalid_total')) > invalidBefore ? true : undefined),
+      10_000,
+      100,
+    );
     expect(await ingestor.metric('ha_ingestor_events_invalid_total')).toBe(invalidBefore + 1);
     expect(await ingestor.metric('ha_ingestor_encoder_failures_total')).toBe(0);
     expect(await ingestor.metric('ha_ingestor_dispatch_dropped_frames_total')).toBe(0);
@@ -100,7 +108,10 @@ describe('spool damage', () => {
       .sort();
     const spooledLines = names.flatMap((n) => decodeRecords(readFileSync(join(spoolDir, n)), 1).records).reduce((n, r) => n + r.lines, 0);
     const recordsIn = (n: string) => decodeRecords(readFileSync(join(spoolDir, n)), 1).records.length;
-    const path = join(spoolDir, names.reduce((a, b) => (recordsIn(b) > recordsIn(a) ? b : a)));
+    const path = join(
+      spoolDir,
+      names.reduce((a, b) => (recordsIn(b) > recordsIn(a) ? b : a)),
+    );
     const data = readFileSync(path);
     const { records } = decodeRecords(data, 1);
     expect(records.length).toBeGreaterThan(4);
