@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HaCommandError } from '../../src/errors.js';
 import { Resync } from '../../src/ha/resync.js';
 import { createMetrics } from '../../src/metrics.js';
+import { EncoderBatchError } from '../../src/pipeline/encoder-pool.js';
 import { ResultRouter } from '../../src/pipeline/result-router.js';
 import { ClockOffset } from '../../src/ha/clock-offset.js';
 import { Watermark } from '../../src/pipeline/watermark.js';
@@ -105,7 +106,10 @@ describe('error paths keep the gap (review findings 4 and 5)', () => {
     });
     const failed = watermark.hold(); // frames with live events at HA 2_000..2_500, lost by the failure
     const next = watermark.hold(); // the next batch: HA 3_000, written
-    router.onError(new Error('worker crashed'), { job: { bytes: new Uint8Array(0), ends: new Uint32Array(0), session: 1, stateResults: [] }, hold: failed });
+    router.onError(new EncoderBatchError(1, 100, new Error('worker crashed')), {
+      job: { bytes: new Uint8Array(0), ends: new Uint32Array(0), session: 1, stateResults: [] },
+      hold: failed,
+    });
     next.noteHaTime(3_000);
     next.release();
     expect(watermark.value(), 'value passed live events that are neither written, spooled nor dead-lettered').toBeLessThan(2_000);
