@@ -13,6 +13,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { checkDataFolders } from './data-dir.js';
+import { StartError } from './errors.js';
 import { Enrichment } from './enrich/index.js';
 import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
@@ -223,7 +224,11 @@ class App implements Ingestor {
       writer: p.writer,
       dedup: p.dedup,
       replies: (session, replies) => p.connection.receive(session, replies),
-      resync: { liveSeen: (session, first) => p.resync.liveSeen(session, first), knownEntity: (id) => p.resync.knownEntity(id) },
+      resync: {
+        liveSeen: (session, first) => p.resync.liveSeen(session, first),
+        knownEntity: (id) => p.resync.knownEntity(id),
+        dataLost: (reason) => p.resync.dataLost(reason),
+      },
       clockOffset: p.clockOffset,
       observe: (observed) => p.enrichment.observe(observed),
       encoderFree: () => p.overflow.feed(),
@@ -257,6 +262,7 @@ class App implements Ingestor {
       overflow: p.overflow,
       watermark: p.watermark,
       fields: () => this.jobFields(p, observeEventTypes, silentEventTypes),
+      onLost: (reason) => p.resync.dataLost(reason),
       metrics,
       log,
     });
@@ -322,6 +328,9 @@ class App implements Ingestor {
       watermark: p.watermark,
       ...(p.dedup === null ? {} : { gapListener: p.dedup.gap }),
       entityIds: p.knownIds,
+      // The restart's gap is held from here, before frames an earlier run left on disk are fed.
+      restoredHaMs: p.saved.state?.watermarkHaMs ?? null,
+      reconnect: (reason) => p.connection.reconnect(reason),
       log,
       metrics,
     });
@@ -416,9 +425,15 @@ function watchEventLoop(metrics: Metrics, lifecycle: Lifecycle): void {
 async function loadSavedState(config: Config, log: Logger): Promise<Saved> {
   const stateFile = new StateFile(config.dataDir);
   const seenFile = new SeenStatesFile(config.dataDir);
+  // An unreadable watermark is never replaced silently: starting without it would overwrite it,
+  // and the downtime would never be fetched. The user decides (move it away, or fix the disk).
   const state = await stateFile.load().catch((err: Error) => {
-    log.error({ file: stateFile.path, err }, 'cannot read the saved state; starting without it (no backfill of the downtime)');
-    return null;
+    const why = (err as NodeJS.ErrnoException).code ?? err.message;
+    throw new StartError(
+      'STATE_UNREADABLE',
+      `DATA_DIR: ${stateFile.path} cannot be read (${why}); move it away to start without it (the downtime will then not be fetched from HA's history)`,
+      { cause: err, exitCode: 2 },
+    );
   });
   // Restart de-duplication's table is as good as the watermark it was saved with: without one, start empty.
   const seenBytes =

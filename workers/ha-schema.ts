@@ -21,9 +21,9 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
-import { isoToNs } from './timestamp.js';
+import { badTimeReason, isoToNs } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
-import { InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
+import { attributeName, InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
 
 export interface HaSchemaOptions {
   /** unit_of_measurement (default), domain__device_class, entity_id, or any attribute name. */
@@ -66,13 +66,13 @@ const NOT_DECIMAL = /[^\d.]+/g;
 type Field = { readonly kind: 'float'; readonly value: number } | { readonly kind: 'string'; readonly value: string };
 
 /** An attribute as HA's integration writes it: a float, or `<key>_str` (plus a float from its digits). */
-function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown): void {
+function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown, what: string): void {
   const key = fields.has(rawKey) ? `${rawKey}_` : rawKey;
   const number = value === null || typeof value === 'object' ? null : pyFloat(value);
   if (number !== null) {
     fields.set(key, { kind: 'float', value: number });
   } else {
-    const text = pyStr(value);
+    const text = pyStr(value, what);
     fields.set(`${key}_str`, { kind: 'string', value: text });
     if (DIGIT_TAIL.test(text)) fields.set(key, { kind: 'float', value: Number(text.replace(NOT_DECIMAL, '')) });
   }
@@ -143,7 +143,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
-    if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
     const measurement = measurementOf(options, s, domain, attributes, rules.overrideMeasurement);
 
@@ -160,7 +160,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const tags: Record<string, string> = { domain, entity_id: s.entity_id.slice(dot + 1) };
     for (const [rawKey, value] of Object.entries(attributes)) {
       if (tagAttributes.has(rawKey)) {
-        tags[rawKey] = pyStr(value);
+        tags[rawKey] = pyStr(value, attributeName(s.entity_id, rawKey));
         continue;
       }
       if (
@@ -169,7 +169,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
         ignored.has(rawKey)
       )
         continue;
-      addAttribute(fields, rawKey, value);
+      addAttribute(fields, rawKey, value, attributeName(s.entity_id, rawKey));
     }
     Object.assign(tags, options.tags);
     return lineOf(measurement.name, tags, fields, ns);

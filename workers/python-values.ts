@@ -7,7 +7,11 @@
  *
  * Dict keys print sorted (workers/sorted-json.ts), unlike Python's insertion order: HA's REST
  * history sorts them, its live events do not, and one state must be one line.
+ *
+ * Bounded: a value nested deeper than MAX_NESTING throws NestingTooDeepError (one invalid state,
+ * workers/invalid.ts) long before the recursion could reach the thread's stack limit.
  */
+import { MAX_NESTING, NestingTooDeepError } from './invalid.js';
 import { compareCodePoints } from './sorted-json.js';
 
 const PY_FLOAT = /^[+-]?(?:(?:\d(?:_?\d)*)?\.?\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*\.|inf|infinity|nan)$/i;
@@ -62,23 +66,22 @@ export function pyStrRepr(s: string): string {
   return `${quote}${out}${quote}`;
 }
 
-function pyRepr(value: unknown): string {
+function pyRepr(value: unknown, what: string, depth: number): string {
   if (value === null || value === undefined) return 'None';
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'number') return pyFloatRepr(value);
   if (typeof value === 'string') return pyStrRepr(value);
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
-  if (typeof value === 'object') {
-    // Keys sorted (code point order), as HA's REST history sends them: one state, one line.
-    return `{${Object.entries(value as Record<string, unknown>)
-      .sort(([a], [b]) => compareCodePoints(a, b))
-      .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v)}`)
-      .join(', ')}}`;
-  }
-  return String(value);
+  if (typeof value !== 'object') return String(value);
+  if (depth > MAX_NESTING) throw new NestingTooDeepError(what);
+  if (Array.isArray(value)) return `[${value.map((v) => pyRepr(v, what, depth + 1)).join(', ')}]`;
+  // Keys sorted (code point order), as HA's REST history sends them: one state, one line.
+  return `{${Object.entries(value as Record<string, unknown>)
+    .sort(([a], [b]) => compareCodePoints(a, b))
+    .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v, what, depth + 1)}`)
+    .join(', ')}}`;
 }
 
-/** Python's str(x) for a JSON value. */
-export function pyStr(value: unknown): string {
-  return typeof value === 'string' ? value : pyRepr(value);
+/** Python's str(x) for a JSON value; `what` names it in NestingTooDeepError. */
+export function pyStr(value: unknown, what = 'a value'): string {
+  return typeof value === 'string' ? value : pyRepr(value, what, 1);
 }

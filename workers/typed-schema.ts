@@ -20,7 +20,8 @@
  * - timestamp: `last_updated` in ns.
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
-import { isoToNs } from './timestamp.js';
+import { InvalidStateError } from './invalid.js';
+import { badTimeReason, isoToNs } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { placementReader, type Placements } from './shared-registry.js';
@@ -89,9 +90,7 @@ export interface StateEncoder {
   encodeState(s: HaState, timeNs?: string): string | null;
 }
 
-export class InvalidStateError extends Error {
-  readonly code = 'STATE_INVALID';
-}
+export { InvalidStateError } from './invalid.js';
 
 /** Our own field names: an attribute of the same name is written as attr_<name>. */
 const RESERVED_KEYS = new Set([
@@ -186,7 +185,7 @@ export class TypedStateEncoder implements StateEncoder {
     return k;
   }
 
-  private attributeFields(attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
+  private attributeFields(entityId: string, attributes: Record<string, unknown>, ignored: ReadonlySet<string>): string {
     let out = '';
     for (const key in attributes) {
       if (ignored.size > 0 && ignored.has(key)) continue;
@@ -205,7 +204,7 @@ export class TypedStateEncoder implements StateEncoder {
           out += `,${this.stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
           break;
         case 'object':
-          if (v !== null) out += `,${this.stringKey(key)}="${escapeStringValue(capString(sortedJson(v), STRING_FIELD_MAX))}"`;
+          if (v !== null) out += `,${this.stringKey(key)}="${escapeStringValue(capString(sortedJson(v, attributeName(entityId, key)), STRING_FIELD_MAX))}"`;
           break;
         default:
           break;
@@ -230,7 +229,7 @@ export class TypedStateEncoder implements StateEncoder {
       this.prefixes.clear();
     }
     const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
-    if (ns === null) throw new InvalidStateError(`${s.entity_id}: bad last_updated ${JSON.stringify(s.last_updated)}`);
+    if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
     const attributes = s.attributes ?? {};
     const dc = typeof attributes.device_class === 'string' ? attributes.device_class : undefined;
     const unit = typeof attributes.unit_of_measurement === 'string' ? attributes.unit_of_measurement : undefined;
@@ -250,8 +249,13 @@ export class TypedStateEncoder implements StateEncoder {
       if (binary !== undefined) line += `value=${binary},`;
       line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
     }
-    return `${line}${this.attributeFields(attributes, rules.ignoreAttributes)} ${ns}\n`;
+    return `${line}${this.attributeFields(s.entity_id, attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
+}
+
+/** How an invalid state's reason names an attribute. */
+export function attributeName(entityId: string, key: string): string {
+  return `${entityId}: attribute ${JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key)}`;
 }
 
 export function createTypedEncoder(options: TypedSchemaOptions = {}): TypedStateEncoder {

@@ -41,6 +41,8 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 60_000, stableMs
 export const PING_INTERVAL_MS = 30_000;
 export const PONG_TIMEOUT_MS = 10_000;
 export const COMMAND_TIMEOUT_MS = 120_000;
+/** At shutdown, how long HA may take to answer our close frame. */
+export const CLOSE_GRACE_MS = 1_000;
 
 /** What the workers reduce an answer full of states to. */
 export type StatesEncoded = StatesSummary['encoded'];
@@ -202,15 +204,27 @@ export class HaConnection {
     }
   }
 
-  /** Closes the socket and ends run(). */
+  /**
+   * Closes the socket and ends run(). An HA that does not answer the close within
+   * CLOSE_GRACE_MS is cut off: a shutdown must not wait ws's 30 s for it.
+   */
   stop(): void {
     this.stateValue = 'stopped';
     this.wakeUp?.();
-    this.current?.socket.close(1000, 'ingestor stopping');
+    const socket = this.current?.socket;
+    if (socket === undefined) return;
+    socket.close(1000, 'ingestor stopping');
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
-  /** Results and pongs found by the workers in frames of connection `session`. */
+  /** Drops the current connection (run() reconnects): data was lost here and a new gap must be filled. */
+  reconnect(reason: string): void {
+    if (this.current !== null) this.drop(this.current, reason);
+  }
+
+  /** Results and pongs found by the workers in frames of connection `session` (< 0: an earlier run's, which answer nothing). */
   receive(session: number, replies: readonly Reply[]): void {
+    if (session < 0) return;
     for (const reply of replies) {
       if (reply.id < 0) {
         const waiter = this.synthetic.get(reply.id);

@@ -25,10 +25,14 @@
  *    listener is told `settle(session, false)`.
  * 5. A connection that closes before its gap is filled hands the gap — start and ceiling — to the
  *    next connection: the watermark never passes a gap that was not filled.
- * 6. A gap start after the anchor (a restored state.json from year 5138, HA's clock set back) is
- *    HA's future: nothing can be known about it. The start is clamped to the anchor minus
- *    BACKFILL_MAX_WINDOW (the most that can be fetched), the ceiling and the watermark are lowered
- *    to it, and a warning names both times. HA's "now" is the anchor, never our clock.
+ * 6. A gap start after the anchor is one of three things, told apart by HA's own times only:
+ *    HA restarted with its clock set back (the snapshot says HA restarted: the watermark is
+ *    rebased onto its new clock); a quiet home (its newest live event was not a state change:
+ *    the gap is empty); or a start in HA's future (a restored state.json from year 5138): a live
+ *    change of this connection before the start, or a start more than BACKFILL_MAX_WINDOW after
+ *    the anchor, proves it. Then the start is clamped to the anchor minus BACKFILL_MAX_WINDOW (the
+ *    most that can be fetched), the ceiling and the watermark are lowered to it, and a warning
+ *    names both times. HA's "now" is the anchor, never our clock.
  *
  * The clock offset (src/ha/clock-offset.ts) is for display only: nothing here depends on it.
  */
@@ -45,6 +49,10 @@ export const MARGIN_MS = 60_000;
 export const RECORDER_WAIT_MS = 120_000;
 /** Between two questions to the recorder. */
 export const PROBE_INTERVAL_MS = 1_000;
+/** A fetch that fails (HA's database busy, its history not loaded yet) is tried this often. */
+export const FETCH_ATTEMPTS = 3;
+/** Before the second attempt; doubled for each one after. */
+export const RETRY_BASE_MS = 5_000;
 
 /** Restart de-duplication's waiting room (src/pipeline/held-back.ts) follows each gap. */
 export interface GapListener {
@@ -66,8 +74,18 @@ export interface ResyncOptions {
   readonly backfill: BackfillOptions;
   readonly watermark: Watermark;
   readonly gapListener?: GapListener;
-  /** Entity ids saved by an earlier run (state.json `entityIds`). */
+  /** Entity ids saved by an earlier run (state.json `entityIds`); a Set given is shared. */
   readonly entityIds?: Iterable<string>;
+  /**
+   * The watermark an earlier run saved (HA ms): the restart's gap starts there, and is held from
+   * construction on, before frames that run left on disk can move the watermark.
+   */
+  readonly restoredHaMs?: number | null;
+  /** Drops the HA connection, so that a gap reported lost is filled by the next one. */
+  readonly reconnect?: (reason: string) => void;
+  /** Attempts of a gap's fetch before it is left to the next connection (default FETCH_ATTEMPTS). */
+  readonly fetchAttempts?: number;
+  readonly retryBaseMs?: number;
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly marginMs?: number;
@@ -111,6 +129,36 @@ export class Resync {
   constructor(private readonly opts: ResyncOptions) {
     // A Set given is shared (the app saves it as it grows); anything else is copied.
     this.known = opts.entityIds instanceof Set ? opts.entityIds : new Set(opts.entityIds ?? []);
+    if (opts.restoredHaMs !== undefined && opts.restoredHaMs !== null) this.carry(opts.restoredHaMs);
+  }
+
+  /**
+   * Data was lost inside the pipeline (an encoder batch failed as a whole, frames could not be
+   * put on disk): while its hold is still held, the watermark has not passed it. A gap from there
+   * is held and given to the next connection, and the connection is dropped so that it comes now.
+   */
+  dataLost(reason: string): void {
+    const at = this.opts.watermark.value() ?? this.opts.watermark.newestHaMs;
+    if (at === null) {
+      this.opts.log.error({ reason }, 'data lost before anything was durable: the first backfill cannot cover it');
+      return;
+    }
+    this.carry(at);
+    this.opts.log.error({ reason, from: iso(at) }, `data lost in the pipeline (${reason}): it is fetched again from HA's history from ${iso(at)} (HA time)`);
+    this.opts.reconnect?.(reason);
+  }
+
+  /**
+   * Holds a gap from `haMs` (fetched from the margin before it) for the next connection; the older
+   * start wins. The ceiling is at `haMs` itself: the saved watermark does not creep back by the
+   * margin at each restart.
+   */
+  private carry(haMs: number): void {
+    const fromMs = haMs - (this.opts.marginMs ?? MARGIN_MS);
+    if (this.carried !== null && this.carried.fromMs <= fromMs) return;
+    const ceiling = this.opts.watermark.holdAt(haMs);
+    this.carried?.ceiling.release();
+    this.carried = { fromMs, ceiling };
   }
 
   /** Every entity id ever seen: the backfill's candidates (the app saves them in state.json). */
@@ -213,7 +261,7 @@ export class Resync {
     }
     const tooBigBefore = this.opts.metrics.haFramesTooBig.get();
     try {
-      const complete = await this.fillGap(gap, gap.fromMs, snapshot);
+      const complete = await this.fillWithRetries(gap, gap.fromMs, snapshot);
       if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
       gap.fetched = true;
       gapListener?.settle(gap.session, complete);
@@ -236,11 +284,31 @@ export class Resync {
         this.handOn(gap);
         return;
       }
-      log.error({ err }, 'backfill failed');
-      gap.fetched = true;
+      // HA cannot answer for now: the gap stays held (the saved watermark waits at its start)
+      // and the next connection, or the next start, tries again.
+      const until = this.opts.watermark.newestHaMs ?? gap.fromMs;
+      this.opts.metrics.backfillUnfilledSeconds.inc(Math.max(0, until - gap.fromMs) / 1000);
+      log.error(
+        { err, from: iso(gap.fromMs), to: iso(until) },
+        `the gap from ${iso(gap.fromMs)} to ${iso(until)} (HA time) could not be fetched: it is kept for the next connection`,
+      );
       gapListener?.settle(gap.session, false);
-      gap.ceiling?.release();
-      if (this.gap === gap) this.gap = null;
+      this.handOn(gap);
+    }
+  }
+
+  /** fillGap, tried again after a failure that is not the connection's end. */
+  private async fillWithRetries(gap: Gap, fromMs: number, snapshot: StatesEncoded | null): Promise<boolean> {
+    const attempts = this.opts.fetchAttempts ?? FETCH_ATTEMPTS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fillGap(gap, fromMs, snapshot);
+      } catch (err) {
+        if (attempt >= attempts || err instanceof Aborted || err instanceof HaConnectionLostError) throw err;
+        const delay = (this.opts.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (attempt - 1);
+        this.opts.log.warn({ err, attempt, retryInMs: delay }, 'fetching the gap from HA history failed; trying again');
+        await this.waitFor(gap, () => false, delay);
+      }
     }
   }
 
@@ -249,7 +317,12 @@ export class Resync {
     const { log, metrics } = this.opts;
     const anchor = await this.anchor(gap, snapshot);
     if (anchor === null) return this.fillWithoutAnchor(gap, fromMs);
-    if (fromMs > anchor.haMs) fromMs = this.clampToAnchor(gap, fromMs, anchor);
+    if (anchor.haMs < fromMs) {
+      if (snapshot?.haRestarted === true) return this.clockSetBack(gap, fromMs, anchor);
+      // A quiet home: nothing changed since the gap's start, the gap is empty (no wait, no alarm).
+      if (!this.startInHaFuture(gap, fromMs, anchor)) return true;
+      fromMs = this.clampToAnchor(gap, fromMs, anchor);
+    }
     const reached = await this.recorderReached(gap, anchor);
     const toMs = anchor.haMs + 1;
     const report = await this.fetch(gap, fromMs, toMs);
@@ -283,9 +356,41 @@ export class Resync {
     gap.ceiling?.release();
     gap.ceiling = ceiling;
     gap.fromMs = clamped;
-    this.opts.watermark.lowerTo(clamped);
+    this.opts.watermark.rebase(clamped);
     if (this.coveredMs !== null && this.coveredMs > anchor.haMs + 1) this.coveredMs = null;
     return clamped;
+  }
+
+  /**
+   * The anchor lies before the gap's start without an HA restart: a quiet home (its newest live
+   * event was not a state change: the gap is empty) or a start in HA's future (a restored
+   * state.json, rule 6). Only HA's own times tell them apart: a live change of this connection
+   * before the start (in a quiet home every change after reconnecting is at or after it), or a
+   * start more than BACKFILL_MAX_WINDOW ahead of HA's newest state.
+   */
+  private startInHaFuture(gap: Gap, fromMs: number, anchor: LiveFirst): boolean {
+    if (fromMs - anchor.haMs > this.opts.backfill.maxWindowMs) return true;
+    return gap.liveFirst.some((f) => f.haMs < fromMs);
+  }
+
+  /**
+   * The anchor (HA's newest state) is older than the gap's start and HA restarted with its clock
+   * set back (an RTC without NTP): every time it now gives is earlier than ours, and the watermark
+   * is rebased onto its new clock; the gap is what HA recorded since it started, fetched from
+   * BACKFILL_MAX_WINDOW before the anchor.
+   */
+  private async clockSetBack(gap: Gap, fromMs: number, anchor: LiveFirst): Promise<boolean> {
+    const { log, watermark } = this.opts;
+    log.warn(
+      { gapStart: iso(fromMs), anchor: iso(anchor.haMs) },
+      `Home Assistant restarted with its clock behind the times it gave before (${iso(anchor.haMs)} < ${iso(fromMs)}): the gap is fetched on its new clock`,
+    );
+    watermark.rebase(anchor.haMs);
+    const from = anchor.haMs - this.opts.backfill.maxWindowMs;
+    const reached = await this.recorderReached(gap, anchor, from);
+    const report = await this.fetch(gap, from, anchor.haMs + 1);
+    this.coveredMs = anchor.haMs + 1;
+    return reached.found && report.unfilled.length === 0;
   }
 
   /** No snapshot and no live change within the bound: fetch up to HA's now, say the tail is unproven. */
@@ -316,7 +421,7 @@ export class Resync {
    * shows a row at or after the anchor, or the bound passes. `newestMs`: the newest row seen
    * before the anchor (where the possibly missing tail begins).
    */
-  private async recorderReached(gap: Gap, anchor: LiveFirst): Promise<{ found: boolean; newestMs: number | null }> {
+  private async recorderReached(gap: Gap, anchor: LiveFirst, fromMs = gap.fromMs ?? 0): Promise<{ found: boolean; newestMs: number | null }> {
     const deadline = Date.now() + (this.opts.recorderWaitMs ?? RECORDER_WAIT_MS);
     let newestMs: number | null = null;
     for (let polls = 1; ; polls++) {
@@ -324,7 +429,7 @@ export class Resync {
       for (const id of ids) {
         if (gap.closed) throw new Aborted();
         // From up to an hour before the anchor: the newest committed row bounds the missing tail.
-        const probe = await probeRecorder(this.opts.backfill, id, Math.max(gap.fromMs ?? 0, anchor.haMs - 3_600_000), anchor.haMs + 3_600_000, this.rest);
+        const probe = await probeRecorder(this.opts.backfill, id, Math.max(fromMs, anchor.haMs - 3_600_000), anchor.haMs + 3_600_000, this.rest);
         this.rest = probe.rest;
         if (probe.newestMs === null) continue;
         if (probe.newestMs >= anchor.haMs) {

@@ -19,6 +19,8 @@ export interface DispatcherOptions {
   readonly watermark: Watermark;
   /** What the job needs besides its frames (its connection, pending commands, context…), now. */
   readonly fields: () => JobFields;
+  /** Frames were dropped: the gap they leave is handed to the resync (src/ha/resync.ts dataLost). */
+  readonly onLost: (reason: string) => void;
   readonly metrics: Metrics;
   readonly log: Logger;
 }
@@ -34,9 +36,11 @@ export class Dispatcher {
     // The encoders are behind: the frames wait on disk, never on the floor. Their hold travels
     // with them (released when the writer has their lines, like any batch).
     overflow.put({ job, hold }).catch((err: Error) => {
-      hold.release();
       metrics.dispatchDropped.inc(ends.length);
-      log.error({ frames: ends.length, err }, 'encoders are behind and the frames cannot be put on disk: frames dropped');
+      log.error({ frames: ends.length, err }, 'encoders are behind and the frames cannot be put on disk: they are fetched again from HA history');
+      // Before the release: the watermark has not passed these frames yet.
+      this.opts.onLost('frames could not be put on disk');
+      hold.release();
     });
   }
 }

@@ -7,9 +7,14 @@
  * Results and failures are delivered in submit order, whatever order the threads finish in (a
  * reorder buffer keyed by a sequence number given at submit): every main-thread consumer (restart
  * de-duplication above all) sees the jobs in arrival order, for any POOL_SIZE.
+ *
+ * A batch that fails as a whole reaches `onError` as an EncoderBatchError that says how many
+ * frames and bytes it held: counted at submit, because the job's buffers are transferred to the
+ * worker (and read as empty here afterwards).
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { IngestorError } from '../errors.js';
 import type { EncodeResult } from '../../workers/encode/result.js';
 import { createSchemaBatchEncoder, type EncoderSetup } from '../../workers/schema.js';
 import type { SchemaOptions } from '../../workers/typed-schema.js';
@@ -27,15 +32,33 @@ export interface EncoderPoolOptions {
   /** A batch's result, in submit order; the hold is the caller's to pass on. */
   readonly onResult: (result: EncodeResult, hold: Hold) => void;
   /** A whole batch failed (a bug or a crashed worker), in submit order; `held` says which. */
-  readonly onError: (err: Error, held: HeldJob) => void;
+  readonly onError: (err: EncoderBatchError, held: HeldJob) => void;
   readonly workerFile?: string;
 }
 
-type Outcome = { readonly ok: true; readonly result: EncodeResult } | { readonly ok: false; readonly err: Error };
+/** A batch failed as a whole (the worker threw or died): what it held, and why. */
+export class EncoderBatchError extends IngestorError {
+  constructor(
+    readonly frames: number,
+    readonly bytes: number,
+    cause: unknown,
+  ) {
+    super(
+      'ENCODER_BATCH_FAILED',
+      `an encoder batch of ${frames} frames (${bytes} bytes) failed as a whole: ${(cause as Error)?.message ?? String(cause)}`,
+      true,
+      { cause },
+    );
+  }
+}
+
+type Outcome = { readonly ok: true; readonly result: EncodeResult } | { readonly ok: false; readonly err: unknown };
 
 interface Pending {
   readonly held: HeldJob;
   readonly size: number;
+  /** Frames in the batch, counted before its buffers are transferred. */
+  readonly frames: number;
   outcome: Outcome | null;
 }
 
@@ -84,20 +107,20 @@ export class EncoderPool {
     const size = job.bytes.byteLength;
     if (!force && this.queuedBytes + size > this.opts.maxQueueBytes && this.inFlight > 0) return false;
     const seq = this.nextSeq++;
-    const entry: Pending = { held, size, outcome: null };
+    const entry: Pending = { held, size, frames: job.ends.length, outcome: null };
     this.pending.set(seq, entry);
     this.queuedBytes += size;
     if (this.inline !== null) {
       try {
         this.complete(seq, { ok: true, result: this.inline.encode(job) });
       } catch (err) {
-        this.complete(seq, { ok: false, err: err as Error });
+        this.complete(seq, { ok: false, err });
       }
       return true;
     }
     (this.piscina as Piscina).run(job, { transferList: [job.bytes.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer] }).then(
       (result: EncodeResult) => this.complete(seq, { ok: true, result }),
-      (err: Error) => this.complete(seq, { ok: false, err }),
+      (err: unknown) => this.complete(seq, { ok: false, err }),
     );
     return true;
   }
@@ -120,7 +143,7 @@ export class EncoderPool {
       this.pending.delete(this.nextToDeliver++);
       this.queuedBytes -= next.size;
       try {
-        this.deliver(next.held, next.outcome);
+        this.deliver(next, next.outcome);
       } catch (err) {
         // A consumer's bug: surface it as before (uncaught), without stalling later deliveries.
         queueMicrotask(() => {
@@ -135,8 +158,8 @@ export class EncoderPool {
     }
   }
 
-  private deliver(held: HeldJob, outcome: Outcome): void {
+  private deliver({ held, frames, size }: Pending, outcome: Outcome): void {
     if (outcome.ok) this.opts.onResult(outcome.result, held.hold);
-    else this.opts.onError(outcome.err, held);
+    else this.opts.onError(new EncoderBatchError(frames, size, outcome.err), held);
   }
 }

@@ -24,6 +24,9 @@ import type { Hold, Watermark } from './watermark.js';
 /** What the overflow needs of the encoder pool (a fake in tests). */
 export type OverflowPool = Pick<EncoderPool, 'queuedBytes' | 'submit'>;
 
+/** The session of frames an earlier run left on disk: no connection of this run has it. */
+export const EARLIER_RUN_SESSION = -1;
+
 /** A job and the watermark hold that travels with it. */
 export interface HeldJob {
   readonly job: EncodeJob;
@@ -123,11 +126,14 @@ export class FrameOverflow {
             this.spool.retryLater(record);
             break;
           }
-          const { job, key } = decodeFrames(record.body, record.lines);
-          // This run's records keep the hold they were put with; an earlier run's get one now.
-          const hold = this.holds.get(key) ?? this.watermark.hold();
-          this.holds.delete(key);
-          this.pool.submit({ job, hold }, true);
+          const decoded = decodeFrames(record.body, record.lines);
+          const own = this.holds.get(decoded.key);
+          this.holds.delete(decoded.key);
+          // This run's records keep the hold they were put with. An earlier run's get one now, and
+          // session -1: their states are written, but their replies answer none of this run's
+          // commands (ids and session numbers start again in every run).
+          const job = own === undefined ? { ...decoded.job, session: EARLIER_RUN_SESSION } : decoded.job;
+          this.pool.submit({ job, hold: own ?? this.watermark.hold() }, true);
           await this.spool.ack(record);
         }
       } catch (err) {

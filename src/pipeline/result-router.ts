@@ -2,6 +2,11 @@
  * Where an encoder result goes, in one place: counts to the metrics, lines to the writer (with
  * the batch's watermark hold), states that wait for the backfill to the waiting room, replies to
  * the HA connection, observations to the enrichment, and the live stream's HA time to the hold.
+ *
+ * A batch that failed as a whole (never an input problem: those are counted per event by the
+ * workers) is counted exactly (frames, bytes), and before its hold is released the resync is
+ * told (src/ha/resync.ts dataLost): it holds a gap from the watermark, which the watermark cannot
+ * pass, and drops the connection so that the next one fetches the gap from HA's history.
  */
 import type { Logger } from 'pino';
 import type { EncodeResult, Observed } from '../../workers/encode-batch.js';
@@ -12,6 +17,7 @@ import type { Metrics } from '../metrics.js';
 import type { Writer } from '../writer/writer.js';
 import type { HeldJob } from './overflow.js';
 import type { RestartDedup } from './restart-dedup/index.js';
+import type { EncoderBatchError } from './encoder-pool.js';
 import type { Hold } from './watermark.js';
 
 export interface ResultRouterOptions {
@@ -20,7 +26,7 @@ export interface ResultRouterOptions {
   readonly dedup: RestartDedup | null;
   readonly replies: (session: number, replies: readonly Reply[]) => void;
   /** Gap filling: the first live changes of each connection (its anchors) and every entity seen. */
-  readonly resync: Pick<Resync, 'liveSeen' | 'knownEntity'>;
+  readonly resync: Pick<Resync, 'liveSeen' | 'knownEntity' | 'dataLost'>;
   readonly clockOffset: ClockOffset;
   readonly observe: (observed: readonly Observed[]) => void;
   /** A batch finished: frames waiting on disk may go to the pool now. */
@@ -31,6 +37,9 @@ export interface ResultRouterOptions {
 
 export class ResultRouter {
   constructor(private readonly opts: ResultRouterOptions) {}
+
+  /** Batches that failed as a whole in this run (their state changes are fetched again). */
+  failedBatches = 0;
 
   onResult(r: EncodeResult, hold: Hold): void {
     const { writer, dedup } = this.opts;
@@ -50,15 +59,21 @@ export class ResultRouter {
   }
 
   /**
-   * A bug, not an input problem (those are counted per event): said loudly. The frames are lost;
-   * HA's history still has their state changes.
+   * A bug or a crashed worker, not an input problem: said loudly and counted exactly. While its
+   * hold is still held, a gap from the watermark is handed to the resync, which drops the
+   * connection and fetches the lost state changes again from HA's history.
    */
-  onError(err: Error, { job, hold }: HeldJob): void {
+  onError(err: EncoderBatchError, { hold }: HeldJob): void {
     const { metrics, log } = this.opts;
+    this.failedBatches++;
     metrics.encodeErrors.inc();
-    metrics.dispatchDropped.inc(job.ends.length);
+    metrics.dispatchDropped.inc(err.frames);
+    log.error(
+      { frames: err.frames, bytes: err.bytes, failedBatches: this.failedBatches, err },
+      "an encoder batch failed as a whole: its state changes are fetched again from HA's history",
+    );
+    this.opts.resync.dataLost('an encoder batch failed');
     hold.release();
-    log.error({ frames: job.ends.length, err }, 'an encoder batch failed as a whole; its frames are lost');
     this.opts.encoderFree();
   }
 

@@ -151,14 +151,15 @@ export class Watermark {
   }
 
   /**
-   * The saved value proved to lie ahead of HA's own now (a restored state.json from another
-   * machine, HA's clock set back): nothing after `haMs` is known durable any more. Lowers the
-   * value to `haMs` if it is above; live data moves it on as usual.
+   * HA's clock stepped back (it restarted with an earlier time): the times known so far are on
+   * its old clock and would stand ahead of everything it gives now. From `haMs` (its new clock)
+   * on, the value and the newest time follow the new clock again.
    */
-  lowerTo(haMs: number): void {
-    if (this.prefixHaMs === null || this.prefixHaMs <= haMs) return;
-    this.prefixHaMs = haMs;
-    for (const [seq, ms] of this.releasedAhead) if (ms > haMs) this.releasedAhead.delete(seq);
+  rebase(haMs: number): void {
+    if (this.prefixHaMs !== null && this.prefixHaMs > haMs) this.prefixHaMs = haMs;
+    if (this.newest !== null && this.newest > haMs) this.newest = haMs;
+    for (const [seq, ms] of this.releasedAhead) if (ms > haMs) this.releasedAhead.set(seq, haMs);
+    for (const c of this.arrivals.values()) if (c.haMs > haMs) c.haMs = haMs;
     this.changed();
   }
 

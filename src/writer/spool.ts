@@ -10,8 +10,13 @@
  * - A record is handed off only after write + fdatasync: `append` resolves after both.
  * - Records are replayed oldest first; a segment is deleted only when every record in it was
  *   acknowledged (written, or settled as rejected / dead-lettered).
- * - A segment cut short by a crash keeps its intact records: reading stops at the first record
- *   whose header, length or checksum does not hold, and that is logged.
+ * - Reading keeps every intact record: a record counts when its magic, its length (within the
+ *   file) and the CRC-32 of its body hold. Where one does not, reading resynchronises on the next
+ *   offset where all three hold, and the bytes in between are skipped and counted: "cut short"
+ *   when they are the file's last record begun and not finished (a crash while writing), else
+ *   "damaged" (the disk or someone changed bytes). A damaged header or a huge length field loses
+ *   only the damaged part. Records inside a skipped part whose header survived (magic and a
+ *   length that frames it exactly) are counted with the points their header names.
  * - The disk used is bounded by `maxBytes`: past it the oldest segment is dropped, with an
  *   error log and a metric. Never silently.
  */
@@ -56,21 +61,88 @@ export function encodeRecord(body: Buffer, lines: number, gzipped: boolean): Buf
   return Buffer.concat([header, body]);
 }
 
-/** The intact records of a segment's bytes, and whether a broken tail followed them. */
-export function decodeRecords(data: Buffer, segment: number): { records: SpoolRecord[]; intactBytes: number } {
-  const records: SpoolRecord[] = [];
-  let offset = 0;
-  while (offset + HEADER_BYTES <= data.length) {
-    if (data.readUInt32BE(offset) !== MAGIC) break;
-    const length = data.readUInt32BE(offset + 4);
-    const end = offset + HEADER_BYTES + length;
-    if (end > data.length) break;
-    const body = data.subarray(offset + HEADER_BYTES, end);
-    if (crc32(body) !== data.readUInt32BE(offset + 16)) break;
-    records.push({ body, lines: data.readUInt32BE(offset + 8), gzipped: (data.readUInt32BE(offset + 12) & 1) === 1, segment });
-    offset = end;
+/** What reading a segment found: its intact records and the parts it had to skip. */
+export interface DecodedSegment {
+  readonly records: SpoolRecord[];
+  /** Bytes skipped as damaged (not a torn tail). */
+  readonly damagedBytes: number;
+  /** Skipped records whose header survived, and the points (items) those headers name. */
+  readonly damagedRecords: number;
+  readonly damagedItems: number;
+  /** Bytes of a last record begun and not finished (a crash while writing). */
+  readonly cutShortBytes: number;
+}
+
+const MAGIC_BYTES = Buffer.from('HAS1', 'latin1');
+/** Far above any write batch or frame batch (both are bounded well below): only to tell damage from a torn tail. */
+const MAX_PLAUSIBLE_RECORD = 1 << 30;
+
+/** The end of the intact record at `offset`, or -1: magic, length within the data, checksum. */
+function intactEnd(data: Buffer, offset: number): number {
+  if (offset + HEADER_BYTES > data.length || data.readUInt32BE(offset) !== MAGIC) return -1;
+  const end = offset + HEADER_BYTES + data.readUInt32BE(offset + 4);
+  if (end > data.length) return -1;
+  return crc32(data.subarray(offset + HEADER_BYTES, end)) === data.readUInt32BE(offset + 16) ? end : -1;
+}
+
+/** The next offset after `from` where an intact record starts, or the data's length. */
+function resync(data: Buffer, from: number): number {
+  for (let at = data.indexOf(MAGIC_BYTES, from); at !== -1; at = data.indexOf(MAGIC_BYTES, at + 1)) {
+    if (intactEnd(data, at) !== -1) return at;
   }
-  return { records, intactBytes: offset };
+  return data.length;
+}
+
+/** Every intact record of a segment's bytes, resynchronising after damage (see the rules above). */
+export function decodeRecords(data: Buffer, segment: number): DecodedSegment {
+  const records: SpoolRecord[] = [];
+  const found = { damagedBytes: 0, damagedRecords: 0, damagedItems: 0, cutShortBytes: 0 };
+  let offset = 0;
+  while (offset < data.length) {
+    const end = intactEnd(data, offset);
+    if (end !== -1) {
+      const body = data.subarray(offset + HEADER_BYTES, end);
+      records.push({ body, lines: data.readUInt32BE(offset + 8), gzipped: (data.readUInt32BE(offset + 12) & 1) === 1, segment });
+      offset = end;
+      continue;
+    }
+    const next = resync(data, offset + 1);
+    if (next === data.length && isTornTail(data, offset)) found.cutShortBytes += next - offset;
+    else countDamage(data, offset, next, found);
+    offset = next;
+  }
+  return { records, ...found };
+}
+
+/**
+ * Whether the bytes from `offset` to the end are one record begun and not finished: a header cut
+ * short, or a whole header whose body runs past the end. A crash while appending leaves that.
+ */
+function isTornTail(data: Buffer, offset: number): boolean {
+  const rest = data.length - offset;
+  if (rest < 4) return MAGIC_BYTES.subarray(0, rest).equals(data.subarray(offset));
+  if (data.readUInt32BE(offset) !== MAGIC) return false;
+  if (rest < HEADER_BYTES) return true;
+  // A length beyond any batch the writer makes is a damaged field, not a record begun.
+  const length = data.readUInt32BE(offset + 4);
+  return length <= MAX_PLAUSIBLE_RECORD && offset + HEADER_BYTES + length > data.length;
+}
+
+/**
+ * Counts the skipped part [from, to): its bytes, and the records in it whose header survived
+ * (magic, and a length that ends within the part: the points it names are counted too).
+ */
+function countDamage(data: Buffer, from: number, to: number, found: { damagedBytes: number; damagedRecords: number; damagedItems: number }): void {
+  found.damagedBytes += to - from;
+  let at = data.indexOf(MAGIC_BYTES, from);
+  while (at !== -1 && at + HEADER_BYTES <= to) {
+    const end = at + HEADER_BYTES + data.readUInt32BE(at + 4);
+    if (end <= to) {
+      found.damagedRecords++;
+      found.damagedItems += data.readUInt32BE(at + 8);
+    }
+    at = data.indexOf(MAGIC_BYTES, end <= to ? end : at + 1);
+  }
 }
 
 /** The metrics of one spool; the batch spool and the frame overflow each have their own. */
@@ -270,18 +342,33 @@ export class Spool {
       segment.unread = [];
       return;
     }
-    const { records, intactBytes } = decodeRecords(data, segment.seq);
-    if (intactBytes < data.length) {
-      this.log.error(
-        { file: segment.path, intactRecords: records.length, brokenBytes: data.length - intactBytes },
-        'spool file was cut short (crash while writing?): its intact records are kept, the broken tail is discarded',
-      );
-      this.metrics.corruptBytes.inc(data.length - intactBytes);
-    }
+    const decoded = decodeRecords(data, segment.seq);
+    this.reportSkipped(segment, decoded);
+    const { records } = decoded;
     segment.unread = records;
     segment.outstanding = records.length;
     segment.lines = records.reduce((n, r) => n + r.lines, 0);
     if (records.length === 0) await this.remove(segment);
+  }
+
+  /** Damage and a torn tail are told apart: only the second is what a crash leaves. */
+  private reportSkipped(segment: Segment, d: DecodedSegment): void {
+    const file = segment.path;
+    if (d.damagedBytes > 0) {
+      this.log.error(
+        { file, intactRecords: d.records.length, skippedBytes: d.damagedBytes, damagedRecords: d.damagedRecords, damagedItems: d.damagedItems },
+        'spool file has damaged bytes: they are skipped, every intact record before and after them is kept (damagedItems: what the headers of the damaged records name)',
+      );
+      this.metrics.corruptBytes.inc(d.damagedBytes, { cause: 'damaged' });
+      this.metrics.dropped.inc(d.damagedItems, { reason: 'damaged' });
+    }
+    if (d.cutShortBytes > 0) {
+      this.log.warn(
+        { file, intactRecords: d.records.length, cutShortBytes: d.cutShortBytes },
+        'spool file was cut short at the end (a crash while writing its last record, never acknowledged): its intact records are kept',
+      );
+      this.metrics.corruptBytes.inc(d.cutShortBytes, { cause: 'cut_short' });
+    }
   }
 
   private async makeRoom(incoming: number): Promise<void> {

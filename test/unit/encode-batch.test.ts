@@ -189,7 +189,7 @@ describe('batch encoder', () => {
     expect(r.errors).toHaveLength(3);
     expect(r.errors[0]).toMatch(/^frame of 16 bytes is not JSON/);
     expect(r.errors[1]).toMatch(/no domain/);
-    expect(r.errors[2]).toMatch(/bad last_updated "not a time"/);
+    expect(r.errors[2]).toMatch(/last_updated "not a time" is not a valid ISO 8601 time/);
   });
 
   it('writes other event types as ha_event points at time_fired', () => {

@@ -108,17 +108,21 @@ describe('encoder pool: delivery in submit order', () => {
         hold.release();
       },
       onError: (err, held) => {
-        events.push(`error ${err.message}`);
+        // Counted at submit: the job's own buffers were transferred to the worker.
+        events.push(`error ${err.code}: ${err.frames} frames, ${(err.cause as Error).message}`);
         held.hold.release();
       },
     });
     try {
       pool.submit({ job: job([event('sensor.a', '1', 0, null)], SLOW), hold: watermark.hold() });
-      pool.submit({ job: job([event('sensor.a', '1', 0, null)], FAILS), hold: watermark.hold() });
+      pool.submit({
+        job: job([event('sensor.a', '1', 0, null), event('sensor.x', '1', 0, null), event('sensor.y', '1', 0, null)], FAILS),
+        hold: watermark.hold(),
+      });
       pool.submit({ job: job([event('sensor.b', '1', 0, null), event('sensor.c', '1', 0, null)]), hold: watermark.hold() });
       expect(pool.inFlight).toBe(3);
       await pool.drain();
-      expect(events).toEqual(['result 1', 'error worker failed', 'result 2']);
+      expect(events).toEqual(['result 1', 'error ENCODER_BATCH_FAILED: 3 frames, worker failed', 'result 2']);
       expect([pool.inFlight, pool.queuedBytes, watermark.held]).toEqual([0, 0, 0]);
     } finally {
       await pool.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMetrics, frameSpoolMetrics } from '../../src/metrics.js';
-import { decodeFrames, encodeFrames, FrameOverflow, type HeldJob, type OverflowPool } from '../../src/pipeline/overflow.js';
+import { decodeFrames, EARLIER_RUN_SESSION, encodeFrames, FrameOverflow, type HeldJob, type OverflowPool } from '../../src/pipeline/overflow.js';
 import { Watermark } from '../../src/pipeline/watermark.js';
 import { Spool } from '../../src/writer/spool.js';
 import type { EncodeJob } from '../../workers/encode-batch.js';
@@ -129,8 +129,9 @@ describe('FrameOverflow', () => {
     overflow2.feed();
     await until('fed after restart', () => (pool2.submitted.length === 2 ? true : undefined), 5_000);
     const [a, b] = pool2.submitted.map((s) => s.held);
-    expect([a?.job.session, b?.job.session]).toEqual([7, 8]);
-    expect(a?.job).toEqual(fullJob(7));
+    // An earlier run's frames answer none of this run's commands: session -1, every other field kept.
+    expect([a?.job.session, b?.job.session]).toEqual([EARLIER_RUN_SESSION, EARLIER_RUN_SESSION]);
+    expect(a?.job).toEqual({ ...fullJob(7), session: EARLIER_RUN_SESSION });
     expect(after.held).toBe(2);
     expect(a?.hold).not.toBe(oldHold);
     a?.hold.release();

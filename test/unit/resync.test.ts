@@ -220,6 +220,33 @@ describe('Resync', () => {
     });
   }
 
+  it("a watermark only 2 h in HA's future: a live change before it proves it (not a quiet home), clamped the same way", async () => {
+    const haNow = Date.now() + 3 * H;
+    const { ha, resync, lines, metrics, watermark } = setup(haNow + 2 * H);
+    resync.begin(1);
+    ha.row('sensor.a', haNow);
+    resync.liveSeen(1, [{ entityId: 'sensor.a', haMs: haNow }]);
+    const filled = resync.subscribed(1, snapshot({ entityId: 'sensor.b', haMs: haNow - 10_000 }, ['sensor.b']));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    const from = haNow - 10_000 + 1 - 48 * H;
+    expect(ha.fetches[0]?.start).toBe(historyStart(from));
+    expect(lines.find((l) => l.gapStart !== undefined)).toMatchObject({ haNow: iso(haNow - 10_000), backfillFrom: iso(from) });
+    expect(metrics.watermarkClamped.get()).toBe(1);
+    expect(watermark.value()).toBe(from);
+  });
+
+  it('a watermark 4 min after the newest state with no live change before it: a quiet home, nothing fetched, no clamp', async () => {
+    const T = Date.now() - H;
+    const { ha, listener, resync, metrics } = setup(T + 240_000);
+    resync.begin(1);
+    await resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T }, ['sensor.a']));
+    expect(ha.fetches).toEqual([]);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 true']);
+    expect(metrics.watermarkClamped.get()).toBe(0);
+  });
+
   it('a recorder that never reaches the anchor: fetched anyway after the bound, the tail reported, settle(false)', async () => {
     const T = Date.now() + 3 * H;
     const { ha, listener, resync, lines, metrics, watermark } = setup(T, { recorderWaitMs: 150 });

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,6 +32,70 @@ describe('spool records', () => {
     const flipped = Buffer.from(data);
     flipped.writeUInt8(flipped.readUInt8(data.length - 1) ^ 0xff, data.length - 1); // checksum no longer holds
     expect(decodeRecords(flipped, 1).records).toHaveLength(2);
+  });
+});
+
+describe('spool records after damage', () => {
+  const RECORD = 20 + 100;
+  /** 50 records of 100-byte bodies, record i naming i points. */
+  const segment = () => Buffer.concat(Array.from({ length: 50 }, (_, i) => encodeRecord(body(i), i, true)));
+  const ids = (d: ReturnType<typeof decodeRecords>) => d.records.map((r) => Number(r.body.toString().slice(0, 6)));
+  const except = (...lost: number[]) => Array.from({ length: 50 }, (_, i) => i).filter((i) => !lost.includes(i));
+  const flip = (data: Buffer, at: number, n = 4) => {
+    for (let i = at; i < at + n; i++) data[i] = (data[i] as number) ^ 0x5a;
+    return data;
+  };
+
+  it('four damaged bytes in the middle lose only their record; every record after them is kept', () => {
+    const d = decodeRecords(flip(segment(), 20 * RECORD + 50), 1);
+    expect(ids(d)).toEqual(except(20));
+    expect(d).toMatchObject({ damagedBytes: RECORD, damagedRecords: 1, damagedItems: 20, cutShortBytes: 0 });
+  });
+
+  it('damage across two records (a body and the next header) loses those two only', () => {
+    const d = decodeRecords(flip(segment(), 21 * RECORD - 2, 8), 1);
+    expect(ids(d)).toEqual(except(20, 21));
+    expect(d.damagedBytes).toBe(2 * RECORD);
+    expect(d.cutShortBytes).toBe(0);
+  });
+
+  it('a damaged first header loses the first record only', () => {
+    const d = decodeRecords(flip(segment(), 0), 1);
+    expect(ids(d)).toEqual(except(0));
+    expect(d).toMatchObject({ damagedBytes: RECORD, damagedRecords: 0, cutShortBytes: 0 });
+  });
+
+  it('a huge length field loses its record only, in the first record and in the last', () => {
+    const first = segment();
+    first.writeUInt32BE(0xfffffff0, 4);
+    expect(ids(decodeRecords(first, 1))).toEqual(except(0));
+    expect(decodeRecords(first, 1)).toMatchObject({ damagedBytes: RECORD, damagedRecords: 0, cutShortBytes: 0 });
+    const last = segment();
+    last.writeUInt32BE(0xfffffff0, 49 * RECORD + 4);
+    expect(ids(decodeRecords(last, 1))).toEqual(except(49));
+    expect(decodeRecords(last, 1)).toMatchObject({ damagedBytes: RECORD, cutShortBytes: 0 });
+  });
+
+  it('a torn tail (a record begun and not finished) is told apart from damage', () => {
+    const data = segment();
+    for (const keep of [2, 13, 20 + 37]) {
+      const d = decodeRecords(data.subarray(0, 49 * RECORD + keep), 1);
+      expect(ids(d)).toEqual(except(49));
+      expect(d).toMatchObject({ damagedBytes: 0, cutShortBytes: keep });
+    }
+  });
+
+  it('damage and a torn tail in one file are both counted, each as what it is', () => {
+    const d = decodeRecords(flip(segment(), 10 * RECORD + 30).subarray(0, 50 * RECORD - 7), 1);
+    expect(ids(d)).toEqual(except(10, 49));
+    expect(d).toMatchObject({ damagedBytes: RECORD, damagedRecords: 1, damagedItems: 10, cutShortBytes: RECORD - 7 });
+  });
+
+  it('garbage that is no record at all is skipped as damage, up to the next record', () => {
+    const data = Buffer.concat([Buffer.from('xyz'), segment(), Buffer.from('HAS'), Buffer.from('garbage!')]);
+    const d = decodeRecords(data, 1);
+    expect(ids(d)).toEqual(except());
+    expect(d).toMatchObject({ damagedBytes: 3 + 11, cutShortBytes: 0 });
   });
 });
 
@@ -71,8 +135,37 @@ describe('Spool', () => {
       await spool.ack(r);
     }
     expect(got).toEqual(['000001', '000002', '000003']);
-    expect(metrics.spoolCorruptBytes.get()).toBe(30);
-    expect(logLines.some((l) => String(l.msg).includes('cut short'))).toBe(true);
+    expect(metrics.spoolCorruptBytes.get({ cause: 'cut_short' })).toBe(30);
+    expect(metrics.spoolCorruptBytes.total()).toBe(30);
+    expect(logLines.some((l) => String(l.msg).includes('cut short at the end'))).toBe(true);
+    expect(logLines.some((l) => String(l.msg).includes('damaged'))).toBe(false);
+  });
+
+  it('keeps every intact record of a file with damaged bytes in the middle, and says it was damage, not a crash', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const first = await open();
+    for (let i = 1; i <= 30; i++) await first.spool.append(body(i), 7, true);
+    await first.spool.close();
+    const [file] = readdirSync(dir);
+    const path = join(dir, file as string);
+    const data = readFileSync(path);
+    for (let i = 0; i < 4; i++) data[10 * 120 + 60 + i] = (data[10 * 120 + 60 + i] as number) ^ 0xff; // inside record 11's body
+    writeFileSync(path, data);
+    const { spool, metrics, logLines } = await open();
+    const got: number[] = [];
+    for (let r = await spool.next(); r !== null; r = await spool.next()) {
+      got.push(Number(r.body.toString().slice(0, 6)));
+      await spool.ack(r);
+    }
+    expect(got).toEqual(Array.from({ length: 30 }, (_, i) => i + 1).filter((i) => i !== 11));
+    expect(metrics.spoolCorruptBytes.get({ cause: 'damaged' })).toBe(120);
+    expect(metrics.spoolCorruptBytes.get({ cause: 'cut_short' })).toBe(0);
+    expect(metrics.spoolDroppedPoints.get({ reason: 'damaged' })).toBe(7);
+    expect(metrics.spoolReplayedPoints.get()).toBe(29 * 7);
+    const said = logLines.find((l) => String(l.msg).includes('damaged bytes'));
+    expect(said).toMatchObject({ skippedBytes: 120, damagedRecords: 1, damagedItems: 7, intactRecords: 29 });
+    expect(logLines.some((l) => String(l.msg).includes('cut short'))).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('when full, drops the oldest file with an error and a metric, never silently', async () => {

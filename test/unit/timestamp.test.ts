@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epochSecondsToNs, isoToNs } from '../../workers/timestamp.js';
+import { badTimeReason, epochSecondsToNs, isoToNs } from '../../workers/timestamp.js';
 
 describe('isoToNs', () => {
   it.each([
@@ -19,9 +19,32 @@ describe('isoToNs', () => {
     ['1970-01-01T00:00:01+00:00', '1000000000'],
     ['1970-01-01T00:00:00.000001+00:00', '1000'],
     ['1969-12-31T23:59:59.5+00:00', '-500000000'],
-    ['2262-04-11T23:47:16.854775807Z', '9223372036854775807'],
+    ['2262-04-11T23:47:16.854775806Z', '9223372036854775806'], // InfluxDB's MaxNanoTime
+    ['1677-09-21T00:12:43.145224194Z', '-9223372036854775806'], // and its MinNanoTime
+    ['2262-04-12T01:47:16+02:00', '9223372036000000000'], // the offset brings it into the range
+    ['1900-01-01T00:00:00+00:00', '-2208988800000000000'],
+    ['1800-02-29T00:00:00+00:00', null], // 1800 is no leap year
   ])('%s → %s', (iso, ns) => {
     expect(isoToNs(iso)).toBe(ns);
+  });
+
+  it.each([
+    '0050-06-01T00:00:00+00:00', // Date.UTC would read year 50 as 1950
+    '0000-01-01T00:00:00+00:00',
+    '0099-12-31T23:59:59+00:00',
+    '1677-09-21T00:12:43.145224193Z', // 1 ns before InfluxDB's range
+    '1677-01-01T00:00:00+00:00',
+    '2262-04-11T23:47:16.854775807Z', // int64's maximum: 1 ns past InfluxDB's range
+    '2262-04-12T00:00:00+00:00',
+    '9999-12-31T23:59:59+00:00',
+  ])('refuses %s: outside InfluxDB’s range, never another date', (iso) => {
+    expect(isoToNs(iso)).toBeNull();
+    expect(badTimeReason(iso)).toBe(`${JSON.stringify(iso)} is outside the range InfluxDB can store (1677-09-21 to 2262-04-11)`);
+  });
+
+  it('says when a time is not a time at all', () => {
+    expect(badTimeReason('2024-02-30T00:00:00+00:00')).toBe('"2024-02-30T00:00:00+00:00" is not a valid ISO 8601 time');
+    expect(badTimeReason(42)).toBe('42 is not a valid ISO 8601 time');
   });
 
   it('is exact where a double of nanoseconds is not', () => {
@@ -58,5 +81,11 @@ describe('epochSecondsToNs', () => {
     [1714566896.999999, '1714566896999999000'],
   ])('%d → %s (µs exact)', (s, ns) => {
     expect(epochSecondsToNs(s)).toBe(ns);
+  });
+
+  it('refuses times outside InfluxDB’s range', () => {
+    expect(epochSecondsToNs(-60_589_296_000)).toBeNull(); // 0050-01-01
+    expect(epochSecondsToNs(9_223_372_037)).toBeNull();
+    expect(epochSecondsToNs(Number.POSITIVE_INFINITY)).toBeNull();
   });
 });

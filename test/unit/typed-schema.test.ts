@@ -71,7 +71,7 @@ describe('typed schema: one state → one line', () => {
 
   it.each([
     ['no domain', { entity_id: 'nodomain' }, /no domain/],
-    ['bad timestamp', { last_updated: 'yesterday' }, /bad last_updated/],
+    ['bad timestamp', { last_updated: 'yesterday' }, /last_updated "yesterday" is not a valid ISO 8601 time/],
     ['missing entity id', { entity_id: undefined }, /without entity_id/],
   ])('rejects a state with %s', (_name, state, message) => {
     expect(() => encode(state as Partial<HaState>)).toThrow(message);

@@ -195,23 +195,4 @@ describe('Watermark', () => {
     expect(w.held).toBe(0);
     expect(w.value()).toBe(1_009);
   });
-
-  it("lowerTo: a restored value in HA's future comes down to what HA knows; live data moves it on; never raised", () => {
-    const future = Date.parse('5138-01-01T00:00:00Z');
-    const w = new Watermark(future);
-    const seen: number[] = [];
-    w.onChange(() => seen.push(w.value() as number));
-    const a = w.hold();
-    const b = w.hold();
-    b.noteHaTime(future + 5); // released ahead of a: must not carry the future back in
-    b.release();
-    w.lowerTo(1_000);
-    expect(w.value()).toBe(1_000);
-    expect(seen.at(-1)).toBe(1_000);
-    w.lowerTo(5_000); // never raises
-    expect(w.value()).toBe(1_000);
-    a.noteHaTime(2_000);
-    a.release();
-    expect(w.value()).toBe(2_000);
-  });
 });

@@ -89,8 +89,9 @@ export class Batch {
       if (line === null) this.r.skipped++;
       return line;
     } catch (err) {
-      if (!(err instanceof InvalidStateError)) throw err;
-      this.fail(err.message);
+      // RangeError: a limit of the engine reached anyway (a state value nested past the bound).
+      if (!(err instanceof InvalidStateError) && !(err instanceof RangeError)) throw err;
+      this.fail(err instanceof RangeError ? `a state could not be encoded (${(err as Error).message}): refused` : (err as Error).message);
       return null;
     }
   }

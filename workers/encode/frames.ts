@@ -14,7 +14,8 @@
 import { isAscii } from 'node:buffer';
 import { isControlMessage } from '../../src/ha/messages.js';
 import { toLatin1Form } from '../latin1.js';
-import { InvalidStateError, type StateEncoder } from '../typed-schema.js';
+import { InvalidStateError, MAX_NESTING, NestingTooDeepError, nestsDeeperThan } from '../invalid.js';
+import type { StateEncoder } from '../typed-schema.js';
 import { Batch, createThreadState } from './batch.js';
 import { encodeEvent, type HaEvent } from './live-event.js';
 import { RecordBuilder } from './records.js';
@@ -24,6 +25,8 @@ import { encodeSnapshot } from './snapshot.js';
 import { encodeWsHistory } from './ws-history.js';
 
 const BACKSLASH_U = Buffer.from('\\u');
+/** Levels above a value in a result message ({"result": [{"attributes": {…}}]}). */
+const CONTROL_ENVELOPE = 4;
 
 /** Whether every `\uXXXX` escape in the bytes is ASCII (\u0000–\u007f). */
 export function escapesAreAscii(bytes: Buffer): boolean {
@@ -88,7 +91,23 @@ interface Message {
   event?: HaEvent;
 }
 
+/**
+ * One message, alone: whatever it holds, it ends as its points or as one invalid event (counted,
+ * with its reason), never as the failure of its batch. The bounds (workers/invalid.ts) keep the
+ * encoders' recursion shallow; a RangeError (a stack or string limit reached anyway) is caught
+ * here as the last line.
+ */
 function encodeMessage(b: Batch, msg: unknown): void {
+  try {
+    encodeMessageUnguarded(b, msg);
+  } catch (err) {
+    if (!(err instanceof InvalidStateError) && !(err instanceof RangeError)) throw err;
+    const reason = (err as Error).message;
+    b.fail(err instanceof RangeError ? `message could not be encoded (${reason}): refused` : reason);
+  }
+}
+
+function encodeMessageUnguarded(b: Batch, msg: unknown): void {
   const m = msg as Message | null;
   if (typeof m !== 'object' || m === null) {
     b.fail(`message is not an object: ${JSON.stringify(msg)?.slice(0, 80)}`);
@@ -99,12 +118,7 @@ function encodeMessage(b: Batch, msg: unknown): void {
     return;
   }
   b.r.events++;
-  try {
-    encodeEvent(b, m.event);
-  } catch (err) {
-    if (!(err instanceof InvalidStateError)) throw err;
-    b.fail(err.message);
-  }
+  encodeEvent(b, m.event);
 }
 
 /** A result or a pong: states to write are encoded, anything else goes back as it is. */
@@ -113,6 +127,8 @@ function encodeReply(b: Batch, m: Message): void {
   if (kind !== undefined && typeof m.result === 'object' && m.result !== null) {
     b.r.control.push(encodeStates(b, m.id as number, kind, m.result));
   } else if (isControlMessage(m)) {
+    // It travels back to the main thread (structured clone) and may be re-encoded: bounded too.
+    if (nestsDeeperThan(m, MAX_NESTING + CONTROL_ENVELOPE)) throw new NestingTooDeepError(`result ${String(m.id)}`);
     b.r.control.push(m);
   } else {
     b.fail(`unexpected message type ${JSON.stringify(m.type)}`);

@@ -5,8 +5,9 @@
  * silently (registry updates the ingestor subscribed to for itself).
  */
 import { escapeStringValue, escapeTagValue } from '../line-protocol.js';
-import { isoToNs } from '../timestamp.js';
-import { capString, InvalidStateError, STRING_FIELD_MAX, type HaState } from '../typed-schema.js';
+import { badTimeReason, isoToNs } from '../timestamp.js';
+import { InvalidStateError, MAX_NESTING, NestingTooDeepError, nestsDeeperThan } from '../invalid.js';
+import { capString, STRING_FIELD_MAX, type HaState } from '../typed-schema.js';
 import type { Batch } from './batch.js';
 import { ARRIVAL } from './result.js';
 
@@ -78,7 +79,9 @@ function otherEventLine(b: Batch, ev: HaEvent, type: string): string {
     tags.set(type, tag);
   }
   const ns = typeof ev.time_fired === 'string' ? isoToNs(ev.time_fired) : null;
-  if (ns === null) throw new InvalidStateError(`${type}: bad time_fired ${JSON.stringify(ev.time_fired)}`);
+  if (ns === null) throw new InvalidStateError(`${type}: time_fired ${badTimeReason(ev.time_fired)}`);
+  // JSON.stringify recurses: a value nested past the bound is refused before it is reached.
+  if (nestsDeeperThan(ev.data, MAX_NESTING)) throw new NestingTooDeepError(`${type}: event data`);
   const data = escapeStringValue(capString(JSON.stringify(ev.data ?? {}), STRING_FIELD_MAX));
   return `ha_event,event_type=${tag} data_str="${data}" ${ns}\n`;
 }

@@ -33,7 +33,12 @@ export function encodeWsHistory(b: Batch, id: number, result: Record<string, unk
         b.fail(`${entityId}: history row without lu`);
         continue;
       }
-      const line = b.encodeLine({ entity_id: entityId, state: row.s, attributes }, epochSecondsToNs(row.lu));
+      const ns = epochSecondsToNs(row.lu);
+      if (ns === null) {
+        b.fail(`${entityId}: history row time ${row.lu} s is outside the range InfluxDB can store`);
+        continue;
+      }
+      const line = b.encodeLine({ entity_id: entityId, state: row.s, attributes }, ns);
       if (line === null) continue;
       const anew = row.lc === undefined || row.lc === row.lu ? CREATED_ANEW : 0;
       b.addState(entityId, line, ARRIVAL.history | anew, id, false);
