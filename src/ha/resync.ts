@@ -25,14 +25,15 @@
  *    listener is told `settle(session, false)`.
  * 5. A connection that closes before its gap is filled hands the gap — start and ceiling — to the
  *    next connection: the watermark never passes a gap that was not filled.
- * 6. A gap start after the anchor is one of three things, told apart by HA's own times only:
- *    HA restarted with its clock set back (the snapshot says HA restarted: the watermark is
- *    rebased onto its new clock); a quiet home (its newest live event was not a state change:
- *    the gap is empty); or a start in HA's future (a restored state.json from year 5138): a live
- *    change of this connection before the start, or a start more than BACKFILL_MAX_WINDOW after
- *    the anchor, proves it. Then the start is clamped to the anchor minus BACKFILL_MAX_WINDOW (the
- *    most that can be fetched), the ceiling and the watermark are lowered to it, and a warning
- *    names both times. HA's "now" is the anchor, never our clock.
+ * 6. A gap start after the anchor is one of three things, told apart by HA's own times only: a
+ *    start in HA's future (a restored state.json from year 5138, or HA's clock set back), proven
+ *    by a live change of this connection before the start or by a start more than
+ *    BACKFILL_MAX_WINDOW after the anchor; else HA restarted with its clock set back (the
+ *    snapshot says HA restarted: the watermark is rebased onto its new clock); else a quiet home
+ *    (its newest live event was not a state change: the gap is empty). A start in HA's future
+ *    is clamped to the anchor minus BACKFILL_MAX_WINDOW (the most that can be fetched), the
+ *    ceiling and the watermark are lowered to it, and a warning names both times. HA's "now" is
+ *    the anchor, never our clock.
  *
  * The clock offset (src/ha/clock-offset.ts) is for display only: nothing here depends on it.
  */
@@ -318,10 +319,11 @@ export class Resync {
     const anchor = await this.anchor(gap, snapshot);
     if (anchor === null) return this.fillWithoutAnchor(gap, fromMs);
     if (anchor.haMs < fromMs) {
-      if (snapshot?.haRestarted === true) return this.clockSetBack(gap, fromMs, anchor);
+      // Proven in HA's future first: HA's restart heuristic (restart dedup) may fire on a busy home.
+      if (this.startInHaFuture(gap, fromMs, anchor)) fromMs = this.clampToAnchor(gap, fromMs, anchor);
+      else if (snapshot?.haRestarted === true) return this.clockSetBack(gap, fromMs, anchor);
       // A quiet home: nothing changed since the gap's start, the gap is empty (no wait, no alarm).
-      if (!this.startInHaFuture(gap, fromMs, anchor)) return true;
-      fromMs = this.clampToAnchor(gap, fromMs, anchor);
+      else return true;
     }
     const reached = await this.recorderReached(gap, anchor);
     const toMs = anchor.haMs + 1;
