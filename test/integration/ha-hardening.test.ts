@@ -49,41 +49,45 @@ describe('the auth protocol broken (issue 10 item 16)', () => {
 });
 
 describe('a watermark in the future (issue 10 item 8)', () => {
-  it("state.json from year 5138: clamped to HA's now with a warning; everything emitted while the ingestor was away arrives", async () => {
-    const sc = await scenario({ influxUrl: inject('influxV1Url'), db: 'future_watermark' });
-    await sc.sim.emit({ count: 1_000, rate: 1_000 });
-    await sc.ingestor?.written(1_000);
-    expect(await sc.ingestor?.stop('SIGTERM')).toBe(0);
-    const file = join(sc.dataDir, 'state.json');
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { version: number; entityIds: string[] };
-    expect(saved.version).toBe(2);
-    const future = Date.parse('5138-06-01T00:00:00Z');
-    writeFileSync(file, JSON.stringify({ ...saved, watermarkHaMs: future }));
-    // HA keeps producing while the ingestor is away.
-    const away = sc.sim.emit({ count: 3_000, rate: 1_500 });
-    await sleep(1_000);
-    const ingestor = await sc.startIngestor();
-    await away;
-    expect(sc.sim.emitted.filter((e) => !e.delivered).length).toBeGreaterThan(1_000);
-    await sc.expectDatabaseComplete(60_000);
-    const warning = ingestor.logs.find((l) => String(l.msg).includes("after Home Assistant's now"));
-    expect(ingestor.logs.some((l) => String(l.msg).includes('restarted with its clock behind'))).toBe(false);
-    expect(warning).toMatchObject({ level: 40, gapStart: new Date(future - 60_000).toISOString() });
-    expect(Date.parse(String(warning?.haNow))).toBeLessThan(Date.now() + 60_000);
-    expect(await ingestor.metric('ha_ingestor_watermark_clamped_total')).toBe(1);
-    expect(await ingestor.metric('ha_ingestor_backfills_total{result="complete"}')).toBe(1);
-    // The saved watermark is back in HA's present: the next start does not clamp again.
-    await until(
-      'state.json in the present',
-      () => {
-        const w = (JSON.parse(readFileSync(file, 'utf8')) as { watermarkHaMs: number }).watermarkHaMs;
-        return w < Date.now() + 60_000 ? w : undefined;
-      },
-      10_000,
-      100,
-    );
-    expect((await ingestor.health()).status).toBe(200);
-  });
+  // With RESTART_DEDUP=false no snapshot is ever taken for an HA restart: the gap start after the
+  // anchor would pass for a quiet home.
+  for (const restartDedup of ['true', 'false']) {
+    it(`state.json from year 5138 (RESTART_DEDUP=${restartDedup}): clamped to HA's now with a warning; everything emitted while the ingestor was away arrives`, async () => {
+      const sc = await scenario({ influxUrl: inject('influxV1Url'), db: `future_watermark_${restartDedup}`, env: { RESTART_DEDUP: restartDedup } });
+      await sc.sim.emit({ count: 1_000, rate: 1_000 });
+      await sc.ingestor?.written(1_000);
+      expect(await sc.ingestor?.stop('SIGTERM')).toBe(0);
+      const file = join(sc.dataDir, 'state.json');
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { version: number; entityIds: string[] };
+      expect(saved.version).toBe(2);
+      const future = Date.parse('5138-06-01T00:00:00Z');
+      writeFileSync(file, JSON.stringify({ ...saved, watermarkHaMs: future }));
+      // HA keeps producing while the ingestor is away.
+      const away = sc.sim.emit({ count: 3_000, rate: 1_500 });
+      await sleep(1_000);
+      const ingestor = await sc.startIngestor();
+      await away;
+      expect(sc.sim.emitted.filter((e) => !e.delivered).length).toBeGreaterThan(1_000);
+      await sc.expectDatabaseComplete(60_000);
+      const warning = ingestor.logs.find((l) => String(l.msg).includes("after Home Assistant's now"));
+      expect(ingestor.logs.some((l) => String(l.msg).includes('restarted with its clock behind'))).toBe(false);
+      expect(warning).toMatchObject({ level: 40, gapStart: new Date(future - 60_000).toISOString() });
+      expect(Date.parse(String(warning?.haNow))).toBeLessThan(Date.now() + 60_000);
+      expect(await ingestor.metric('ha_ingestor_watermark_clamped_total')).toBe(1);
+      expect(await ingestor.metric('ha_ingestor_backfills_total{result="complete"}')).toBe(1);
+      // The saved watermark is back in HA's present: the next start does not clamp again.
+      await until(
+        'state.json in the present',
+        () => {
+          const w = (JSON.parse(readFileSync(file, 'utf8')) as { watermarkHaMs: number }).watermarkHaMs;
+          return w < Date.now() + 60_000 ? w : undefined;
+        },
+        10_000,
+        100,
+      );
+      expect((await ingestor.health()).status).toBe(200);
+    });
+  }
 });
 
 /** A field of /proc/<pid>/status, in kB (VmHWM: the process's peak RSS so far). */
