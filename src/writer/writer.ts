@@ -48,9 +48,12 @@ import type { Spool, SpoolRecord } from './spool.js';
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
+/** What the writer needs of a spool (the replay of dead letters gives it a stand-in). */
+export type WriterSpool = Pick<Spool, 'append' | 'hasPending' | 'next' | 'ack' | 'retryLater' | 'close' | 'lines'>;
+
 export interface WriterOptions {
   readonly client: WriteClient;
-  readonly spool: Spool;
+  readonly spool: WriterSpool;
   readonly deadLetters: DeadLetters;
   readonly maxLines: number;
   readonly maxBytes: number;
