@@ -525,6 +525,8 @@ export class Writer {
       this.opts.log.info({ spooledPoints: this.opts.spool.lines }, 'the database answers again; the spool is being replayed');
     }
     this.problem = null;
+    // Nothing waits in memory any more: nothing is at risk, whatever the disk does.
+    if (this.memory.size === 0) this.memory.diskWorks();
     this.opts.metrics.pointsWritten.inc(item.lines);
     return 'written';
   }
