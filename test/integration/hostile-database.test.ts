@@ -220,31 +220,64 @@ describe('--replay-dead-letters', () => {
   });
 });
 
-describe('no disk and no database', () => {
-  it('DATA_DIR full (2 MiB tmpfs) while the database is down: points wait in memory, /health says so, nothing dropped; all of it arrives', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'h10-tinydisk-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dataDir]);
-    cleanups.push(async () => {
-      execFileSync('umount', ['-l', dataDir]);
-      rmSync(dataDir, { recursive: true, force: true });
-    });
-    const influxDir = mkdtempSync(join(tmpdir(), 'influxd-h10-'));
-    const influxd = await Influxd.create(influxDir);
-    await influxd.start();
-    cleanups.push(async () => {
-      await influxd.stop();
-      rmSync(influxDir, { recursive: true, force: true });
-    });
-    const sc = await startScenario(cleanups, { influxUrl: influxd.url, db: 'tinydisk', env: { ...QUIET, DATA_DIR: dataDir } });
-    const ingestor = sc.ingestor as IngestorProcess;
+/** A 2 MiB tmpfs as DATA_DIR and a database of the test's own, both undone after the test. */
+async function tinyDiskAndOwnDatabase(): Promise<{ dataDir: string; influxd: Influxd; fill: () => void; free: () => void }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'h10-tinydisk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dataDir]);
+  cleanups.push(async () => {
+    execFileSync('umount', ['-l', dataDir]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const influxDir = mkdtempSync(join(tmpdir(), 'influxd-h10-'));
+  const influxd = await Influxd.create(influxDir);
+  await influxd.start();
+  cleanups.push(async () => {
     await influxd.stop();
-    // Fill the disk: nothing more can be written to DATA_DIR.
-    mkdirSync(join(dataDir, 'filler'), { recursive: true });
+    rmSync(influxDir, { recursive: true, force: true });
+  });
+  const filler = join(dataDir, 'filler');
+  const fill = (): void => {
+    mkdirSync(filler, { recursive: true });
     try {
-      for (let i = 0; ; i++) writeFileSync(join(dataDir, 'filler', `f${i}`), Buffer.alloc(64 * 1024));
+      for (let i = 0; ; i++) writeFileSync(join(filler, `f${i}`), Buffer.alloc(64 * 1024));
     } catch {
       // ENOSPC: full
     }
+  };
+  return { dataDir, influxd, fill, free: () => rmSync(filler, { recursive: true, force: true }) };
+}
+
+describe('no disk and no database', () => {
+  it('full disk, database down, the ingestor killed while points wait only in memory: after a restart the backfill brings every point', async () => {
+    const { dataDir, influxd, fill, free } = await tinyDiskAndOwnDatabase();
+    const sc = await startScenario(cleanups, { influxUrl: influxd.url, db: 'tinydisk_kill', env: { ...QUIET, DATA_DIR: dataDir } });
+    const ingestor = sc.ingestor as IngestorProcess;
+    // A watermark saved first: the gap after the restart starts there.
+    await sc.sim.emit({ count: 500, rate: 1_000 });
+    await until(
+      'a saved watermark',
+      () => (existsSync(join(dataDir, 'state.json')) && JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')).watermarkHaMs > 0 ? true : undefined),
+      30_000,
+      200,
+    );
+    await influxd.stop();
+    fill();
+    await sc.sim.emit({ count: 5_000, rate: 2_000 });
+    await until('memory only', async () => ((await ingestor.metric('ha_ingestor_writer_memory_only_points')) > 0 ? true : undefined), 30_000, 200);
+    expect(await ingestor.stop('SIGKILL')).toBeNull();
+    free();
+    await influxd.start();
+    await sc.startIngestor();
+    await sc.expectDatabaseComplete(120_000);
+    expect(await sc.ingestor?.metric('ha_ingestor_backfill_points_total')).toBeGreaterThan(0);
+  });
+
+  it('DATA_DIR full (2 MiB tmpfs) while the database is down: points wait in memory, /health says so, nothing dropped; all of it arrives', async () => {
+    const { dataDir, influxd, fill, free } = await tinyDiskAndOwnDatabase();
+    const sc = await startScenario(cleanups, { influxUrl: influxd.url, db: 'tinydisk', env: { ...QUIET, DATA_DIR: dataDir } });
+    const ingestor = sc.ingestor as IngestorProcess;
+    await influxd.stop();
+    fill(); // nothing more can be written to DATA_DIR
     await sc.sim.emit({ count: 20_000, rate: 2_000 });
     await until('all received', async () => ((await ingestor.metric('ha_ingestor_events_received_total')) >= 20_000 ? true : undefined), 30_000, 200);
     const memoryOnly = await until(
@@ -265,7 +298,7 @@ describe('no disk and no database', () => {
     await influxd.start();
     await sc.expectDatabaseComplete(120_000);
     expect(await ingestor.metric('ha_ingestor_writer_memory_only_points')).toBe(0);
-    rmSync(join(dataDir, 'filler'), { recursive: true, force: true });
+    free();
     await until('durable again', async () => ((await ingestor.health()).body.durability === 'disk' ? true : undefined), 30_000, 200);
   });
 });
