@@ -109,7 +109,8 @@ function serverMessage(status: number, contentType: string, text: string, locati
   const m = jsonMessage(text);
   if (m !== undefined) return m.slice(0, 1000);
   const what = status >= 200 && status < 400 ? 'not a database acknowledgement (only 204 is): ' : '';
-  if (location !== undefined) return `${what}a redirect to ${location.slice(0, 200)}`;
+  // A URL's user:password part is never repeated (it may be someone's credentials).
+  if (location !== undefined) return `${what}a redirect to ${location.replace(/\/\/[^/@]*@/, '//').slice(0, 200)}`;
   if (/html/i.test(contentType) || /^\s*</.test(text)) {
     const title = /<title[^>]*>([^<]*)</i.exec(text)?.[1]?.trim();
     return `${what}an HTML page${title ? ` ("${title.slice(0, 200)}")` : ''}, not the database's answer (a proxy?)`;

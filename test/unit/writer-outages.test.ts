@@ -135,11 +135,12 @@ describe('answers that are not an acknowledgement', () => {
 
   it('a redirect is not a write either', async () => {
     let redirect = true;
-    const { url } = await fake(() => (redirect ? { status: 302, headers: { location: 'https://login.example/' } } : { status: 204 }));
+    const { url } = await fake(() => (redirect ? { status: 302, headers: { location: 'https://user:hunter2@login.example/' } } : { status: 204 }));
     const { writer, metrics } = await setup(httpClient(url));
     writer.accept(chunk(lines(0, 10)), 10);
     await until('kept', () => (metrics.spooledPoints.get() === 10 ? true : undefined), 5_000);
     expect(writer.problem?.message).toContain('a redirect to https://login.example/');
+    expect(writer.problem?.message).not.toContain('hunter2');
     expect(metrics.pointsWritten.get()).toBe(0);
     redirect = false;
     await until('written', () => (metrics.pointsWritten.get() === 10 ? true : undefined), 15_000);
