@@ -30,7 +30,7 @@ type Answer = 'forward' | ((req: IncomingMessage, res: ServerResponse) => void);
  * A proxy in front of the database: each write goes to `answer()` (forward, or a reply of its
  * own); counts the lines the database acknowledged with 204 through it.
  */
-class Proxy {
+class DatabaseProxy {
   acknowledgedLines = 0;
   answer: () => Answer = () => 'forward';
   private server: Server | null = null;
@@ -83,7 +83,7 @@ const page = (status: number, text: string) => (_req: IncomingMessage, res: Serv
 
 /** A proxy that answers for the database until `bad` is cleared; the scenario writes through it. */
 async function behindProxy(db: string, env: Record<string, string> = {}) {
-  const proxy = new Proxy(inject('influxV1Url'));
+  const proxy = new DatabaseProxy(inject('influxV1Url'));
   const url = await proxy.start();
   const sc = await startScenario(cleanups, { influxUrl: url, db, env: { ...QUIET, ...env } });
   // Read back from the database itself, not through the proxy.
