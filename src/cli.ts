@@ -15,11 +15,13 @@ import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError, StartError } from './errors.js';
 import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { redactorFor, type Redact } from './redact.js';
+import { replayDeadLettersCommand } from './writer/dead-letter-replay.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
 const OPTIONS = {
   check: { type: 'boolean' },
+  'replay-dead-letters': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -32,9 +34,13 @@ function version(): string {
 export function usage(): string {
   return `ha-influx-ingestor ${version()}: Home Assistant events → InfluxDB line protocol, nothing lost.
 
-Usage: ha-influx-ingestor [--check | --help | --version]
+Usage: ha-influx-ingestor [--check | --replay-dead-letters | --help | --version]
   --check    validate the configuration, try Home Assistant's token and the database's
              write permission, print a verdict, exit 0 when everything is ready
+  --replay-dead-letters
+             send DEAD_LETTER_DIR/dead-letter.jsonl again (once the cause is fixed), with the
+             original timestamps; lines refused again stay in the file; exit 1 if some could
+             not be sent
 Configuration comes from environment variables:
 
   VARIABLE             DEFAULT          MEANING
@@ -43,10 +49,15 @@ ${describeVariables()}
 }
 
 /** The parsed flags, or the message for a wrong argument. */
-export function parseFlags(args: readonly string[]): { check: boolean; help: boolean; version: boolean } | { error: string } {
+export function parseFlags(args: readonly string[]): { check: boolean; replayDeadLetters: boolean; help: boolean; version: boolean } | { error: string } {
   try {
     const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false });
-    return { check: values.check === true, help: values.help === true, version: values.version === true };
+    return {
+      check: values.check === true,
+      replayDeadLetters: values['replay-dead-letters'] === true,
+      help: values.help === true,
+      version: values.version === true,
+    };
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -126,6 +137,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
   const redact = redactorFor(config);
   // DATA_DIR holds the home's data (spool, dead letters, state): files 0600, folders 0700.
   process.umask(0o077);
+  if (flags.replayDeadLetters) return replayDeadLettersCommand(config, redact);
   if (flags.check) {
     const lines = await runChecks(config);
     process.stdout.write(redact(formatChecks(lines)));

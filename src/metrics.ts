@@ -136,6 +136,8 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     writerQueueLines: registry.gauge('writer_queue_lines', 'points buffered in the writer, not yet acknowledged'),
     writerQueueBytes: registry.gauge('writer_queue_bytes', 'line protocol bytes buffered in the writer, not yet acknowledged'),
     writerDroppedPoints: registry.counter('writer_dropped_points_total', 'points given up by the writer (see the error log for why)'),
+    writerMemoryOnlyPoints: registry.gauge('writer_memory_only_points', 'points neither the database nor the spool would take, waiting in memory'),
+    writeOutages: registry.counter('write_outages_total', 'answers that kept a batch (not written, not bad lines), by cause'),
     writeRequests: registry.counter('write_requests_total', 'write requests to the database, by HTTP status (or "error")'),
     writeRetries: registry.counter('write_retries_total', 'write requests sent again after a retryable failure'),
     pointsWritten: registry.counter('points_written_total', 'points acknowledged by the database'),

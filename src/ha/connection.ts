@@ -305,11 +305,11 @@ export class HaConnection {
     let subscribedAt = 0;
     try {
       await this.negotiate(s);
-      await this.subscribe(s);
+      const { states } = await this.subscribe(s);
       subscribedAt = Date.now();
       const stopWatchdog = this.startWatchdog(s);
       void closed.then(stopWatchdog);
-      const snapshot = await this.snapshot(s);
+      const snapshot = await this.snapshot(states);
       if (!s.closed) this.opts.handlers.subscribed?.(s.id, snapshot);
     } catch (err) {
       if (!(err instanceof HaConnectionLostError)) {
@@ -357,8 +357,13 @@ export class HaConnection {
     this.coalesce = await features;
   }
 
-  /** Step 3: the configured event types (an error ends the connection), the extras (logged only). */
-  private async subscribe(s: Session): Promise<void> {
+  /**
+   * Step 3: the configured event types (an error ends the connection), the extras (logged only),
+   * and get_states right behind them: HA handles a connection's messages in order, so the
+   * snapshot is taken after the subscriptions (the resync's anchor relies on it) without waiting
+   * a round trip for their answers. Resolves with the snapshot's answer (still pending, wrapped).
+   */
+  private async subscribe(s: Session): Promise<{ readonly states: Promise<StatesEncoded> }> {
     const { log, metrics } = this.opts;
     const types = this.opts.eventTypes === 'all' ? [undefined] : this.opts.eventTypes;
     const subscriptions = types.map((t) => this.request(subscribeEvents(t)));
@@ -370,20 +375,24 @@ export class HaConnection {
           log.info({ eventType: t, haError: { code: err.haCode, message: err.message } }, 'cannot subscribe to an event type the ingestor uses');
       });
     }
+    const states = this.requestStates(getStates(), 'snapshot');
+    states.catch(() => {}); // awaited in snapshot(); a failed subscription ends the session first
     const settled = await Promise.allSettled(subscriptions);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     if (s.closed) throw new HaConnectionLostError('subscribe_events', 'connection closed');
     this.stateValue = 'subscribed';
     metrics.haConnected.set(1);
     log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalesce }, 'subscribed to Home Assistant events');
+    return { states };
   }
 
   /** Step 4: get_states, encoded by the workers. Null when it failed (HA 0.96 with a NaN attribute). */
-  private async snapshot(s: Session): Promise<StatesEncoded | null> {
+  private async snapshot(states: Promise<StatesEncoded>): Promise<StatesEncoded | null> {
     const { log, metrics } = this.opts;
+    const s = this.current;
     let snapshot: StatesEncoded;
     try {
-      snapshot = await this.requestStates(getStates(), 'snapshot');
+      snapshot = await states;
     } catch (err) {
       if (err instanceof HaConnectionLostError) throw err;
       log.warn({ err }, 'get_states failed; continuing without a snapshot');

@@ -27,7 +27,7 @@ export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
   const last = s.writer.lastWrite;
   const haOk = s.connection.state === 'subscribed';
   return {
-    healthy: haOk && s.writer.problem === null && (last === null || last.ok || last.at < now - 60_000),
+    healthy: haOk && s.writer.problem === null && s.writer.durability === 'disk' && (last === null || last.ok || last.at < now - 60_000),
     body: {
       ha: {
         state: s.connection.state,
@@ -44,6 +44,8 @@ export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
       },
       lastWrite: last,
       databaseProblem: s.writer.problem,
+      // "disk", or what waits in memory only (the database is away and the spool cannot write).
+      durability: s.writer.durability,
       spool: { bytes: s.spool.bytes, points: s.spool.lines, files: s.spool.files, oldestAgeSeconds: s.spool.oldestAgeSeconds },
       // HA's time up to which every live event is durable, and the batches not yet durable.
       watermark: iso(s.watermark.value()),

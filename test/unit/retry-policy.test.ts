@@ -7,8 +7,8 @@ describe('decide: the whole status table', () => {
   it.each([
     // status, Retry-After, lines in the body, decision
     [204, undefined, 10, { action: 'success' }],
-    [200, undefined, 10, { action: 'success' }],
-    [201, undefined, 1, { action: 'success' }],
+    [200, undefined, 10, keep('unacknowledged')],
+    [201, undefined, 1, keep('unacknowledged')],
     [undefined, undefined, 10, { action: 'retry', afterMs: undefined }],
     [undefined, '5', 10, { action: 'retry', afterMs: undefined }],
     [429, '3', 10, { action: 'retry', afterMs: 3000 }],
@@ -19,7 +19,7 @@ describe('decide: the whole status table', () => {
     [504, '0', 10, { action: 'retry', afterMs: 0 }],
     [413, undefined, 10, { action: 'split' }],
     [413, undefined, 2, { action: 'split' }],
-    [413, undefined, 1, { action: 'deadLetter' }],
+    [413, undefined, 1, keep('not-database')],
     [400, undefined, 10, { action: 'isolate' }],
     [400, undefined, 1, { action: 'deadLetter' }],
     [422, undefined, 10, { action: 'isolate' }],
@@ -31,11 +31,29 @@ describe('decide: the whole status table', () => {
     [405, undefined, 10, keep('refused')],
     [409, undefined, 10, keep('refused')],
     [410, undefined, 1, keep('refused')],
-    [301, undefined, 10, keep('refused')],
+    [301, undefined, 10, keep('unacknowledged')],
+    [302, undefined, 1, keep('unacknowledged')],
     [501, undefined, 10, keep('refused')],
     [507, undefined, 10, keep('refused')],
   ])('%s (Retry-After %s, %s lines)', (status, retryAfter, lines, expected) => {
     expect(decide(status, retryAfter, lines)).toEqual(expected);
+  });
+
+  it.each([
+    // the sink's verdict on the body decides between a line problem and an outage
+    [204, 10, 'ack', { action: 'success' }],
+    [200, 10, 'other', keep('unacknowledged')],
+    [400, 10, 'lines', { action: 'isolate' }],
+    [400, 1, 'lines', { action: 'deadLetter' }],
+    [422, 1, 'lines', { action: 'deadLetter' }],
+    [400, 10, 'other', keep('not-database')],
+    [400, 1, 'other', keep('not-database')],
+    [422, 1, 'other', keep('not-database')],
+    [413, 10, 'other', { action: 'split' }],
+    [413, 1, 'other', keep('not-database')],
+    [503, 1, 'other', { action: 'retry', afterMs: undefined }],
+  ] as const)('%s with %s lines and verdict %s', (status, lines, verdict, expected) => {
+    expect(decide(status, undefined, lines, verdict)).toEqual(expected);
   });
 
   it('assumes a body of several lines when not told', () => {

@@ -204,7 +204,7 @@ describe('Writer outcomes and watermark holds', () => {
     const hold = watermark.hold();
     hold.noteHaTime(900);
     writer.accept(chunkOf(['m v=1 1']), 1, hold);
-    await until('dropped', () => (metrics.writerDroppedPoints.get({ reason: 'spool_failed' }) === 1 ? true : undefined), 5_000);
+    await until('dropped', () => (metrics.writerDroppedPoints.get({ reason: 'no_disk_no_database' }) === 1 ? true : undefined), 5_000);
     expect(watermark.held).toBe(1);
     expect(watermark.value()).toBe(0);
     await writer.close(200);
