@@ -143,7 +143,8 @@ describe('spool damage', () => {
     );
     const have = new Set(actual.map(key));
     const missing = expected.filter((p) => !have.has(key(p)));
-    expect(missing.length).toBeGreaterThan(0);
+    // Only points of the damaged record may be missing (the new snapshot can write some, or all,
+    // of them again); the metrics below prove that the replay skipped exactly that record.
     expect(missing.every((p) => damaged.has(key(p)))).toBe(true);
     expectSamePoints(
       actual,
