@@ -117,9 +117,9 @@ class App implements Ingestor {
     const saved = await loadSavedState(config, log);
     const watermark = new Watermark(saved.state?.watermarkHaMs ?? null);
     const knownIds = new Set(saved.state?.entityIds ?? []);
-    // Registered before the writer, so disposed after it: the last save follows the last write.
-    // A failed start saves nothing.
-    // Restored before the saver is built: what was loaded counts as saved.
+    // The de-duplication table is restored before the saver is built (what was loaded counts as
+    // saved). The saver is registered before the writer, so disposed after it: the last save
+    // follows the last write; a failed start saves nothing.
     const dedup = this.buildDedup(saved);
     const saver = lifecycle.add('state saves', this.buildSaver(saved, watermark, knownIds, dedup), (s) => (this.started ? s.stop() : s.cancel()));
     const { writer, spool } = await this.buildWriter();
