@@ -11,7 +11,7 @@
  *   `removeStaleTemps` (they are never read).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export const FILE_MODE = 0o600;
@@ -42,6 +42,18 @@ export async function writeAtomically(path: string, data: string | Uint8Array): 
     throw err;
   }
   await syncDirectory(dir);
+}
+
+/** Appends `text` to `path` and fdatasyncs it: on disk when this resolves (nothing for ''). */
+export async function appendDurably(path: string, text: string): Promise<void> {
+  if (text === '') return;
+  await appendFile(path, text);
+  const handle = await open(path, 'r');
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** fsync of a directory: makes a rename or a new entry in it durable. */

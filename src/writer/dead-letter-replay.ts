@@ -13,8 +13,9 @@
  *   unchanged. A line written is gone from the file: a second replay sends nothing twice.
  * - Nothing goes to the ingestor's spool: the replay is run by hand, and says what it did.
  */
-import { appendFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appendDurably } from '../state/durable-write.js';
 import { gunzipSync } from 'node:zlib';
 import { type Logger, pino } from 'pino';
 import type { Config } from '../config.js';
@@ -83,17 +84,6 @@ async function takeLetters(dir: string): Promise<string[]> {
   }
   const all = await readFile(replaying, 'utf8').catch(() => '');
   return all.split('\n').filter((l) => l.trim() !== '');
-}
-
-async function appendDurably(path: string, text: string): Promise<void> {
-  if (text === '') return;
-  await appendFile(path, text);
-  const handle = await open(path, 'r');
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayResult> {

@@ -6,8 +6,9 @@
  *
  * Appended and fsync'd before the point counts as settled.
  */
-import { appendFile, mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appendDurably } from '../state/durable-write.js';
 
 export class DeadLetters {
   readonly path: string;
@@ -20,12 +21,6 @@ export class DeadLetters {
   async add(line: string, status: number | undefined, error: string): Promise<void> {
     this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
     await this.ready;
-    await appendFile(this.path, `${JSON.stringify({ at: new Date().toISOString(), status, error, line })}\n`);
-    const handle = await open(this.path, 'r');
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    await appendDurably(this.path, `${JSON.stringify({ at: new Date().toISOString(), status, error, line })}\n`);
   }
 }

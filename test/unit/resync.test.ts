@@ -4,75 +4,17 @@
  * what happens when connections drop in the middle.
  */
 import { describe, expect, it } from 'vitest';
-import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
+import { HaCommandError } from '../../src/errors.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import { historyStart } from '../../src/ha/messages.js';
 import { Resync, type GapListener } from '../../src/ha/resync.js';
 import { createMetrics } from '../../src/metrics.js';
-import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
+import { Watermark } from '../../src/pipeline/watermark.js';
+import { FakeHa } from '../helpers/fake-ha.js';
 import { capturingLogger } from '../helpers/log.js';
 
 const H = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** HA's side: a recorder whose rows are visible once committed; history answers become holds. */
-class FakeHa {
-  readonly rows = new Map<string, { ms: number; committed: boolean }[]>();
-  readonly fetches: { start: string; end: string | undefined; ids: string[] }[] = [];
-  probes = 0;
-  /** Answers in the pipeline (arrived as frames, not durable yet). */
-  readonly inFlight: Hold[] = [];
-  /** Every request rejects: the connection is gone. */
-  lost = false;
-  failFetch: Error | null = null;
-  /** Fetches wait for this (a REST request: it does not end with the socket). */
-  hang: Promise<void> | null = null;
-  onProbe: (() => void) | null = null;
-
-  constructor(private readonly watermark: Watermark) {}
-
-  row(entityId: string, ms: number, committed = true): void {
-    const list = this.rows.get(entityId) ?? [];
-    list.push({ ms, committed });
-    this.rows.set(entityId, list);
-  }
-
-  commitAll(): void {
-    for (const list of this.rows.values()) for (const r of list) r.committed = true;
-  }
-
-  async request(message: Record<string, unknown>): Promise<unknown> {
-    this.probes++;
-    this.onProbe?.();
-    if (this.lost) throw new HaConnectionLostError(String(message.type), 'connection closed');
-    const from = Date.parse(String(message.start_time));
-    const to = Date.parse(String(message.end_time));
-    const out: Record<string, unknown[]> = {};
-    for (const id of message.entity_ids as string[]) {
-      const rows = (this.rows.get(id) ?? []).filter((r) => r.committed && r.ms > from && r.ms < to);
-      if (rows.length > 0) out[id] = rows.map((r) => ({ s: 'x', lu: r.ms / 1000 }));
-    }
-    return out;
-  }
-
-  async requestStates(message: Record<string, unknown>): Promise<StatesEncoded> {
-    if (this.lost) throw new HaConnectionLostError('history', 'connection closed');
-    this.fetches.push({ start: String(message.start_time), end: message.end_time as string | undefined, ids: message.entity_ids as string[] });
-    if (this.failFetch !== null) throw this.failFetch;
-    if (this.hang !== null) await this.hang;
-    this.inFlight.push(this.watermark.hold());
-    return { kind: 'history', states: 1, points: 1, entityIds: message.entity_ids as string[], reannounced: 0, deferred: 0, haRestarted: false, newest: null };
-  }
-
-  expectStates(): never {
-    throw new Error('REST not expected');
-  }
-
-  /** The pipeline made the answers durable. */
-  settleAnswers(): void {
-    for (const h of this.inFlight.splice(0)) h.release();
-  }
-}
 
 class Listener implements GapListener {
   readonly calls: string[] = [];
@@ -102,6 +44,7 @@ function setup(restoredHaMs: number | null, opts: { recorderWaitMs?: number; ent
     metrics,
     recorderWaitMs: opts.recorderWaitMs ?? 2_000,
     probeIntervalMs: 10,
+    retryBaseMs: 10,
   });
   return { watermark, ha, listener, resync, lines, metrics };
 }
@@ -395,5 +338,71 @@ describe('Resync', () => {
     expect(ha.fetches.at(-1)).toMatchObject({ start: historyStart(T - 60_000), end: iso(T + 3_001) });
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
     expect(watermark.value()).toBe(T);
+  });
+});
+
+/** The review's findings 3, 5 and 7, reproduced on the code before their fixes (review repros). */
+describe('Resync when the anchor or HA says something unexpected', () => {
+  const settleWhile = async (ha: FakeHa, done: Promise<void>): Promise<void> => {
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await done;
+    clearInterval(poll);
+  };
+
+  it('a quiet gap (the newest state is older than the gap start): no wait for the recorder, no alarm, complete', async () => {
+    const T = Date.parse('2024-05-01T12:00:00Z');
+    const { watermark, ha, listener, resync, lines, metrics } = setup(null, { recorderWaitMs: 300 });
+    ha.row('sensor.a', T);
+    resync.begin(1);
+    await resync.subscribed(1, null);
+    for (const at of [T, T + 300_000]) {
+      // A state change, then a silent registry update 5 minutes later: the newest live HA time.
+      const h = watermark.hold();
+      h.noteHaTime(at);
+      h.release();
+    }
+    resync.closed(1);
+    resync.begin(2);
+    const started = Date.now();
+    await settleWhile(ha, resync.subscribed(2, snapshot({ entityId: 'sensor.a', haMs: T }, ['sensor.a'])));
+    expect(Date.now() - started).toBeLessThan(300);
+    expect(lines.some((l) => String(l.msg).startsWith("HA's recorder did not reach"))).toBe(false);
+    expect(metrics.backfillUnfilledSeconds.get()).toBe(0);
+    expect(listener.calls.at(-1)).toBe('settle 2 true');
+  });
+
+  it('HA restarted with its clock set back: the watermark follows its new clock and what it recorded since is fetched', async () => {
+    const T = Date.parse('2024-05-01T12:00:00Z');
+    const boot = T - 5 * H;
+    const { watermark, ha, resync, lines } = setup(null, { recorderWaitMs: 300, entityIds: ['sensor.a'] });
+    for (const at of [boot + 60_000, boot + 120_000, boot + 600_000]) ha.row('sensor.a', at);
+    resync.begin(1);
+    await resync.subscribed(1, null);
+    const live = watermark.hold();
+    live.noteHaTime(T);
+    live.release();
+    resync.closed(1); // HA's host loses power; it comes back 5 h behind
+    resync.begin(2);
+    await settleWhile(ha, resync.subscribed(2, { ...snapshot({ entityId: 'sensor.a', haMs: boot + 600_000 }, ['sensor.a']), haRestarted: true }));
+    expect(ha.rowsFetched).toBe(3);
+    expect(watermark.newestHaMs).toBeLessThanOrEqual(boot + 600_000);
+    expect(lines.some((l) => String(l.msg).startsWith('Home Assistant restarted with its clock behind'))).toBe(true);
+  });
+
+  it('HA keeps refusing the history questions: tried again, then the gap is kept for the next connection, its bounds counted', async () => {
+    const T = Date.now() - H;
+    const { watermark, ha, listener, resync, lines, metrics } = setup(T, { recorderWaitMs: 200 });
+    ha.failProbe = 'unknown_error'; // "database is locked", say
+    resync.begin(1);
+    const live = watermark.hold();
+    live.noteHaTime(T + H);
+    live.release();
+    await resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + H - 1_000 }, ['sensor.a']));
+    expect(ha.fetches).toHaveLength(0);
+    expect(metrics.backfillUnfilledSeconds.get()).toBeGreaterThan(0);
+    expect(lines.some((l) => String(l.msg).includes('could not be fetched: it is kept for the next connection'))).toBe(true);
+    expect(listener.calls).toEqual(['begin 1', 'settle 1 false']);
+    expect(watermark.value()).toBeLessThanOrEqual(T);
+    expect(resync.gapStartMs).toBeLessThanOrEqual(T);
   });
 });
