@@ -109,6 +109,7 @@ const describe = (message: Record<string, unknown>): string => String(message.ty
 
 export class HaConnection {
   private stateValue: ConnectionState = 'connecting';
+  private stopRequested = false;
   private version = 'unknown';
   private coalesce = false;
   private lastFrame = 0;
@@ -135,8 +136,9 @@ export class HaConnection {
   get state(): ConnectionState {
     return this.stateValue;
   }
+  /** stop() was called: once set, never cleared (the session's own steps must not undo it). */
   get stopped(): boolean {
-    return this.stateValue === 'stopped';
+    return this.stopRequested;
   }
   get haVersion(): string {
     return this.version;
@@ -179,6 +181,7 @@ export class HaConnection {
         subscribedFor = await this.connectOnce();
       } catch (err) {
         if (err instanceof HaAuthRejectedError) {
+          this.stopRequested = true;
           this.stateValue = 'stopped';
           this.opts.handlers.fatal(err);
           return;
@@ -200,7 +203,7 @@ export class HaConnection {
         };
       });
       this.wakeUp = null;
-      if (this.stateValue === 'waiting') this.stateValue = 'connecting';
+      if (this.stateValue === 'waiting' && !this.stopped) this.stateValue = 'connecting';
     }
   }
 
@@ -209,6 +212,7 @@ export class HaConnection {
    * CLOSE_GRACE_MS is cut off: a shutdown must not wait ws's 30 s for it.
    */
   stop(): void {
+    this.stopRequested = true;
     this.stateValue = 'stopped';
     this.wakeUp?.();
     const socket = this.current?.socket;
@@ -323,7 +327,7 @@ export class HaConnection {
 
   /** Step 1: socket + auth. Null when stop() came meanwhile. */
   private async open(): Promise<Session | null> {
-    this.stateValue = 'connecting';
+    if (!this.stopped) this.stateValue = 'connecting';
     const { socket, haVersion } = await openAuthenticated(this.opts.url, this.opts.token, this.opts.createSocket ?? webSocketFactory(this.opts.maxFrameBytes));
     if (this.stopped) {
       socket.close(1000);
@@ -380,6 +384,7 @@ export class HaConnection {
     const settled = await Promise.allSettled(subscriptions);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     if (s.closed) throw new HaConnectionLostError('subscribe_events', 'connection closed');
+    if (this.stopped) throw new HaConnectionLostError('subscribe_events', 'the ingestor is stopping');
     this.stateValue = 'subscribed';
     metrics.haConnected.set(1);
     log.info({ eventTypes: this.opts.eventTypes, coalescing: this.coalesce }, 'subscribed to Home Assistant events');

@@ -63,3 +63,51 @@ describe('stop() against an HA that no longer reads its socket (review finding 6
     expect(took, 'stop() of the connection (the first disposer) before the writer even starts its SHUTDOWN_TIMEOUT_MS').toBeLessThan(5_000);
   }, 60_000);
 });
+
+describe('stop() while the session is being set up', () => {
+  it('ends run() without a reconnect, even when the subscription is answered after it', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    const port = (wss.address() as { port: number }).port;
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.send(JSON.stringify({ type: 'auth_required', ha_version: '2024.5.0' }));
+      ws.on('message', (d) => {
+        const m = JSON.parse(String(d));
+        if (m.type === 'auth') return ws.send(JSON.stringify({ type: 'auth_ok', ha_version: '2024.5.0' }));
+        ws.send(JSON.stringify({ id: m.id, type: 'result', success: m.type !== 'get_states', result: null }));
+      });
+    });
+    const { log } = capturingLogger();
+    const conn: HaConnection = new HaConnection({
+      url: `ws://127.0.0.1:${port}/api/websocket`,
+      token: 't',
+      eventTypes: ['state_changed'],
+      log,
+      metrics: createMetrics(),
+      backoff: { baseMs: 10, maxMs: 10, stableMs: 10_000 },
+      handlers: {
+        frame: (f) => {
+          const m = JSON.parse(String(f));
+          // SIGTERM lands between the subscription's answer arriving and its being handled.
+          if (m.id === subscribeId()) conn.stop();
+          conn.receive(conn.session, [m]);
+        },
+        closed: () => {},
+        fatal: () => {},
+      },
+    });
+    // supported_features is 1, subscribe_events 2 (ids are assigned in that order).
+    const subscribeId = () => 2;
+    const done = conn.run();
+    await until(
+      'run() ended',
+      async () => ((await Promise.race([done.then(() => true), new Promise((r) => setTimeout(() => r(undefined), 20))])) ? true : undefined),
+      5_000,
+    );
+    wss.close();
+    expect(conn.state).toBe('stopped');
+    expect(connections).toBe(1);
+  });
+});
