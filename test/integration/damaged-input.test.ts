@@ -158,3 +158,40 @@ describe('spool damage', () => {
     expect(second.logs.some((l) => String(l.msg).includes('cut short'))).toBe(false);
   });
 });
+
+describe('a time before year 100 (issue 10 item 9)', () => {
+  it('is one invalid event with its reason, never stored at another date; the events around it are written', async () => {
+    const sc = await startScenario(cleanups, { influxUrl: inject('influxV1Url'), db: 'year_50', sim: { entities: 20 } });
+    const ingestor = sc.ingestor as IngestorProcess;
+    const invalidBefore = await ingestor.metric('ha_ingestor_events_invalid_total');
+    const good = [probe(sc, 'sensor.when_a', '1', {}), probe(sc, 'sensor.when_b', '2', {})];
+    const old = probe(sc, 'sensor.when_old', '3', {}).replaceAll(
+      /"(last_changed|last_updated|last_reported|time_fired)":"[^"]*"/g,
+      '"$1":"0050-06-01T00:00:00+00:00"',
+    );
+    sc.sim.emitted.splice(
+      sc.sim.emitted.findIndex((e) => e.entityId === 'sensor.when_old'),
+      1,
+    );
+    sc.sim.sendPrepared([good[0] as string, old, good[1] as string]);
+    const q = `SELECT "value", "entity_id" FROM "sensor" WHERE "entity_id" =~ /when_/`;
+    const rows = await until(
+      'the 2 good points',
+      async () => {
+        const values = (await influxQuery(inject('influxV1Url'), 'year_50', q)).flatMap((s) => s.values);
+        return values.length >= 2 ? values : undefined;
+      },
+      30_000,
+      250,
+    );
+    await until(
+      'the invalid event counted',
+      async () => ((await ingestor.metric('ha_ingestor_events_invalid_total')) > invalidBefore ? true : undefined),
+      10_000,
+      100,
+    );
+    expect(rows.map((r) => String(r[2])).sort()).toEqual(['sensor.when_a', 'sensor.when_b']);
+    expect(await ingestor.metric('ha_ingestor_events_invalid_total')).toBe(invalidBefore + 1);
+    expect(ingestor.logs.some((l) => JSON.stringify(l).includes('outside the range InfluxDB can store'))).toBe(true);
+  });
+});

@@ -153,4 +153,28 @@ describe('ingestor start-up', () => {
     expect(modes).toContain('600 file');
     expect(new Set(modes)).toEqual(new Set(['700 dir', '600 file']));
   });
+
+  it('HA_URL that is not a URL (a port out of range) exits 2 naming it, before any attempt (issue 10 item 15)', async () => {
+    const { code, stderr, logs } = await IngestorProcess.runToExit({ HA_URL: 'http://host:99999', HA_TOKEN: 't', ...db() });
+    expect(code).toBe(2);
+    expect(stderr).toContain('HA_URL: expected');
+    expect(stderr).toContain('not a valid URL');
+    expect(logs).toEqual([]);
+  });
+
+  it('/health listens where HTTP_HOST says, loopback by default (issue 10 item 12)', async () => {
+    sim = new HaSimulator({ token: 't', entities: 20 });
+    await sim.start();
+    await createInfluxV1Database(inject('influxV1Url'), 'startup');
+    ingestor = await IngestorProcess.start({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 't', ...db(), HTTP_HOST: '127.0.0.2' });
+    const port = ingestor.httpPort;
+    await until(
+      '/health on 127.0.0.2',
+      async () => ((await fetch(`http://127.0.0.2:${port}/health`).catch(() => null))?.status === 200 ? true : undefined),
+      30_000,
+      100,
+    );
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    expect(ingestor.logs.find((l) => l.msg === 'starting')).toMatchObject({ httpPort: port });
+  });
 });
