@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { HaConnection } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { capturingLogger } from '../helpers/log.js';
+import { startFakeHaWs } from '../helpers/fake-ha-ws.js';
 import { until } from '../helpers/ports.js';
 
 describe('stop() against an HA that no longer reads its socket (review finding 6)', () => {
@@ -66,22 +67,14 @@ describe('stop() against an HA that no longer reads its socket (review finding 6
 
 describe('stop() while the session is being set up', () => {
   it('ends run() without a reconnect, even when the subscription is answered after it', async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    const port = (wss.address() as { port: number }).port;
     let connections = 0;
-    wss.on('connection', (ws) => {
-      connections++;
-      ws.send(JSON.stringify({ type: 'auth_required', ha_version: '2024.5.0' }));
-      ws.on('message', (d) => {
-        const m = JSON.parse(String(d));
-        if (m.type === 'auth') return ws.send(JSON.stringify({ type: 'auth_ok', ha_version: '2024.5.0' }));
-        ws.send(JSON.stringify({ id: m.id, type: 'result', success: m.type !== 'get_states', result: null }));
-      });
+    const { wss, url } = await startFakeHaWs((ws, m) => {
+      ws.send(JSON.stringify({ id: m.id, type: 'result', success: m.type !== 'get_states', result: null }));
     });
+    wss.on('connection', () => connections++);
     const { log } = capturingLogger();
     const conn: HaConnection = new HaConnection({
-      url: `ws://127.0.0.1:${port}/api/websocket`,
+      url,
       token: 't',
       eventTypes: ['state_changed'],
       log,

@@ -4,41 +4,32 @@
  * get_states answer (replayed first at start) settles THIS run's pending get_states: the resync
  * anchors on a snapshot from the earlier run.
  */
-import { WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { HaConnection, type StatesEncoded } from '../../src/ha/connection.js';
 import { createMetrics } from '../../src/metrics.js';
 import { decodeFrames, EARLIER_RUN_SESSION, encodeFrames } from '../../src/pipeline/overflow.js';
 import { createSchemaBatchEncoder } from '../../workers/schema.js';
 import { capturingLogger } from '../helpers/log.js';
+import { startFakeHaWs } from '../helpers/fake-ha-ws.js';
 import { until } from '../helpers/ports.js';
 
 const st = (id: string, at: string) => ({ entity_id: id, state: '1', attributes: {}, last_changed: at, last_updated: at });
 
 describe('an earlier run replayed from the frame overflow (review finding 2)', () => {
   it("its get_states answer does not settle this run's get_states", async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    const port = (wss.address() as { port: number }).port;
     const NOW = '2024-05-01T12:00:00+00:00';
-    wss.on('connection', (ws) => {
-      ws.send(JSON.stringify({ type: 'auth_required', ha_version: '2024.5.0' }));
-      ws.on('message', (d) => {
-        const m = JSON.parse(String(d));
-        if (m.type === 'auth') return ws.send(JSON.stringify({ type: 'auth_ok', ha_version: '2024.5.0' }));
-        // HA takes 300 ms for get_states (a big home); everything else at once.
-        const reply = () =>
-          ws.send(JSON.stringify({ id: m.id, type: 'result', success: true, result: m.type === 'get_states' ? [st('sensor.a', NOW)] : null }));
-        if (m.type === 'get_states') setTimeout(reply, 300);
-        else reply();
-      });
+    const { wss, url } = await startFakeHaWs((ws, m) => {
+      // HA takes 300 ms for get_states (a big home); everything else at once.
+      const reply = () => ws.send(JSON.stringify({ id: m.id, type: 'result', success: true, result: m.type === 'get_states' ? [st('sensor.a', NOW)] : null }));
+      if (m.type === 'get_states') setTimeout(reply, 300);
+      else reply();
     });
     const encoder = createSchemaBatchEncoder({ schema: 'typed' });
     const { log } = capturingLogger();
     let snapshotSeen: StatesEncoded | null = null;
     let getStatesId = -1;
     const conn: HaConnection = new HaConnection({
-      url: `ws://127.0.0.1:${port}/api/websocket`,
+      url,
       token: 't',
       eventTypes: ['state_changed'],
       log,
