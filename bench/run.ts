@@ -1,8 +1,9 @@
 /**
- * `npm run bench`: micro-benchmarks, then the end-to-end runs (bare baseline, POOL_SIZE and
- * batch-size sweeps, latency at fixed rates, and with INFLUX_V1_URL set, the ingestor and a bare
- * bulk loader into that InfluxDB). Saves JSON under bench/results/ and regenerates the marked
- * parts of docs/benchmarks.md and its two charts. Figures in the docs come from here only.
+ * `npm run bench`: micro-benchmarks, the wire bytes of each HA subscription (wire-bytes.ts), then
+ * the end-to-end runs (bare baseline, POOL_SIZE and batch-size sweeps, latency at fixed rates, and
+ * with INFLUX_V1_URL set, the ingestor and a bare bulk loader into that InfluxDB). Saves JSON
+ * under bench/results/ and regenerates the marked parts of docs/benchmarks.md and its two charts.
+ * Figures in the docs come from here only.
  *
  *   npm run bench                  everything (about 3 minutes on 2 cores)
  *   npm run bench -- --quick       a short run of each kind (the smoke test uses it)
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { bulkLoad, run, type RunResult, type RunSpec } from './e2e/harness.js';
 import { barChart } from './e2e/svg.js';
 import { runMicro, type MicroResult } from './micro.js';
+import { measureWireBytes, wireBytesMarkdown } from './wire-bytes.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const args = new Set(process.argv.slice(2));
@@ -99,6 +101,10 @@ async function main(): Promise<void> {
   writeFileSync(`${resultsDir}/micro.json`, `${JSON.stringify({ machine: at, results: micro }, null, 2)}\n`);
   console.log(`micro-benchmarks on ${at}`);
   console.table(micro.map((r) => ({ where: r.group, step: r.name, 'ns/event': Math.round(r.nsPerEvent * 100) / 100 })));
+  const wireBytes = measureWireBytes();
+  writeFileSync(`${resultsDir}/wire-bytes.json`, `${JSON.stringify({ machine: at, ...wireBytes }, null, 2)}\n`);
+  const wireBytesDoc = wireBytesMarkdown(wireBytes, at);
+  console.log(wireBytesDoc);
 
   const results: RunResult[] = [];
   for (const spec of e2eSpecs()) {
@@ -141,6 +147,7 @@ async function main(): Promise<void> {
   const docPath = `${root}docs/benchmarks.md`;
   let doc = readFileSync(docPath, 'utf8');
   doc = replaceSection(doc, 'micro', `Measured on ${at}.\n\n${microTable(micro)}`);
+  doc = replaceSection(doc, 'wire-bytes', wireBytesDoc);
   const lines = [
     `Measured on ${at}; the simulator, the system under test and the counting sink each in their own process on the same 2 cores.`,
     '',
