@@ -5,15 +5,17 @@
  * the one-off initial state (get_states against subscribe_entities' first message). Bytes are
  * exact and deterministic (seeded simulator, no compression: the ingestor negotiates none).
  *
- * It also times, in Node, the serialising work each shape implies. That is a PROXY for HA's
- * Python (orjson) work, not a measurement of HA: no Home Assistant runs on this machine.
+ * It also times the serialising work each shape makes HA do, twice, as PROXIES (no Home
+ * Assistant runs on this machine): in Python with orjson, following HA's code paths
+ * (bench/ha-side-proxy.py; skipped when python3 or orjson is missing), and in Node.
  *
  *   node dist/bench/wire-bytes.js           print the tables
  *   node dist/bench/wire-bytes.js --docs    also regenerate its part of docs/benchmarks.md
  * `npm run bench` runs it too (bench/run.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { eventMessage, initialEntitiesMessage, stateDiffEvent } from '../src/sim/entity-diff.js';
 import { HaSimulator, type SimState } from '../src/sim/server.js';
@@ -41,12 +43,14 @@ export interface WireBytesResult {
   readonly initial: { readonly getStatesBytes: number; readonly entitiesBytes: number; readonly states: number };
   /** Node proxy of the serialising work, ns per event (see the module comment). */
   readonly proxyNs: Record<ProxyStep, number>;
+  /** The Python proxy (bench/ha-side-proxy.py), µs per event; null when it could not run. */
+  readonly pythonUs: (Record<ProxyStep, number> & { python: string; orjson: string }) | null;
 }
 
 export type ProxyStep = 'events0.96' | 'eventsNow' | 'entitiesNow' | 'joinEvents' | 'joinEntities';
 
 const PROXY_LABELS: Record<ProxyStep, string> = {
-  'events0.96': 'subscribe_events as HA 0.96 did it: the whole event serialised, for each subscriber',
+  'events0.96': 'subscribe_events as HA 0.96 did it: the whole event rebuilt and serialised (stdlib json, HA 0.96 encoder) for each subscriber',
   eventsNow: 'subscribe_events on current HA: new_state serialised once (old_state cached from the change before), wrapped',
   entitiesNow: 'subscribe_entities on current HA: diff of old and new state, serialised once',
   joinEvents: 'each subscriber on current HA, subscribe_events: cached bytes + its id',
@@ -139,7 +143,25 @@ export function measureWireBytes(entities = 300, seed = 42): WireBytesResult {
     joinEvents: timePerItem(n, 9, (i) => Buffer.concat([eventCached[i] as Buffer, idTail])),
     joinEntities: timePerItem(n, 9, (i) => Buffer.concat([entitiesCached[i] as Buffer, idTail])),
   };
-  return { entities, rows, initial: { getStatesBytes, entitiesBytes: initialBytes, states: states.length }, proxyNs };
+  return { entities, rows, initial: { getStatesBytes, entitiesBytes: initialBytes, states: states.length }, proxyNs, pythonUs: pythonProxy(texts) };
+}
+
+/** Runs bench/ha-side-proxy.py on the same state changes; null (and why, on stderr) when it cannot. */
+function pythonProxy(eventTexts: readonly string[]): WireBytesResult['pythonUs'] {
+  const dir = mkdtempSync(`${tmpdir()}/wire-bytes-`);
+  try {
+    const file = `${dir}/events.jsonl`;
+    writeFileSync(file, `${eventTexts.join('\n')}\n`);
+    const script = fileURLToPath(new URL('../../bench/ha-side-proxy.py', import.meta.url));
+    const run = spawnSync('python3', [script, file], { encoding: 'utf8', timeout: 120_000 });
+    if (run.status !== 0) {
+      console.error(`bench/ha-side-proxy.py did not run (python3 with orjson needed): ${run.error?.message ?? run.stderr.trim().split('\n').pop()}`);
+      return null;
+    }
+    return JSON.parse(run.stdout) as NonNullable<WireBytesResult['pythonUs']>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -154,11 +176,13 @@ export function wireBytesMarkdown(r: WireBytesResult, at: string): string {
     ...r.rows.map((w) => `| ${w.kind} | ${fmt(w.events)} | ${fmt(w.eventsBytes)} | ${fmt(w.entitiesBytes)} | ${ratio(w.eventsBytes, w.entitiesBytes)} |`),
     `| initial state, once per connection (${fmt(r.initial.states)} entities): get_states answer vs subscribe_entities' first message | 1 | ${fmt(r.initial.getStatesBytes)} | ${fmt(r.initial.entitiesBytes)} | ${ratio(r.initial.getStatesBytes, r.initial.entitiesBytes)} |`,
     '',
-    'Serialising work per change, timed in **Node as a proxy** (JSON.stringify on V8; HA runs Python with orjson, so only the relative sizes mean anything — no Home Assistant runs on this machine):',
+    `Serialising work per change that each subscription makes HA do, timed as **proxies** — no Home Assistant runs on this machine: Python ${r.pythonUs ? `${r.pythonUs.python} with orjson ${r.pythonUs.orjson}` : '(not run: python3 with orjson missing)'} replaying HA's code paths on stand-ins for its State and Event objects (bench/ha-side-proxy.py), and Node's JSON.stringify. Best of several passes on shared cores; HA's own machine and Python differ, the ratios are what to read.`,
     '',
-    '| work | ns per change (Node proxy) |',
-    '|---|---:|',
-    ...(Object.keys(PROXY_LABELS) as ProxyStep[]).map((k) => `| ${PROXY_LABELS[k]} | ${fmt(r.proxyNs[k])} |`),
+    '| work in HA per state change | Python + orjson proxy (µs) | Node proxy (µs) |',
+    '|---|---:|---:|',
+    ...(Object.keys(PROXY_LABELS) as ProxyStep[]).map(
+      (k) => `| ${PROXY_LABELS[k]} | ${r.pythonUs ? r.pythonUs[k].toFixed(2) : '—'} | ${(r.proxyNs[k] / 1000).toFixed(2)} |`,
+    ),
   ].join('\n');
 }
 
