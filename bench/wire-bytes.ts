@@ -10,7 +10,8 @@
  * (bench/ha-side-proxy.py; skipped when python3 or orjson is missing), and in Node.
  *
  *   node dist/bench/wire-bytes.js           print the tables
- *   node dist/bench/wire-bytes.js --docs    also regenerate its part of docs/benchmarks.md
+ *   node dist/bench/wire-bytes.js --docs    also regenerate its part of docs/benchmarks.md and
+ *                                           bench/results/wire-bytes.json
  * `npm run bench` runs it too (bench/run.ts).
  */
 import { spawnSync } from 'node:child_process';
@@ -198,10 +199,13 @@ export function writeWireBytesDoc(docPath: string, body: string): void {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const at = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
-  const md = wireBytesMarkdown(measureWireBytes(), at);
+  const result = measureWireBytes();
+  const md = wireBytesMarkdown(result, at);
   console.log(md);
   if (process.argv.includes('--docs')) {
     writeWireBytesDoc(fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url)), md);
-    console.log('docs/benchmarks.md (wire-bytes) regenerated');
+    const json = fileURLToPath(new URL('../../bench/results/wire-bytes.json', import.meta.url));
+    writeFileSync(json, `${JSON.stringify({ machine: at, ...result }, null, 2)}\n`);
+    console.log('docs/benchmarks.md (wire-bytes) and bench/results/wire-bytes.json regenerated');
   }
 }
