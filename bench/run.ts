@@ -5,13 +5,16 @@
  * under bench/results/ and regenerates the marked parts of docs/benchmarks.md and its two charts.
  * Figures in the docs come from here only.
  *
- *   npm run bench                  everything (about 3 minutes on 2 cores)
+ *   npm run bench                  everything (about 3 minutes on 2 cores, then 7 for the footprint)
  *   npm run bench -- --quick       a short run of each kind (the smoke test uses it)
  *   npm run bench -- --no-docs     leave docs/ alone
+ *   npm run bench -- --footprint-only   only the footprint rows (about 7 minutes; bench/e2e/footprint.ts)
+ *   npm run bench -- --no-footprint     everything but the footprint rows
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { type FullSpeedPeak, footprintChart, footprintMarkdown, runFootprint } from './e2e/footprint.js';
 import { bulkLoad, run, type RunResult, type RunSpec } from './e2e/harness.js';
 import { barChart } from './e2e/svg.js';
 import { runMicro, type MicroResult } from './micro.js';
@@ -21,6 +24,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
 const writeDocs = !args.has('--no-docs') && !quick;
+const footprintOnly = args.has('--footprint-only');
+const withFootprint = !args.has('--no-footprint');
 const resultsDir = process.env.BENCH_RESULTS_DIR ?? `${root}bench/results`;
 /** 10,000 events a day, the stated need. */
 const NEED_PER_SECOND = 10_000 / 86_400;
@@ -94,7 +99,7 @@ function e2eTable(results: readonly RunResult[]): string {
   ].join('\n');
 }
 
-async function main(): Promise<void> {
+async function speed(): Promise<void> {
   const at = machine();
   mkdirSync(resultsDir, { recursive: true });
   const micro = await runMicro(quick ? 100 : 400);
@@ -185,4 +190,28 @@ async function main(): Promise<void> {
   console.log('docs/benchmarks.md, docs/bench-throughput.svg and docs/bench-latency.svg regenerated');
 }
 
-await main();
+/** The peak RSS of the default full-speed run, from e2e.json (this run's, unless --footprint-only). */
+function fullSpeedPeak(): FullSpeedPeak | null {
+  try {
+    const e2e = JSON.parse(readFileSync(`${resultsDir}/e2e.json`, 'utf8')) as { summary: { machine: string }; results: RunResult[] };
+    const r = e2e.results.find((x) => x.name.startsWith('ingestor POOL_SIZE=1'));
+    return r === undefined ? null : { name: r.name, peakRssMb: r.peakRssMb, machine: e2e.summary.machine };
+  } catch {
+    return null;
+  }
+}
+
+/** The footprint rows (idle, home rates, the floor): JSON, then their section of the docs. */
+async function footprint(): Promise<void> {
+  mkdirSync(resultsDir, { recursive: true });
+  const result = await runFootprint(machine(), quick);
+  writeFileSync(`${resultsDir}/footprint.json`, `${JSON.stringify(result, null, 2)}\n`);
+  if (!writeDocs) return;
+  const docPath = `${root}docs/benchmarks.md`;
+  writeFileSync(docPath, replaceSection(readFileSync(docPath, 'utf8'), 'footprint', footprintMarkdown(result, fullSpeedPeak())));
+  writeFileSync(`${root}docs/bench-footprint.svg`, footprintChart(result));
+  console.log('the footprint section of docs/benchmarks.md and docs/bench-footprint.svg regenerated');
+}
+
+if (!footprintOnly) await speed();
+if (withFootprint || footprintOnly) await footprint();

@@ -3,6 +3,7 @@
  * exposition format. Names follow `ha_ingestor_<thing>_<unit>`, `_total` for counters. Updating a
  * metric is a Map lookup and an addition; nothing is formatted until /metrics is read.
  */
+import { diskSyncs } from './state/durable-write.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -36,12 +37,15 @@ abstract class Metric {
 }
 
 export class Counter extends Metric {
+  private source: (() => number) | null = null;
+
   constructor(name: string, help: string) {
     super(name, help, 'counter');
   }
 
   /** The sum over every label set. */
   total(): number {
+    this.refresh();
     let n = 0;
     for (const v of this.values.values()) n += v;
     return n;
@@ -51,6 +55,26 @@ export class Counter extends Metric {
     if (by === 0) return;
     const key = labelKey(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+
+  /** A count kept elsewhere (a tally in a module that has no metrics object), read on /metrics. */
+  follow(read: () => number): this {
+    this.source = read;
+    return this;
+  }
+
+  override get(labels?: Labels): number {
+    this.refresh();
+    return super.get(labels);
+  }
+
+  override render(): string {
+    this.refresh();
+    return super.render();
+  }
+
+  private refresh(): void {
+    if (this.source !== null) this.values.set('', this.source());
   }
 }
 
@@ -170,6 +194,12 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     weatherBreakerOpen: registry.gauge('weather_breaker_state', 'weather circuit breaker: 0 closed, 0.5 half-open, 1 open'),
     weatherBreakerTransitions: registry.counter('weather_breaker_transitions_total', 'weather circuit breaker transitions, by new state'),
     presenceChanges: registry.counter('presence_changes_total', 'changes of people_home written as home_presence points'),
+    diskSyncs: registry
+      .counter('disk_syncs_total', 'fsyncs and fdatasyncs issued (state files, spool, dead letters, file sink): each one is a flash-card write')
+      .follow(() => diskSyncs.syncs),
+    diskWriteBytes: registry
+      .counter('disk_write_bytes_total', 'bytes written to files that are then fsynced (state files, spool, dead letters, file sink)')
+      .follow(() => diskSyncs.bytes),
     splitBatches: registry.counter('write_split_batches_total', 'batches split in two (413 too large, or 400/422 to isolate bad lines)'),
   };
 }

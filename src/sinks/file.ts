@@ -7,6 +7,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WriteClient, WriteResponse } from './influx.js';
+import { countDurableBytes, syncFile } from '../state/durable-write.js';
 
 export const ROTATE_BYTES = 64 * 1024 * 1024;
 export const ROTATE_MS = 60 * 60_000;
@@ -35,7 +36,8 @@ export function createFileWriteClient(dir: string, opts: { rotateBytes?: number;
     try {
       const file = await fileFor(gzipped);
       await file.handle.write(body);
-      await file.handle.datasync();
+      countDurableBytes(body.length);
+      await syncFile(file.handle, true);
       file.bytes += body.length;
       return { status: 204, message: '', retryAfter: undefined };
     } catch (err) {

@@ -9,15 +9,35 @@
  * - A directory that does not exist is created 0700 (the state holds entity ids and a clock).
  * - A failed write removes its temporary file; temporary files left by a crash are removed by
  *   `removeStaleTemps` (they are never read).
+ * - Every fsync/fdatasync the ingestor issues goes through `syncFile` (here, the spool, the file
+ *   sink), so `diskSyncs` counts them all (ha_ingestor_disk_syncs_total): SD-card wear shows.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { appendFile, type FileHandle, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
 let tempCounter = 0;
+
+/**
+ * fsyncs issued and bytes written durably since the process started. Module-level on purpose:
+ * every durable write of every part passes through this module, and none of them holds the
+ * metrics object; src/metrics.ts reads it when /metrics is read.
+ */
+export const diskSyncs = { syncs: 0, bytes: 0 };
+
+/** fsync (or fdatasync with `dataOnly`) of an open file, counted in `diskSyncs`. */
+export function syncFile(handle: FileHandle, dataOnly = false): Promise<void> {
+  diskSyncs.syncs++;
+  return dataOnly ? handle.datasync() : handle.sync();
+}
+
+/** Counts `bytes` written to a file that is about to be synced. */
+export function countDurableBytes(bytes: number): void {
+  diskSyncs.bytes += bytes;
+}
 
 function tempPathFor(path: string): string {
   return `${path}.${process.pid}.${tempCounter++}.${randomBytes(4).toString('hex')}.tmp`;
@@ -32,7 +52,8 @@ export async function writeAtomically(path: string, data: string | Uint8Array): 
   try {
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      countDurableBytes(typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+      await syncFile(handle);
     } finally {
       await handle.close();
     }
@@ -48,9 +69,10 @@ export async function writeAtomically(path: string, data: string | Uint8Array): 
 export async function appendDurably(path: string, text: string): Promise<void> {
   if (text === '') return;
   await appendFile(path, text);
+  countDurableBytes(Buffer.byteLength(text));
   const handle = await open(path, 'r');
   try {
-    await handle.datasync();
+    await syncFile(handle, true);
   } finally {
     await handle.close();
   }
@@ -60,7 +82,7 @@ export async function appendDurably(path: string, text: string): Promise<void> {
 export async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
-    await handle.sync();
+    await syncFile(handle);
   } finally {
     await handle.close();
   }

@@ -27,6 +27,7 @@ import { crc32 } from 'node:zlib';
 import type { Logger } from 'pino';
 import { IngestorError } from '../errors.js';
 import type { Counter, Gauge } from '../metrics.js';
+import { countDurableBytes, syncFile } from '../state/durable-write.js';
 
 const MAGIC = 0x48415331; // "HAS1"
 const HEADER_BYTES = 20;
@@ -310,7 +311,8 @@ export class Spool {
     try {
       const { bytesWritten } = await handle.write(record);
       if (bytesWritten !== record.length) throw new Error(`short write to ${segment.path}: ${bytesWritten} of ${record.length} bytes (disk full?)`);
-      await handle.datasync();
+      countDurableBytes(bytesWritten);
+      await syncFile(handle, true);
     } catch (err) {
       // Nothing after a torn record could be read back: cut it off and start a new segment.
       await handle.truncate(segment.bytes).catch(() => {});

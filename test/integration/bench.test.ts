@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
 
 describe('npm run bench -- --quick', () => {
-  it('writes micro and end-to-end results, every run without loss', async () => {
+  it('writes micro, end-to-end and footprint results, every run without loss', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     try {
       const code = await new Promise<number | null>((resolve) => {
@@ -45,6 +45,16 @@ describe('npm run bench -- --quick', () => {
         expect(r.peakRssMb, r.name).toBeGreaterThan(0);
         if (r.rate !== null) expect(r.latencyMs, r.name).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
       }
+      const footprint = JSON.parse(readFileSync(join(dir, 'footprint.json'), 'utf8')) as {
+        rows: { name: string; rate: number | null; events: number; cpuPercent: number; rssSteadyMb: number; fsyncsPerMinute: number | null }[];
+      };
+      expect(footprint.rows.map((r) => r.rate)).toEqual([0, 2, null]);
+      for (const r of footprint.rows) {
+        expect(r.cpuPercent, r.name).toBeGreaterThanOrEqual(0);
+        expect(r.rssSteadyMb, r.name).toBeGreaterThan(0);
+        if (r.rate !== null) expect(r.fsyncsPerMinute, r.name).toEqual(expect.any(Number));
+      }
+      expect(footprint.rows[1]?.events).toBeGreaterThan(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
