@@ -140,7 +140,8 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     const snapshot = spec.system === 'ingestor' ? SNAPSHOT : 0;
     const expected = spec.events + snapshot;
 
-    // Progress: the counting sink tells; with InfluxDB, the ingestor's own metrics do.
+    // Progress: the counting sink tells; with InfluxDB, the ingestor's own metrics do, and the
+    // bare pipeline counts what the database acknowledged.
     let received = 0;
     const marks: { at: number; lines: number }[] = [];
     const onCount = (lines: number): void => {
@@ -149,8 +150,9 @@ export async function run(spec: RunSpec): Promise<RunResult> {
       sim.send({ type: 'credit', received: Math.max(0, lines - snapshot) });
     };
     sink?.on('message', (m: Msg) => m.type === 'count' && onCount(m.lines as number));
+    if (sink === null && spec.system === 'bare') system.on('message', (m: Msg) => m.type === 'count' && onCount(m.lines as number));
     const poll =
-      sink === null
+      sink === null && spec.system === 'ingestor'
         ? setInterval(() => {
             void scrape(httpPort)
               .then((m) => onCount(m.get('ha_ingestor_points_written_total') ?? 0))
