@@ -21,7 +21,7 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { InvalidStateError } from './invalid.js';
-import { badTimeReason, isoToNs } from './timestamp.js';
+import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { placementReader, type Placements } from './shared-registry.js';
@@ -127,6 +127,7 @@ export class TypedStateEncoder implements StateEncoder {
   private readonly prefixes = new Map<string, string>();
   private readonly floatKeys = new Map<string, string>();
   private readonly stringKeys = new Map<string, string>();
+  private readonly times = new IsoReader();
 
   constructor(private readonly options: TypedSchemaOptions = {}) {
     this.rulesFor = compileFilters(options.filters);
@@ -228,7 +229,7 @@ export class TypedStateEncoder implements StateEncoder {
       this.placements = latest.placements;
       this.prefixes.clear();
     }
-    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? this.times.read(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
     const attributes = s.attributes ?? {};
     const dc = typeof attributes.device_class === 'string' ? attributes.device_class : undefined;
