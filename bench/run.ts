@@ -7,6 +7,7 @@
  *   npm run bench                  everything (about 3 minutes on 2 cores)
  *   npm run bench -- --quick       a short run of each kind (the smoke test uses it)
  *   npm run bench -- --no-docs     leave docs/ alone
+ *   INFLUX_V1_URL=… [INFLUXD_PID=…]  the InfluxDB rows too (with the pid: the database's CPU per point)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -66,15 +67,17 @@ function e2eSpecs(): RunSpec[] {
     { name: 'ingestor at 10,000 events/s', system: 'ingestor', events: quick ? 20_000 : 50_000, rate: 10_000, deadlineMs },
   );
   const influxUrl = process.env.INFLUX_V1_URL;
+  // With the database's pid, its CPU per point is measured too (what limits the ingestor there).
+  const dbPid = process.env.INFLUXD_PID === undefined ? undefined : Number(process.env.INFLUXD_PID);
   // Into the real database: the bare pipeline (same batching as the ingestor's defaults) on each
   // side of the ingestor, so that the ratio is taken in the same run.
   if (influxUrl !== undefined)
     specs.push(
-      { name: 'bare pipeline into InfluxDB 1.x', system: 'bare', events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 },
-      { name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 },
+      { name: 'bare pipeline into InfluxDB 1.x', system: 'bare', events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 },
+      { name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 },
       ...(quick
         ? []
-        : [{ name: 'bare pipeline into InfluxDB 1.x (again)', system: 'bare' as const, events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 }]),
+        : [{ name: 'bare pipeline into InfluxDB 1.x (again)', system: 'bare' as const, events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 }]),
     );
   return specs;
 }
@@ -122,11 +125,16 @@ async function main(): Promise<void> {
     .filter((r) => r.system === 'ingestor' && r.rate === null && r.sink === 'counting sink')
     .sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
   const defaultRun = results.find((r) => r.name.startsWith('ingestor POOL_SIZE=1'));
-  let bulk: { points: number; seconds: number } | null = null;
+  let bulk: { points: number; seconds: number; dbCpuMicrosPerPoint: number | null } | null = null;
   const influxRun = results.find((r) => r.sink === 'InfluxDB' && r.system === 'ingestor');
   const bareInflux = results.filter((r) => r.sink === 'InfluxDB' && r.system === 'bare');
   const bareInfluxRate = bareInflux.reduce((a, r) => a + r.eventsPerSecond, 0) / Math.max(1, bareInflux.length);
-  if (process.env.INFLUX_V1_URL !== undefined) bulk = await bulkLoad(process.env.INFLUX_V1_URL, quick ? 20_000 : 150_000);
+  if (process.env.INFLUX_V1_URL !== undefined)
+    bulk = await bulkLoad(
+      process.env.INFLUX_V1_URL,
+      quick ? 20_000 : 150_000,
+      process.env.INFLUXD_PID === undefined ? undefined : Number(process.env.INFLUXD_PID),
+    );
   const summary = {
     machine: at,
     bareEventsPerSecond: Math.round(bareRate),
@@ -140,6 +148,11 @@ async function main(): Promise<void> {
             ingestorPointsPerSecond: influxRun.eventsPerSecond,
             barePointsPerSecond: Math.round(bareInfluxRate),
             ratioToBare: bareInfluxRate > 0 ? Math.round((influxRun.eventsPerSecond / bareInfluxRate) * 100) / 100 : 0,
+            dbCpuMicrosPerPoint: {
+              ingestor: influxRun.dbCpuMicrosPerEvent,
+              bare: bareInflux[0]?.dbCpuMicrosPerEvent ?? null,
+              bulkLoader: bulk.dbCpuMicrosPerPoint,
+            },
             bulkLoaderPointsPerSecond: Math.round(bulk.points / bulk.seconds),
             ratio: Math.round((influxRun.eventsPerSecond / (bulk.points / bulk.seconds)) * 100) / 100,
           }
@@ -161,6 +174,11 @@ async function main(): Promise<void> {
     summary.influx
       ? `- Into InfluxDB 1.x, same run: ingestor ÷ bare pipeline **${summary.influx.ratioToBare}** (${summary.influx.ingestorPointsPerSecond.toLocaleString('en-US')} vs ${summary.influx.barePointsPerSecond.toLocaleString('en-US')} points/s); the database's own ceiling, a bulk loader of pre-encoded lines: ${summary.influx.bulkLoaderPointsPerSecond.toLocaleString('en-US')} points/s (ingestor ÷ bulk loader ${summary.influx.ratio}).`
       : '- Into InfluxDB: not measured in this run (set INFLUX_V1_URL to a running InfluxDB 1.x).',
+    ...(summary.influx?.dbCpuMicrosPerPoint.ingestor != null
+      ? [
+          `- InfluxDB's own CPU per point written, same run: ${summary.influx.dbCpuMicrosPerPoint.ingestor} µs for the ingestor's points (every attribute a field), ${summary.influx.dbCpuMicrosPerPoint.bare} µs for the bare pipeline's (one field, one tag), ${summary.influx.dbCpuMicrosPerPoint.bulkLoader} µs for the bulk loader's (the ingestor's lines).`,
+        ]
+      : []),
     `- Zero loss in every run: **${summary.zeroLoss ? 'yes' : 'NO'}**.`,
     '',
     e2eTable(results),
