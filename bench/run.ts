@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: micro-benchmarks, the wire bytes of each HA subscription (wire-bytes.ts), then
  * the end-to-end runs (bare baseline, POOL_SIZE and batch-size sweeps, latency at fixed rates, and
- * with INFLUX_V1_URL set, the ingestor and a bare bulk loader into that InfluxDB). Saves JSON
- * under bench/results/ and regenerates the marked parts of docs/benchmarks.md and its two charts.
+ * with INFLUX_V1_URL set, the bare pipeline, the ingestor and a bulk loader of pre-encoded lines
+ * (the database's ceiling) into that InfluxDB), then the footprint rows. Saves JSON under
+ * bench/results/ and regenerates the marked parts of docs/benchmarks.md and its charts.
  * Figures in the docs come from here only.
  *
  *   npm run bench                  everything (about 3 minutes on 2 cores, then 7 for the footprint)
@@ -10,6 +11,7 @@
  *   npm run bench -- --no-docs     leave docs/ alone
  *   npm run bench -- --footprint-only   only the footprint rows (about 7 minutes; bench/e2e/footprint.ts)
  *   npm run bench -- --no-footprint     everything but the footprint rows
+ *   INFLUX_V1_URL=… [INFLUXD_PID=…]  the InfluxDB rows too (with the pid: the database's CPU per point)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -73,8 +75,18 @@ function e2eSpecs(): RunSpec[] {
     { name: 'ingestor at 10,000 events/s', system: 'ingestor', events: quick ? 20_000 : 50_000, rate: 10_000, deadlineMs },
   );
   const influxUrl = process.env.INFLUX_V1_URL;
+  // With the database's pid, its CPU per point is measured too (what limits the ingestor there).
+  const dbPid = process.env.INFLUXD_PID === undefined ? undefined : Number(process.env.INFLUXD_PID);
+  // Into the real database: the bare pipeline (same batching as the ingestor's defaults) on each
+  // side of the ingestor, so that the ratio is taken in the same run.
   if (influxUrl !== undefined)
-    specs.push({ name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, deadlineMs: deadlineMs * 2 });
+    specs.push(
+      { name: 'bare pipeline into InfluxDB 1.x', system: 'bare', events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 },
+      { name: 'ingestor into InfluxDB 1.x', system: 'ingestor', events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 },
+      ...(quick
+        ? []
+        : [{ name: 'bare pipeline into InfluxDB 1.x (again)', system: 'bare' as const, events: n, rate: null, influxUrl, dbPid, deadlineMs: deadlineMs * 2 }]),
+    );
   return specs;
 }
 
@@ -119,15 +131,22 @@ async function speed(): Promise<void> {
       `${r.name}: ${r.eventsPerSecond} events/s, ${r.cpuMicrosPerEvent} CPU-µs/event, peak RSS ${r.peakRssMb} MB, ${r.received}/${r.expected} points${r.latencyMs ? `, latency p50 ${r.latencyMs.p50} ms p99 ${r.latencyMs.p99} ms` : ''}`,
     );
   }
-  const bare = results.filter((r) => r.system === 'bare');
+  const bare = results.filter((r) => r.system === 'bare' && r.sink === 'counting sink');
   const bareRate = bare.reduce((a, r) => a + r.eventsPerSecond, 0) / Math.max(1, bare.length);
   const best = results
     .filter((r) => r.system === 'ingestor' && r.rate === null && r.sink === 'counting sink')
     .sort((a, b) => b.eventsPerSecond - a.eventsPerSecond)[0];
   const defaultRun = results.find((r) => r.name.startsWith('ingestor POOL_SIZE=1'));
-  let bulk: { points: number; seconds: number } | null = null;
-  const influxRun = results.find((r) => r.sink === 'InfluxDB');
-  if (process.env.INFLUX_V1_URL !== undefined) bulk = await bulkLoad(process.env.INFLUX_V1_URL, quick ? 20_000 : 150_000);
+  let bulk: { points: number; seconds: number; dbCpuMicrosPerPoint: number | null } | null = null;
+  const influxRun = results.find((r) => r.sink === 'InfluxDB' && r.system === 'ingestor');
+  const bareInflux = results.filter((r) => r.sink === 'InfluxDB' && r.system === 'bare');
+  const bareInfluxRate = bareInflux.reduce((a, r) => a + r.eventsPerSecond, 0) / Math.max(1, bareInflux.length);
+  if (process.env.INFLUX_V1_URL !== undefined)
+    bulk = await bulkLoad(
+      process.env.INFLUX_V1_URL,
+      quick ? 20_000 : 150_000,
+      process.env.INFLUXD_PID === undefined ? undefined : Number(process.env.INFLUXD_PID),
+    );
   const summary = {
     machine: at,
     bareEventsPerSecond: Math.round(bareRate),
@@ -139,6 +158,13 @@ async function speed(): Promise<void> {
       influxRun && bulk
         ? {
             ingestorPointsPerSecond: influxRun.eventsPerSecond,
+            barePointsPerSecond: Math.round(bareInfluxRate),
+            ratioToBare: bareInfluxRate > 0 ? Math.round((influxRun.eventsPerSecond / bareInfluxRate) * 100) / 100 : 0,
+            dbCpuMicrosPerPoint: {
+              ingestor: influxRun.dbCpuMicrosPerEvent,
+              bare: bareInflux[0]?.dbCpuMicrosPerEvent ?? null,
+              bulkLoader: bulk.dbCpuMicrosPerPoint,
+            },
             bulkLoaderPointsPerSecond: Math.round(bulk.points / bulk.seconds),
             ratio: Math.round((influxRun.eventsPerSecond / (bulk.points / bulk.seconds)) * 100) / 100,
           }
@@ -159,8 +185,13 @@ async function speed(): Promise<void> {
     `- Ingestor (POOL_SIZE=1, the default on 2 cores) ÷ bare single-thread pipeline, same run: **${summary.ratioDefaultToBare}** (${summary.defaultEventsPerSecond.toLocaleString('en-US')} vs ${summary.bareEventsPerSecond.toLocaleString('en-US')} events/s); best configuration: ${summary.best ? `${summary.best.name}, ${summary.best.eventsPerSecond.toLocaleString('en-US')} events/s (${summary.best.ratioToBare}×)` : '—'}.`,
     `- Headroom over 10,000 events/day (0.12 events/s): **10^${summary.headroomOrdersOfMagnitude}**, i.e. ${summary.headroomOrdersOfMagnitude} orders of magnitude.`,
     summary.influx
-      ? `- Into InfluxDB 1.x: ingestor ${summary.influx.ingestorPointsPerSecond.toLocaleString('en-US')} points/s, bare bulk loader ${summary.influx.bulkLoaderPointsPerSecond.toLocaleString('en-US')} points/s: ratio **${summary.influx.ratio}**.`
+      ? `- Into InfluxDB 1.x, same run: ingestor ÷ bare pipeline **${summary.influx.ratioToBare}** (${summary.influx.ingestorPointsPerSecond.toLocaleString('en-US')} vs ${summary.influx.barePointsPerSecond.toLocaleString('en-US')} points/s); the database's own ceiling, a bulk loader of pre-encoded lines: ${summary.influx.bulkLoaderPointsPerSecond.toLocaleString('en-US')} points/s (ingestor ÷ bulk loader ${summary.influx.ratio}).`
       : '- Into InfluxDB: not measured in this run (set INFLUX_V1_URL to a running InfluxDB 1.x).',
+    ...(summary.influx?.dbCpuMicrosPerPoint.ingestor != null
+      ? [
+          `- InfluxDB's own CPU per point written, same run: ${summary.influx.dbCpuMicrosPerPoint.ingestor} µs for the ingestor's points (every attribute a field), ${summary.influx.dbCpuMicrosPerPoint.bare} µs for the bare pipeline's (one field, one tag), ${summary.influx.dbCpuMicrosPerPoint.bulkLoader} µs for the bulk loader's (the ingestor's lines).`,
+        ]
+      : []),
     `- Zero loss in every run: **${summary.zeroLoss ? 'yes' : 'NO'}**.`,
     '',
     e2eTable(results),

@@ -21,7 +21,7 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
-import { badTimeReason, isoToNs } from './timestamp.js';
+import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { attributeName, InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
 
@@ -132,6 +132,7 @@ function measurementOf(
 export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
+  const times = new IsoReader();
 
   function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
@@ -142,7 +143,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const dot = s.entity_id.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
-    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? times.read(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
     const measurement = measurementOf(options, s, domain, attributes, rules.overrideMeasurement);

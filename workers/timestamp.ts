@@ -29,6 +29,53 @@ export function isoToNs(iso: string): string | null {
   return ns < MIN_NS || ns > MAX_NS ? null : ns.toString();
 }
 
+/**
+ * isoToNs with a memory of the last whole second it read: the text before the fraction and the
+ * zone after it. The states of a burst share them, so the regular expression and the calendar are
+ * skipped for all but the first; the fraction's digits are checked and copied. Same results as
+ * isoToNs for every input. One per encoder (it is state).
+ */
+export class IsoReader {
+  private head = '';
+  private zone = '';
+  private seconds = '';
+
+  read(iso: string): string | null {
+    const head = this.head;
+    if (head !== '' && iso.startsWith(head)) {
+      let i = head.length;
+      const sep = iso.charCodeAt(i);
+      let digits = 0;
+      if (sep === 0x2e || sep === 0x2c) {
+        for (i++; i < iso.length; i++, digits++) {
+          const c = iso.charCodeAt(i);
+          if (c < 0x30 || c > 0x39) break;
+        }
+        if (digits >= 1 && digits <= 9 && iso.length - i === this.zone.length && iso.endsWith(this.zone)) {
+          return `${this.seconds}${iso.slice(head.length + 1, i).padEnd(9, '0')}`;
+        }
+      } else if (iso.length === head.length + this.zone.length && iso.endsWith(this.zone)) {
+        return `${this.seconds}000000000`;
+      }
+    }
+    return this.readAll(iso);
+  }
+
+  private readAll(iso: string): string | null {
+    const t = parseIso(iso);
+    if (t === null) return null;
+    if (t.seconds > 0 && t.year < 2262) {
+      // The head is the 19 characters up to the seconds; the zone is what follows the fraction.
+      const m = ISO.exec(iso) as RegExpExecArray;
+      this.head = iso.slice(0, 19);
+      this.zone = m[8] ?? '';
+      this.seconds = String(t.seconds);
+      return `${t.seconds}${t.fraction}`;
+    }
+    return isoToNs(iso);
+  }
+}
+
 /** Why isoToNs refused `iso`, for the invalid event's reason. */
 export function badTimeReason(iso: unknown): string {
   if (typeof iso === 'string' && parseIso(iso) !== null) {

@@ -21,7 +21,7 @@
  */
 import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
 import { InvalidStateError } from './invalid.js';
-import { badTimeReason, isoToNs } from './timestamp.js';
+import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { fromLatin1Form, toLatin1Form } from './latin1.js';
 import { placementReader, type Placements } from './shared-registry.js';
@@ -124,9 +124,10 @@ export class TypedStateEncoder implements StateEncoder {
   private readonly rulesFor: ReturnType<typeof compileFilters>;
   private readonly placementsOf: ReturnType<typeof placementReader>;
   private placements: Placements = {};
-  private readonly prefixes = new Map<string, string>();
+  private readonly prefixes = new Map<string, { readonly deviceClass: string | undefined; readonly unit: string | undefined; readonly prefix: string }>();
   private readonly floatKeys = new Map<string, string>();
   private readonly stringKeys = new Map<string, string>();
+  private readonly times = new IsoReader();
 
   constructor(private readonly options: TypedSchemaOptions = {}) {
     this.rulesFor = compileFilters(options.filters);
@@ -134,15 +135,15 @@ export class TypedStateEncoder implements StateEncoder {
   }
 
   private prefixFor(entityId: string, deviceClass: string | undefined, unit: string | undefined, override: string | undefined): string {
-    const cacheKey = `${entityId}\u0000${deviceClass ?? ''}\u0000${unit ?? ''}`;
-    let prefix = this.prefixes.get(cacheKey);
-    if (prefix !== undefined) return prefix;
+    // By entity id, then checked against the device class and unit: no key string built per state.
+    const cached = this.prefixes.get(entityId);
+    if (cached !== undefined && cached.deviceClass === deviceClass && cached.unit === unit) return cached.prefix;
     const dot = entityId.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
     const measurement = escapeMeasurement(override ?? entityId.slice(0, dot));
     const id = escapeTagValue(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
-    prefix = measurement;
+    let prefix = measurement;
     const place = this.placements[this.options.latin1 ? fromLatin1Form(entityId) : entityId];
     const external = (s: string): string => (this.options.latin1 ? toLatin1Form(s) : s);
     const area = place?.area === undefined ? '' : escapeTagValue(external(place.area));
@@ -155,7 +156,7 @@ export class TypedStateEncoder implements StateEncoder {
     const u = unit === undefined ? '' : escapeTagValue(unit);
     if (u !== '') prefix += `,unit=${u}`;
     if (this.prefixes.size > 100_000) this.prefixes.clear();
-    this.prefixes.set(cacheKey, `${prefix} `);
+    this.prefixes.set(entityId, { deviceClass, unit, prefix: `${prefix} ` });
     return `${prefix} `;
   }
 
@@ -228,7 +229,7 @@ export class TypedStateEncoder implements StateEncoder {
       this.placements = latest.placements;
       this.prefixes.clear();
     }
-    const ns = timeNs ?? (typeof s.last_updated === 'string' ? isoToNs(s.last_updated) : null);
+    const ns = timeNs ?? (typeof s.last_updated === 'string' ? this.times.read(s.last_updated) : null);
     if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
     const attributes = s.attributes ?? {};
     const dc = typeof attributes.device_class === 'string' ? attributes.device_class : undefined;

@@ -24,6 +24,8 @@ export interface RunSpec {
   readonly nodeArgs?: readonly string[];
   /** Write to this InfluxDB 1.x (database `bench`) instead of the counting sink. */
   readonly influxUrl?: string;
+  /** The database's process, to count its CPU per point too (INFLUXD_PID). */
+  readonly dbPid?: number;
   readonly deadlineMs: number;
 }
 
@@ -42,6 +44,8 @@ export interface RunResult {
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number } | null;
   /** All threads of the system under test, per event (= CPU seconds per million events). */
   readonly cpuMicrosPerEvent: number;
+  /** The database's CPU over the same window, per event (with `dbPid`). */
+  readonly dbCpuMicrosPerEvent: number | null;
   readonly peakRssMb: number;
   readonly eventLoopLagP99Ms: number | null;
 }
@@ -140,7 +144,8 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     const snapshot = spec.system === 'ingestor' ? SNAPSHOT : 0;
     const expected = spec.events + snapshot;
 
-    // Progress: the counting sink tells; with InfluxDB, the ingestor's own metrics do.
+    // Progress: the counting sink tells; with InfluxDB, the ingestor's own metrics do, and the
+    // bare pipeline counts what the database acknowledged.
     let received = 0;
     const marks: { at: number; lines: number }[] = [];
     const onCount = (lines: number): void => {
@@ -149,8 +154,9 @@ export async function run(spec: RunSpec): Promise<RunResult> {
       sim.send({ type: 'credit', received: Math.max(0, lines - snapshot) });
     };
     sink?.on('message', (m: Msg) => m.type === 'count' && onCount(m.lines as number));
+    if (sink === null && spec.system === 'bare') system.on('message', (m: Msg) => m.type === 'count' && onCount(m.lines as number));
     const poll =
-      sink === null
+      sink === null && spec.system === 'ingestor'
         ? setInterval(() => {
             void scrape(httpPort)
               .then((m) => onCount(m.get('ha_ingestor_points_written_total') ?? 0))
@@ -161,10 +167,12 @@ export async function run(spec: RunSpec): Promise<RunResult> {
     sim.send({ type: 'start', events: spec.events, rate: spec.rate, window: 20_000 });
     await nextMessage(sim, 'subscribed');
     const cpu0 = cpuTicks(pid);
+    const db0 = spec.dbPid === undefined ? 0 : cpuTicks(spec.dbPid);
     if (spec.system === 'ingestor') await scrape(httpPort).catch(() => null); // resets the lag window
     const deadline = Date.now() + spec.deadlineMs;
     while (received < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const cpu1 = cpuTicks(pid);
+    const db1 = spec.dbPid === undefined ? 0 : cpuTicks(spec.dbPid);
     const peak = peakRssKb(pid);
     const lag = spec.system === 'ingestor' ? ((await scrape(httpPort).catch(() => null))?.get('ha_ingestor_event_loop_lag_seconds') ?? null) : null;
     clearInterval(poll);
@@ -195,6 +203,7 @@ export async function run(spec: RunSpec): Promise<RunResult> {
       eventsPerSecond: Math.round(steadyRate(finalMarks, expected)),
       latencyMs,
       cpuMicrosPerEvent: Math.round((cpuSeconds / spec.events) * 1e6 * 10) / 10,
+      dbCpuMicrosPerEvent: spec.dbPid === undefined ? null : Math.round(((db1 - db0) / TICKS_PER_SECOND / spec.events) * 1e6 * 10) / 10,
       peakRssMb: Math.round(peak / 1024),
       eventLoopLagP99Ms: lag === null ? null : Math.round(lag * 1000 * 10) / 10,
     };
@@ -218,8 +227,19 @@ export async function run(spec: RunSpec): Promise<RunResult> {
   }
 }
 
-/** The bulk loader's rate into an InfluxDB (points/s). */
-export function bulkLoad(influxUrl: string, points: number): Promise<{ points: number; seconds: number }> {
+/** The bulk loader's rate into an InfluxDB (points/s), and with `dbPid` the database's CPU per point. */
+export async function bulkLoad(
+  influxUrl: string,
+  points: number,
+  dbPid?: number,
+): Promise<{ points: number; seconds: number; dbCpuMicrosPerPoint: number | null }> {
+  const db0 = dbPid === undefined ? 0 : cpuTicks(dbPid);
+  const r = await bulkLoadRun(influxUrl, points);
+  const db = dbPid === undefined ? null : Math.round(((cpuTicks(dbPid) - db0) / TICKS_PER_SECOND / points) * 1e6 * 10) / 10;
+  return { ...r, dbCpuMicrosPerPoint: db };
+}
+
+function bulkLoadRun(influxUrl: string, points: number): Promise<{ points: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     void fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q: 'DROP DATABASE bulk; CREATE DATABASE bulk' }) }).then(() => {
       const child = spawn(process.execPath, [here('./bulk-loader.js'), `${influxUrl}/write?db=bulk&precision=ns`, String(points)], {

@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { RestartDedup } from '../../src/pipeline/restart-dedup/index.js';
 import { Watermark } from '../../src/pipeline/watermark.js';
 import { createSharedRegistry, publishPlacements } from '../../workers/shared-registry.js';
-import { createTypedEncoder } from '../../workers/typed-schema.js';
+import { createTypedEncoder, type HaState } from '../../workers/typed-schema.js';
+import { pointOf } from '../../workers/encode/records.js';
 import { sortedJson } from '../../workers/sorted-json.js';
 import { DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
 
@@ -359,6 +360,31 @@ describe('batch encoder: restart de-duplication', () => {
     const r = two.encode(framesJob([event('sensor.a', '1', 30, null), event('sensor.b', '6', 30, null), event('sensor.c', '7', 30, null)]));
     expect(lines(r.lp)).toEqual([`sensor,entity_id=sensor.b value=6 ${ns(30)}`, `sensor,entity_id=sensor.c value=7 ${ns(30)}`]);
     expect(r).toMatchObject({ lines: 2, events: 3, reannounced: 1, skipped: 0 });
+  });
+
+  it("hashes each line's bytes before the context: the same as the schema's line alone, on every path", () => {
+    const enc = createSchemaBatchEncoder({ schema: 'typed' }, { dedup: true });
+    const alone = createTypedEncoder();
+    const wide = { ...state('sensor.küche', 'wärmer ☀', t(1)), attributes: { friendly_name: 'Küche' } };
+    const frames = [
+      event('sensor.a', '21', 1, null), // ASCII: the UTF-8 path
+      JSON.stringify({
+        type: 'event',
+        event: { event_type: 'state_changed', data: { entity_id: wide.entity_id, old_state: null, new_state: wide }, time_fired: t(1) },
+        id: 3,
+      }), // Latin-1 path
+      event('sensor.b', 'x', 1, null).replace('"state":"x"', '"state":"\\u00e9"'), // an escape beyond ASCII: the UTF-8 path
+    ];
+    for (const context of ['', ',outdoor_condition_str="leichter Regen — ü"']) {
+      for (const frame of frames) {
+        const r = enc.encode({ ...framesJob([frame]), context });
+        const records = r.dedup as NonNullable<typeof r.dedup>;
+        expect(records.count).toBe(1);
+        const parsed = (JSON.parse(frame) as { event: { data: { new_state: HaState } } }).event.data.new_state;
+        const point = pointOf(parsed.entity_id, alone.encodeState(parsed) as string);
+        expect([...records.ints.slice(0, 4)]).toEqual([point.keyHi, point.keyLo, point.hashHi, point.hashLo]);
+      }
+    }
   });
 
   it('writes them all when it is off', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { badTimeReason, epochSecondsToNs, isoToNs } from '../../workers/timestamp.js';
+import { badTimeReason, epochSecondsToNs, IsoReader, isoToNs } from '../../workers/timestamp.js';
 
 describe('isoToNs', () => {
   it.each([
@@ -70,6 +70,29 @@ describe('isoToNs', () => {
     ' 2024-05-01T12:00:00+00:00',
   ])('rejects %j', (iso) => {
     expect(isoToNs(iso)).toBeNull();
+  });
+});
+
+describe('IsoReader (isoToNs remembering the last whole second)', () => {
+  it('gives what isoToNs gives, for every text in any order', () => {
+    const heads = [
+      '2024-05-01T12:34:56',
+      '2024-05-01 12:34:56',
+      '2024-05-01T12:34:57',
+      '2024-02-31T00:00:00',
+      '1677-09-21T00:12:43',
+      '2262-04-11T23:47:16',
+      '0099-01-01T00:00:00',
+    ];
+    const fractions = ['', '.', '.1', '.123456', ',123456789', '.1234567890', '.12a', 'x'];
+    const zones = ['', 'Z', '+00:00', '-05:30', '+0200', '+24:00', '+00:0', 'Z ', '+00:00x'];
+    const texts = heads.flatMap((h) => fractions.flatMap((f) => zones.map((z) => `${h}${f}${z}`)));
+    // Seeded shuffle: each text read after many different ones, repeats included.
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 48271) >>> 0) % 2147483647);
+    const order = Array.from({ length: texts.length * 4 }, () => texts[next() % texts.length] as string);
+    const reader = new IsoReader();
+    for (const t of [...texts, ...order]) expect(reader.read(t), t).toBe(isoToNs(t));
   });
 });
 

@@ -32,6 +32,7 @@ export function createThreadState(): ThreadState {
 export class Batch {
   readonly r: EncodeResult;
   private out = '';
+  private contextLength: number | undefined;
 
   constructor(
     readonly job: EncodeJob,
@@ -59,6 +60,12 @@ export class Batch {
     };
   }
 
+  /** The context's length in lp's bytes (Latin-1 form: one byte per character). */
+  private contextBytes(): number {
+    this.contextLength ??= this.latin1 ? this.context.length : Buffer.byteLength(this.context);
+    return this.contextLength;
+  }
+
   fail(reason: string): void {
     this.r.invalid++;
     if (this.r.errors.length < MAX_ERRORS_KEPT) this.r.errors.push(reason);
@@ -76,8 +83,12 @@ export class Batch {
    * line's time in µs.
    */
   addState(entityId: string, line: string, flags: number, resultId: number, live: boolean): number {
-    const us = this.records === null ? lineTimeUs(line, line.lastIndexOf(' ')) : this.records.add(entityId, line, flags, resultId, this.r.lines, this.latin1);
-    this.out += live && this.context !== '' ? withContext(line, this.context) : line;
+    const withCtx = live && this.context !== '';
+    const us =
+      this.records === null
+        ? lineTimeUs(line, line.lastIndexOf(' '))
+        : this.records.add(entityId, line, flags, resultId, this.r.lines, this.latin1, withCtx ? this.contextBytes() : 0);
+    this.out += withCtx ? withContext(line, this.context) : line;
     this.r.lines++;
     return us;
   }
