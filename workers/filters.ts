@@ -3,16 +3,25 @@
  * Home Assistant's semantics (the recorder's and the InfluxDB integration's `include`/`exclude`
  * and `component_config*`).
  *
- * Include/exclude, in this order, the first rule that matches decides:
- *   1. listed in include entities → written      2. listed in exclude entities → left out
- *   3. matches an include glob → written         4. matches an exclude glob → left out
- *   5. domain in include domains → written       6. domain in exclude domains → left out
- *   7. anything else: left out when an include rule exists, else written.
- * Globs are fnmatch patterns: `*` any run of characters, `?` one character.
+ * Include/exclude: HA's entityfilter.py (`_generate_filter_from_sets_and_pattern_lists`). Which
+ * lists are non-empty picks one of six cases, once:
+ *   1. nothing listed: every entity is written.
+ *   2. only include lists: written when its id, domain or a glob is included.
+ *   3. only exclude lists: written unless its id, domain or a glob is excluded.
+ *   4. include domains or globs (and excludes): included id → written; else excluded id → left
+ *      out; else included glob → written; else included domain and no excluded glob → written;
+ *      else left out. Excluded domains count for nothing here.
+ *   5. include ids only, exclude domains or globs: excluded domain or glob → written only when
+ *      its id is included; else written unless its id is excluded (an id both included and
+ *      excluded is left out). Every entity not excluded is written.
+ *   6. include ids and exclude ids only: written when its id is included.
+ * Entity ids in the lists are compared lower-cased (HA's `cv.entity_ids` lower-cases them);
+ * domains and globs as given. Globs are Python's fnmatch (workers/fnmatch.ts).
  *
  * Per-entity settings merge domain, then glob (in the order given), then entity settings, the
  * later winning, as HA's EntityValues do.
  */
+import { anyGlobRegExp, fnmatchRegExp } from './fnmatch.js';
 
 export interface EntitySettings {
   readonly override_measurement?: string;
@@ -34,37 +43,38 @@ export interface EntityRules {
   readonly overrideMeasurement: string | undefined;
 }
 
-/** fnmatch → RegExp (anchored). */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 's');
+type Rules = FilterConfig['include'];
+
+/** HA's six cases (module header): a test of one entity id and its domain. */
+export function compileEntityFilter(include: Rules = {}, exclude: Rules = {}): (entityId: string, domain: string) => boolean {
+  const ids = (list?: readonly string[]) => new Set((list ?? []).map((id) => id.toLowerCase()));
+  const includeE = ids(include.entities);
+  const excludeE = ids(exclude.entities);
+  const includeD = new Set(include.domains ?? []);
+  const excludeD = new Set(exclude.domains ?? []);
+  const includeG = anyGlobRegExp(include.entity_globs ?? []);
+  const excludeG = anyGlobRegExp(exclude.entity_globs ?? []);
+  const haveInclude = includeE.size > 0 || includeD.size > 0 || includeG !== null;
+  const haveExclude = excludeE.size > 0 || excludeD.size > 0 || excludeG !== null;
+  const inG = (re: RegExp | null, id: string) => re?.test(id) === true;
+
+  if (!haveInclude && !haveExclude) return () => true;
+  if (!haveExclude) return (id, domain) => includeE.has(id) || includeD.has(domain) || inG(includeG, id);
+  if (!haveInclude) return (id, domain) => !(excludeE.has(id) || excludeD.has(domain) || inG(excludeG, id));
+  if (includeD.size > 0 || includeG !== null) {
+    return (id, domain) => includeE.has(id) || (!excludeE.has(id) && (inG(includeG, id) || (includeD.has(domain) && !inG(excludeG, id))));
+  }
+  if (excludeD.size > 0 || excludeG !== null) {
+    return (id, domain) => (excludeD.has(domain) || inG(excludeG, id) ? includeE.has(id) : !excludeE.has(id));
+  }
+  return (id) => includeE.has(id);
 }
 
 export function compileFilters(config: FilterConfig = {}): (entityId: string) => EntityRules {
-  const set = (list?: readonly string[]) => new Set(list ?? []);
-  const includeEntities = set(config.include?.entities);
-  const excludeEntities = set(config.exclude?.entities);
-  const includeDomains = set(config.include?.domains);
-  const excludeDomains = set(config.exclude?.domains);
-  const includeGlobs = (config.include?.entity_globs ?? []).map(globToRegExp);
-  const excludeGlobs = (config.exclude?.entity_globs ?? []).map(globToRegExp);
-  const hasInclude = includeEntities.size > 0 || includeDomains.size > 0 || includeGlobs.length > 0;
+  const write = compileEntityFilter(config.include, config.exclude);
   const globalIgnore = config.ignore_attributes ?? [];
-  const globSettings = Object.entries(config.component_config_glob ?? {}).map(([g, s]) => [globToRegExp(g), s] as const);
+  const globSettings = Object.entries(config.component_config_glob ?? {}).map(([g, s]) => [fnmatchRegExp(g), s] as const);
   const cache = new Map<string, EntityRules>();
-
-  function write(entityId: string, domain: string): boolean {
-    if (includeEntities.has(entityId)) return true;
-    if (excludeEntities.has(entityId)) return false;
-    if (includeGlobs.some((g) => g.test(entityId))) return true;
-    if (excludeGlobs.some((g) => g.test(entityId))) return false;
-    if (includeDomains.has(domain)) return true;
-    if (excludeDomains.has(domain)) return false;
-    return !hasInclude;
-  }
 
   return (entityId) => {
     let rules = cache.get(entityId);

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { influxQuery } from '../helpers/influxql.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
+import { HA_FILTER_CASES } from '../helpers/ha-filter-cases.js';
 import { Scenario } from '../helpers/scenario.js';
 
 let sc: Scenario | null = null;
@@ -64,5 +65,37 @@ describe('filters', () => {
     const { code, stderr } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', HA_TOKEN: 't', CONFIG_FILE: file });
     expect(code).toBe(2);
     expect(stderr).toContain(`CONFIG_FILE ${file}: include: unknown key "domain"`);
+  });
+});
+
+// Every include/exclude case of HA's entityfilter and influxdb tests (test/helpers/ha-filter-cases.ts
+// cites the files and commits), through CONFIG_FILE and the built ingestor in SCHEMA=ha. The ids
+// HA leaves out are sent first; one thread encodes (POOL_SIZE=0), so once the last id HA writes
+// is in the database, every verdict before it is in too.
+describe("HA's include/exclude tests through the built ingestor", () => {
+  const MARK = 4242;
+  it.each(HA_FILTER_CASES.map((c, i) => [...c, i] as const))('%s', async (_name, include, exclude, expected, i) => {
+    const url = inject('influxV1Url');
+    const db = `ha_filter_${i}`;
+    const file = join(tmpdir(), `ha-filter-${process.pid}-${i}.json`);
+    writeFileSync(file, JSON.stringify({ include, exclude }));
+    sc = await Scenario.start({
+      influxUrl: url,
+      db,
+      sim: { entities: 20 },
+      env: { SCHEMA: 'ha', POOL_SIZE: '0', SELF_METRICS_INTERVAL_S: '0', CONFIG_FILE: file },
+    });
+    const ids = Object.keys(expected);
+    const kept = ids.filter((id) => expected[id]);
+    for (const id of [...ids.filter((id) => !expected[id]), ...kept]) sc.sim.emitState(id, String(MARK), {});
+    const marked = async () => (await influxQuery(url, db, `SELECT "value" FROM /.*/ WHERE "value" = ${MARK}`)).map((s) => s.name).sort();
+    // Polled to a deadline, then compared: a wrong verdict shows as a difference, not a timeout.
+    const deadline = Date.now() + 30_000;
+    let got = await marked();
+    while (got.length < kept.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      got = await marked();
+    }
+    expect(got).toEqual([...kept].sort());
   });
 });

@@ -4,6 +4,7 @@ import { mergeFilters, parseFilterFile } from '../../src/filter-file.js';
 import { createHaEncoder, DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
 import { compileFilters, type FilterConfig } from '../../workers/filters.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
+import { HA_FILTER_CASES, HA_SOURCE_FILTER_CASES } from '../helpers/ha-filter-cases.js';
 
 const IDS = ['sensor.kitchen_temperature', 'sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home'];
 const written = (config: FilterConfig) => IDS.filter((id) => compileFilters(config)(id).write);
@@ -29,7 +30,11 @@ describe('include/exclude with HA semantics', () => {
       { include: { domains: ['sensor'] }, exclude: { entity_globs: ['sensor.*_rssi'] } },
       ['sensor.kitchen_temperature'],
     ],
-    ['exclude domain, include one entity of it', { include: { entities: ['sensor.kitchen_rssi'] }, exclude: { domains: ['sensor'] } }, ['sensor.kitchen_rssi']],
+    [
+      'exclude domain, include one entity of it: every other entity is written too (HA case 5)',
+      { include: { entities: ['sensor.kitchen_rssi'] }, exclude: { domains: ['sensor'] } },
+      ['sensor.kitchen_rssi', 'light.kitchen', 'binary_sensor.front_door', 'automation.x', 'weather.home'],
+    ],
     [
       'include glob beats exclude domain',
       { include: { entity_globs: ['sensor.*_temperature'] }, exclude: { domains: ['sensor'] } },
@@ -41,6 +46,8 @@ describe('include/exclude with HA semantics', () => {
       ['sensor.kitchen_temperature'],
     ],
     ['? matches one character', { include: { entity_globs: ['automation.?'] } }, ['automation.x']],
+    ['[seq] matches one character of seq', { include: { entity_globs: ['[lw]*'] } }, ['light.kitchen', 'weather.home']],
+    ['entity ids in the lists are compared lower-cased, as HA reads them', { include: { entities: ['Light.Kitchen'] } }, ['light.kitchen']],
   ])('%s', (_name, config, expected) => {
     expect(written(config)).toEqual(expected);
   });
@@ -55,6 +62,14 @@ describe('include/exclude with HA semantics', () => {
     expect(rules('sensor.kitchen_temperature')).toEqual({ write: true, overrideMeasurement: 'temperatures', ignoreAttributes: new Set(['icon', 'b']) });
     expect(rules('sensor.kitchen_rssi')).toEqual({ write: true, overrideMeasurement: 'sensors', ignoreAttributes: new Set(['icon', 'a']) });
     expect(rules('light.kitchen')).toEqual({ write: true, overrideMeasurement: undefined, ignoreAttributes: new Set(['icon']) });
+  });
+});
+
+describe("Home Assistant's entity filter tests", () => {
+  it.each([...HA_FILTER_CASES, ...HA_SOURCE_FILTER_CASES])('%s', (_name, include, exclude, expected) => {
+    const rules = compileFilters({ include, exclude });
+    const got = Object.fromEntries(Object.keys(expected).map((id) => [id, rules(id).write]));
+    expect(got).toEqual(expected);
   });
 });
 
