@@ -31,6 +31,7 @@ interface VarSpec {
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
 const commaList = Type.String({ pattern: '^[^,]+(,[^,]+)*$' });
+const TAGS_JSON = 'a JSON object of strings, such as {"room":"hall, 1st floor"}';
 
 /** The table. Order is the order of --help and of the README. */
 export const VARIABLES = {
@@ -165,9 +166,10 @@ export const VARIABLES = {
     optional: true,
   },
   INFLUX_TAGS: {
-    schema: Type.String({ pattern: '^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$' }),
-    expected: 'key=value pairs separated by commas, such as source=hass,instance=home',
-    doc: 'SCHEMA=ha: tags added to every point',
+    // `{…}` is read as JSON by parseInfluxTags (its own messages); anything else as key=value pairs.
+    schema: Type.String({ pattern: '^(\\s*\\{[\\s\\S]*|[^=,]+=[^,]*(,[^=,]+=[^,]*)*)$' }),
+    expected: `key=value pairs separated by commas, such as source=hass,instance=home, or ${TAGS_JSON}`,
+    doc: 'SCHEMA=ha: tags added to every point: k=v,k2=v2 (a value may hold =, not a comma) or a JSON object of strings (any characters)',
     optional: true,
   },
   INFLUX_TAGS_ATTRIBUTES: { schema: commaList, expected: 'attribute names separated by commas', doc: 'SCHEMA=ha: tags_attributes', optional: true },
@@ -494,6 +496,39 @@ function influxSection(v: Values): InfluxConfig | null {
   return { api: 'v1', url, db, rp: v.str('INFLUX_RP'), username: username ?? v.str('INFLUX_USERNAME'), password: password ?? v.str('INFLUX_PASSWORD') };
 }
 
+/**
+ * INFLUX_TAGS (HA's `tags:`), in one of two forms:
+ *   source=hass,instance=home          split at commas, then at the first `=`: a value may hold
+ *                                      `=` but not a comma
+ *   {"room":"hall, 1st floor","a":"="}  a JSON object of strings: any characters, in keys too
+ * Returns the tags, or why the text is not one of the forms.
+ */
+export function parseInfluxTags(raw: string): { tags: Record<string, string> } | { problem: string } {
+  if (!raw.trimStart().startsWith('{')) {
+    return { tags: Object.fromEntries(raw.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])) };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { problem: 'not valid JSON' };
+  }
+  // Text that starts with `{` and parses is an object.
+  for (const [key, value] of Object.entries(data as object)) {
+    if (key === '') return { problem: 'a tag key is empty' };
+    if (typeof value !== 'string') return { problem: `the value of ${JSON.stringify(key)} is not a string: write it in quotes` };
+  }
+  return { tags: data as Record<string, string> };
+}
+
+/** INFLUX_TAGS in its JSON form is checked here, with the reason. */
+function checkTags(v: Values, problems: string[]): void {
+  const raw = v.str('INFLUX_TAGS');
+  if (raw === undefined) return;
+  const parsed = parseInfluxTags(raw);
+  if ('problem' in parsed) problems.push(`INFLUX_TAGS: expected ${TAGS_JSON}, got ${JSON.stringify(raw)} (${parsed.problem})`);
+}
+
 function schemaSection(v: Values): SchemaOptions {
   const filters: FilterConfig = {
     include: { domains: v.list('INCLUDE_DOMAINS'), entities: v.list('INCLUDE_ENTITIES'), entity_globs: v.list('INCLUDE_ENTITY_GLOBS') },
@@ -501,7 +536,9 @@ function schemaSection(v: Values): SchemaOptions {
     ignore_attributes: v.list('IGNORE_ATTRIBUTES'),
   };
   if (v.str('SCHEMA') !== 'ha') return { schema: 'typed', normalizeUnits: v.str('NORMALIZE_UNITS') === 'true', filters };
-  const tags = Object.fromEntries(v.list('INFLUX_TAGS').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const raw = v.str('INFLUX_TAGS');
+  const parsed = raw === undefined ? { tags: {} } : parseInfluxTags(raw);
+  const tags = 'tags' in parsed ? parsed.tags : {};
   return {
     schema: 'ha',
     ha: {
@@ -533,6 +570,7 @@ export function loadConfig(env: Env): Config {
   const problems: string[] = [];
   const v = readVariables(env, problems);
   checkCombinations(v, problems);
+  checkTags(v, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const eventTypes = v.str('HA_EVENT_TYPES') as string;
   return {

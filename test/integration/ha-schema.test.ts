@@ -79,4 +79,26 @@ describe('SCHEMA=ha', () => {
     expect([...have.keys()].some((k) => k.startsWith('°C|sensor|'))).toBe(true);
     expect(await sc.ingestor?.metric('ha_ingestor_events_skipped_total')).toBeGreaterThan(0);
   });
+
+  it('INFLUX_TAGS as JSON: keys and values with commas, = and spaces read back exactly', async () => {
+    const url = inject('influxV1Url');
+    const tags = { room: 'hall, 1st floor', 'a=b': 'x=y z' };
+    sc = await Scenario.start({
+      influxUrl: url,
+      db: 'ha_tags',
+      sim: { entities: 20 },
+      env: { SCHEMA: 'ha', SELF_METRICS_INTERVAL_S: '0', INFLUX_TAGS: JSON.stringify(tags), INCLUDE_ENTITIES: 'sensor.tagged' },
+    });
+    sc.sim.emitState('sensor.tagged', '7', {});
+    const read = async () => {
+      const rows = (await influxQuery(url, 'ha_tags', 'SELECT "value", "room", "a=b" FROM "sensor.tagged"')).flatMap((s) => s.values);
+      return rows.length > 0 ? rows : undefined;
+    };
+    let rows: unknown[][] | undefined;
+    for (let i = 0; i < 120 && rows === undefined; i++) {
+      rows = await read();
+      if (rows === undefined) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(rows?.map((r) => r.slice(1))).toEqual([[7, tags.room, tags['a=b']]]);
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { haWebSocketUrl, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { createHaEncoder } from '../../workers/ha-schema.js';
 
 const V2 = {
   HA_URL: 'http://ha.local:8123',
@@ -93,7 +94,23 @@ describe('loadConfig', () => {
     [{ SCHEMA: 'influx' }, 'SCHEMA: expected typed or ha, got "influx"'],
     [{ NORMALIZE_UNITS: 'yes' }, 'NORMALIZE_UNITS: expected true or false, got "yes"'],
     [{ INCLUDE_DOMAINS: 'sensor,,light' }, 'INCLUDE_DOMAINS: expected domains separated by commas, got "sensor,,light"'],
-    [{ INFLUX_TAGS: 'source' }, 'INFLUX_TAGS: expected key=value pairs separated by commas, such as source=hass,instance=home, got "source"'],
+    [
+      { INFLUX_TAGS: 'source' },
+      'INFLUX_TAGS: expected key=value pairs separated by commas, such as source=hass,instance=home, or a JSON object of strings, such as {"room":"hall, 1st floor"}, got "source"',
+    ],
+    [
+      { INFLUX_TAGS: '{"room":"hall' },
+      'INFLUX_TAGS: expected a JSON object of strings, such as {"room":"hall, 1st floor"}, got "{\\"room\\":\\"hall" (not valid JSON)',
+    ],
+    [
+      { INFLUX_TAGS: '{"floor":2}' },
+      'INFLUX_TAGS: expected a JSON object of strings, such as {"room":"hall, 1st floor"}, got "{\\"floor\\":2}" (the value of "floor" is not a string: write it in quotes)',
+    ],
+    [
+      { INFLUX_TAGS: '{"":"x"}' },
+      'INFLUX_TAGS: expected a JSON object of strings, such as {"room":"hall, 1st floor"}, got "{\\"\\":\\"x\\"}" (a tag key is empty)',
+    ],
+    [{ INFLUX_TAGS: ' {}x' }, 'INFLUX_TAGS: expected a JSON object of strings, such as {"room":"hall, 1st floor"}, got " {}x" (not valid JSON)'],
     [{ WEATHER_LAT: '52.5' }, 'WEATHER_LAT, WEATHER_LON: set both or neither'],
     [{ WEATHER_LAT: '95', WEATHER_LON: '13' }, 'WEATHER_LAT: expected a latitude from -90 to 90, got "95"'],
     [{ WEATHER_INTERVAL_S: '10' }, 'WEATHER_INTERVAL_S: expected an integer of seconds from 60 to 86400, got "10"'],
@@ -220,6 +237,38 @@ describe('URLs', () => {
   it('listens on loopback by default; HTTP_HOST changes it', () => {
     expect(loadConfig(V1).httpHost).toBe('127.0.0.1');
     expect(loadConfig({ ...V1, HTTP_HOST: '0.0.0.0' }).httpHost).toBe('0.0.0.0');
+  });
+});
+
+describe('INFLUX_TAGS', () => {
+  const tagsOf = (raw: string) => {
+    const c = loadConfig({ ...V2, SCHEMA: 'ha', INFLUX_TAGS: raw });
+    return c.schema.schema === 'ha' ? c.schema.ha.tags : undefined;
+  };
+
+  it.each<[string, Record<string, string>]>([
+    ['source=hass,instance=home', { source: 'hass', instance: 'home' }],
+    ['expr=a=b,empty=', { expr: 'a=b', empty: '' }],
+    ['{"room":"hall, 1st floor","a=b":"x=y z"}', { room: 'hall, 1st floor', 'a=b': 'x=y z' }],
+    ['  {"k":"v"}', { k: 'v' }],
+    ['{}', {}],
+  ])('reads %s', (raw, tags) => {
+    expect(tagsOf(raw)).toEqual(tags);
+  });
+
+  it('reads only a JSON object as JSON', () => {
+    expect(problems({ ...V2, INFLUX_TAGS: '["a"]' })).toEqual([
+      'INFLUX_TAGS: expected key=value pairs separated by commas, such as source=hass,instance=home, or a JSON object of strings, such as {"room":"hall, 1st floor"}, got "[\\"a\\"]"',
+    ]);
+  });
+
+  it('escapes commas, = and spaces of tag keys and values in the line', () => {
+    const c = loadConfig({ ...V2, SCHEMA: 'ha', INFLUX_TAGS: '{"room":"hall, 1st floor","a=b":"x=y z"}' });
+    if (c.schema.schema !== 'ha') throw new Error('SCHEMA=ha expected');
+    const enc = createHaEncoder(c.schema.ha);
+    expect(enc.encodeState({ entity_id: 'sensor.t', state: '21', attributes: {}, last_updated: '2024-05-01T00:00:00+00:00' })).toBe(
+      'sensor.t,a\\=b=x\\=y\\ z,domain=sensor,entity_id=t,room=hall\\,\\ 1st\\ floor value=21 1714521600000000000\n',
+    );
   });
 });
 
