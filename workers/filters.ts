@@ -47,7 +47,8 @@ type Rules = FilterConfig['include'];
 
 /** HA's six cases (module header): a test of one entity id and its domain. */
 export function compileEntityFilter(include: Rules = {}, exclude: Rules = {}): (entityId: string, domain: string) => boolean {
-  const ids = (list?: readonly string[]) => new Set((list ?? []).map((id) => id.toLowerCase()));
+  // ASCII only: HA accepts only ASCII entity ids, and a list may be in Latin-1 form (latin1.ts).
+  const ids = (list?: readonly string[]) => new Set((list ?? []).map((id) => id.replace(/[A-Z]+/g, (m) => m.toLowerCase())));
   const includeE = ids(include.entities);
   const excludeE = ids(exclude.entities);
   const includeD = new Set(include.domains ?? []);

@@ -11,7 +11,9 @@
  *   [!seq]   one character not in seq
  *   [        with no `]` after it: a literal `[`
  * Nothing is quoted: a backslash is a literal character, inside brackets too. A character is a
- * code point, as in Python's str (hence the `u` flag).
+ * code point, as in Python's str (hence the `u` flag); on the Latin-1 path (latin1.ts) globs and
+ * ids are both in Latin-1 form, where a non-ASCII character counts as its UTF-8 bytes: `?` and
+ * ranges differ from Python there, for ids HA does not make (its entity ids are ASCII).
  */
 
 /** Characters escaped outside brackets (those the `u` flag allows escaping). */
