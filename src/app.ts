@@ -33,7 +33,6 @@ import { ResultRouter } from './pipeline/result-router.js';
 import { RestartDedup } from './pipeline/restart-dedup/index.js';
 import { Watermark } from './pipeline/watermark.js';
 import { createFileWriteClient } from './sinks/file.js';
-import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { SeenStatesFile, StateFile, type SavedState } from './state/files.js';
 import { StateSaver } from './state/saver.js';
@@ -87,6 +86,7 @@ class App implements Ingestor {
   private parts: Parts | null = null;
   private started = false;
   private spooledAtExit = 0;
+  private sinkDescription = '';
 
   constructor(
     private readonly config: Config,
@@ -172,14 +172,17 @@ class App implements Ingestor {
 
   private async buildWriter(): Promise<{ writer: Writer; spool: Spool }> {
     const { config, log, metrics } = this;
-    const target = config.influx === null ? null : influxWriteTarget(config.influx);
+    // Loaded only for a database: its HTTP client (undici) costs some 8 MB of RSS (docs/reliability.md, Memory).
+    const influx = config.influx === null ? null : await import('./sinks/influx.js');
+    const target = config.influx === null || influx === null ? null : influx.influxWriteTarget(config.influx);
+    this.sinkDescription = target === null ? `files in ${join(config.dataDir, 'out')}` : target.description;
     const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, batchSpoolMetrics(metrics));
     await spool.open();
     const writer = new Writer({
       client:
-        target === null
+        target === null || influx === null
           ? createFileWriteClient(join(config.dataDir, 'out'))
-          : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+          : influx.createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
       spool,
       deadLetters: new DeadLetters(config.deadLetterDir),
       maxLines: config.batchMaxLines,
@@ -365,7 +368,7 @@ class App implements Ingestor {
       {
         ha: config.ha.url,
         eventTypes: config.ha.eventTypes,
-        sink: config.influx === null ? `files in ${join(config.dataDir, 'out')}` : influxWriteTarget(config.influx).description,
+        sink: this.sinkDescription,
         poolSize: config.poolSize,
         threads: p.pool.threads,
         schema: config.schema.schema,

@@ -27,7 +27,6 @@
  * (HA's history/__init__.py: `include_start_time_state = "skip_initial_state" not in request.query`).
  */
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
@@ -193,6 +192,7 @@ export function restHistoryUrl(httpBase: string, start: number, end: number | nu
 /** The body of a REST history request, or the reason it failed. */
 async function restGet(opts: Pick<BackfillOptions, 'token'>, url: string): Promise<Buffer | string> {
   try {
+    const { request } = await import('undici'); // only HA before 2022.6 needs it
     const res = await request(url, { headers: { authorization: `Bearer ${opts.token}` }, headersTimeout: 60_000, bodyTimeout: 120_000 });
     const body = Buffer.from(await res.body.arrayBuffer());
     if (res.statusCode !== 200) return `/api/history/period answered ${res.statusCode}: ${body.toString('utf8').slice(0, 200)}`;
