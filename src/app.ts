@@ -40,8 +40,6 @@ import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
 
-/** Gzipped bodies the writer keeps in memory while the database is away. */
-const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
 /** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
 const RETRIES_BEFORE_SPOOL = 3;
@@ -190,7 +188,8 @@ class App implements Ingestor {
       flushIntervalMs: config.flushIntervalMs,
       gzipLevel: config.gzipLevel,
       concurrency: WRITE_CONCURRENCY,
-      maxQueueBytes: WRITER_MAX_QUEUE_BYTES,
+      // Gzipped bodies kept in memory while the database is away (MEMORY_LIMIT_MB/8; 64 MiB without it).
+      maxQueueBytes: config.writerQueueBytes,
       retryBaseMs: 500,
       retryMaxMs: 30_000,
       retriesBeforeSpool: RETRIES_BEFORE_SPOOL,
@@ -210,7 +209,12 @@ class App implements Ingestor {
    */
   private buildDedup(saved: Saved): RestartDedup | null {
     if (!this.config.restartDedup) return null;
-    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold) });
+    const dedup = new RestartDedup({
+      log: this.log,
+      metrics: this.metrics,
+      write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold),
+      waitingRoomBytes: this.config.waitingRoomBytes,
+    });
     if (saved.seenBytes === null) return dedup;
     try {
       const restored = dedup.persist.restore(saved.seenBytes);
@@ -246,6 +250,7 @@ class App implements Ingestor {
         schema,
         dedup: p.dedup !== null,
         maxQueueBytes: config.encoderQueueBytes,
+        ...(config.workerOldGenerationMb === undefined ? {} : { workerOldGenerationMb: config.workerOldGenerationMb }),
         onResult: (r, hold) => router.onResult(r, hold),
         onError: (err, held) => router.onError(err, held),
       }),
@@ -371,6 +376,7 @@ class App implements Ingestor {
         sink: this.sinkDescription,
         poolSize: config.poolSize,
         threads: p.pool.threads,
+        memoryLimitMb: config.memoryLimitMb,
         schema: config.schema.schema,
         batchMaxLines: config.batchMaxLines,
         flushIntervalMs: config.flushIntervalMs,

@@ -69,6 +69,48 @@ interface VarSpec {
 }
 
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
+
+const MiB = 1024 * 1024;
+export const MIN_MEMORY_LIMIT_MB = 256;
+
+/** The in-memory queues' bounds (docs/reliability.md, Memory bounds). */
+export interface MemoryBounds {
+  /** Raw frames submitted to the encoders and not yet delivered; beyond, frames wait on disk. */
+  readonly encoderQueueBytes: number;
+  /** Gzipped write bodies queued, in flight or retrying; beyond, batches go to the spool. */
+  readonly writerQueueBytes: number;
+  /** Lines waiting for a connection's backfill (restart de-duplication); beyond, written unjudged. */
+  readonly waitingRoomBytes: number;
+  /** Old-generation limit of each encoder thread (MB); undefined: V8's default. */
+  readonly workerOldGenerationMb: number | undefined;
+}
+
+/** Without MEMORY_LIMIT_MB. */
+export const DEFAULT_BOUNDS: MemoryBounds = {
+  encoderQueueBytes: 32 * MiB,
+  writerQueueBytes: 64 * MiB,
+  waitingRoomBytes: 16 * MiB,
+  workerOldGenerationMb: undefined,
+};
+
+/**
+ * MEMORY_LIMIT_MB → the bounds, as shares of it. The encoder queue costs about three times its
+ * bytes (the frames, their strings in the encoder thread, the results waiting for their turn),
+ * the writer's bodies about their size; a quarter is left to an encoder thread's heap, which must
+ * hold a 16 MiB frame parsed (about 80 MB). What the runtime itself needs (60–80 MB) and one
+ * frame in flight come on top: 512 → 16 + 64 + 16 MiB of queues.
+ */
+export function memoryBounds(limitMb: number | undefined): MemoryBounds {
+  if (limitMb === undefined) return DEFAULT_BOUNDS;
+  if (!Number.isInteger(limitMb) || limitMb < MIN_MEMORY_LIMIT_MB)
+    throw new RangeError(`MEMORY_LIMIT_MB must be an integer ≥ ${MIN_MEMORY_LIMIT_MB}, not ${limitMb}`);
+  return {
+    encoderQueueBytes: (limitMb / 32) * MiB,
+    writerQueueBytes: (limitMb / 8) * MiB,
+    waitingRoomBytes: (limitMb / 32) * MiB,
+    workerOldGenerationMb: Math.floor(limitMb / 4),
+  };
+}
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
 const commaList = Type.String({ pattern: '^[^,]+(,[^,]+)*$' });
 
@@ -240,11 +282,17 @@ export const VARIABLES = {
     doc: 'encoder worker threads; 0 = encode on the main thread (single-core hosts)',
     default: () => String(Math.max(1, availableParallelism() - 1)),
   },
+  MEMORY_LIMIT_MB: {
+    schema: int(MIN_MEMORY_LIMIT_MB, 1024 * 1024),
+    expected: `an integer of MB from ${MIN_MEMORY_LIMIT_MB} (the runtime and one 16 MiB frame need about 160) to 1048576`,
+    doc: 'memory for the ingestor (e.g. 512 on a small host): sizes every in-memory queue (docs/reliability.md, Memory bounds); unset: the defaults',
+    optional: true,
+  },
   ENCODER_QUEUE_BYTES: {
     schema: int(1024 * 1024, 1024 * 1024 * 1024),
     expected: 'an integer of bytes from 1048576 to 1073741824',
-    doc: 'raw frames that may wait in memory for the encoders; beyond, they wait on disk',
-    default: () => String(32 * 1024 * 1024),
+    doc: 'raw frames that may wait in memory for the encoders; beyond, they wait on disk (default: MEMORY_LIMIT_MB/32 when that is set)',
+    default: () => String(DEFAULT_BOUNDS.encoderQueueBytes),
   },
   BATCH_MAX_LINES: {
     schema: int(1, 1_000_000),
@@ -370,7 +418,13 @@ export interface Config {
     readonly weatherUrl: string;
   };
   readonly poolSize: number;
+  /** MEMORY_LIMIT_MB, when set. */
+  readonly memoryLimitMb: number | undefined;
+  /** ENCODER_QUEUE_BYTES when set, else from MEMORY_LIMIT_MB (or the default). */
   readonly encoderQueueBytes: number;
+  readonly writerQueueBytes: number;
+  readonly waitingRoomBytes: number;
+  readonly workerOldGenerationMb: number | undefined;
   readonly batchMaxLines: number;
   readonly batchMaxBytes: number;
   readonly flushIntervalMs: number;
@@ -568,6 +622,14 @@ function enrichSection(v: Values): Config['enrich'] {
   };
 }
 
+/** The queues' bounds: MEMORY_LIMIT_MB's shares, with ENCODER_QUEUE_BYTES given explicitly taking precedence. */
+function memorySection(v: Values): Pick<Config, 'memoryLimitMb' | 'encoderQueueBytes' | 'writerQueueBytes' | 'waitingRoomBytes' | 'workerOldGenerationMb'> {
+  const limitMb = v.has('MEMORY_LIMIT_MB') ? v.num('MEMORY_LIMIT_MB') : undefined;
+  const bounds = memoryBounds(limitMb);
+  const explicit = v.env.ENCODER_QUEUE_BYTES !== undefined && v.env.ENCODER_QUEUE_BYTES !== '';
+  return { memoryLimitMb: limitMb, ...bounds, encoderQueueBytes: explicit ? v.num('ENCODER_QUEUE_BYTES') : bounds.encoderQueueBytes };
+}
+
 /** Validates the environment; throws one ConfigError naming every problem. */
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
@@ -583,7 +645,7 @@ export function loadConfig(env: Env): Config {
     configFile: v.str('CONFIG_FILE'),
     enrich: enrichSection(v),
     poolSize: v.num('POOL_SIZE'),
-    encoderQueueBytes: v.num('ENCODER_QUEUE_BYTES'),
+    ...memorySection(v),
     batchMaxLines: v.num('BATCH_MAX_LINES'),
     batchMaxBytes: v.num('BATCH_MAX_BYTES'),
     flushIntervalMs: v.num('FLUSH_INTERVAL_MS'),
