@@ -97,8 +97,9 @@ export const DEFAULT_BOUNDS: MemoryBounds = {
  * MEMORY_LIMIT_MB → the bounds, as shares of it. The encoder queue costs about three times its
  * bytes (the frames, their strings in the encoder thread, the results waiting for their turn),
  * the writer's bodies about their size; a quarter is left to an encoder thread's heap, which must
- * hold a 16 MiB frame parsed (about 80 MB). What the runtime itself needs (60–80 MB) and one
- * frame in flight come on top: 512 → 16 + 64 + 16 MiB of queues.
+ * hold a 16 MiB frame parsed (measured: 48 MB does for either shape of frame, 32 MB does not; the
+ * smallest limit, 256, gives 64). What the runtime itself needs (60–80 MB) and one frame in
+ * flight come on top: 512 → 16 + 64 + 16 MiB of queues.
  */
 export function memoryBounds(limitMb: number | undefined): MemoryBounds {
   if (limitMb === undefined) return DEFAULT_BOUNDS;
