@@ -39,7 +39,7 @@ export interface WaitingRoomOptions {
   readonly maxBytes?: number;
 }
 
-/** A home's whole snapshot, re-announced after an HA restart, is well under 1 MiB per 2,000 entities. */
+/** After an HA restart a home's whole snapshot waits here, a line of a few hundred bytes per entity: 16 MiB holds tens of thousands. */
 export const DEFAULT_WAITING_ROOM_BYTES = 16 * 1024 * 1024;
 
 /** The points of one result, with a share of its frames' hold. */
