@@ -27,7 +27,8 @@ export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js
  * V8's young generation per encoder thread, in MB (V8's own default reaches 48: 16 MB
  * semi-spaces). Encoding 1,000-event batches in a thread took the same time as with the default,
  * within the noise of this shared machine (24: 0.99–1.07×; 12: 1.10–1.14×; 6: 1.18–1.26×), and
- * the thread holds 16 MB less at full speed (docs/reliability.md, Memory).
+ * the thread holds 16 MB less at full speed (docs/reliability.md, Memory). A process-wide
+ * `--max-semi-space-size` overrides it (V8 flags win over a thread's resource limits).
  */
 export const WORKER_YOUNG_GENERATION_MB = 24;
 /** Threads beyond the first stop after this long without a batch (a home's rate needs one). */
