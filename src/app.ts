@@ -33,7 +33,6 @@ import { ResultRouter } from './pipeline/result-router.js';
 import { RestartDedup } from './pipeline/restart-dedup/index.js';
 import { Watermark } from './pipeline/watermark.js';
 import { createFileWriteClient } from './sinks/file.js';
-import { createHttpWriteClient, influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { SeenStatesFile, StateFile, type SavedState } from './state/files.js';
 import { StateSaver } from './state/saver.js';
@@ -41,8 +40,6 @@ import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
 
-/** Gzipped bodies the writer keeps in memory while the database is away. */
-const WRITER_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 const WRITE_CONCURRENCY = 2;
 /** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
 const RETRIES_BEFORE_SPOOL = 3;
@@ -87,6 +84,7 @@ class App implements Ingestor {
   private parts: Parts | null = null;
   private started = false;
   private spooledAtExit = 0;
+  private sinkDescription = '';
 
   constructor(
     private readonly config: Config,
@@ -172,14 +170,17 @@ class App implements Ingestor {
 
   private async buildWriter(): Promise<{ writer: Writer; spool: Spool }> {
     const { config, log, metrics } = this;
-    const target = config.influx === null ? null : influxWriteTarget(config.influx);
+    // Loaded only for a database: its HTTP client (undici) costs some 8 MB of RSS (docs/reliability.md, Memory).
+    const influx = config.influx === null ? null : await import('./sinks/influx.js');
+    const target = config.influx === null || influx === null ? null : influx.influxWriteTarget(config.influx);
+    this.sinkDescription = target === null ? `files in ${join(config.dataDir, 'out')}` : target.description;
     const spool = new Spool(config.spoolDir, config.spoolMaxBytes, log, batchSpoolMetrics(metrics));
     await spool.open();
     const writer = new Writer({
       client:
-        target === null
+        target === null || influx === null
           ? createFileWriteClient(join(config.dataDir, 'out'))
-          : createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
+          : influx.createHttpWriteClient(target, { connections: WRITE_CONCURRENCY, timeoutMs: WRITE_TIMEOUT_MS }),
       spool,
       deadLetters: new DeadLetters(config.deadLetterDir),
       maxLines: config.batchMaxLines,
@@ -187,7 +188,8 @@ class App implements Ingestor {
       flushIntervalMs: config.flushIntervalMs,
       gzipLevel: config.gzipLevel,
       concurrency: WRITE_CONCURRENCY,
-      maxQueueBytes: WRITER_MAX_QUEUE_BYTES,
+      // Gzipped bodies kept in memory while the database is away (MEMORY_LIMIT_MB/8; 64 MiB without it).
+      maxQueueBytes: config.writerQueueBytes,
       retryBaseMs: 500,
       retryMaxMs: 30_000,
       retriesBeforeSpool: RETRIES_BEFORE_SPOOL,
@@ -207,7 +209,12 @@ class App implements Ingestor {
    */
   private buildDedup(saved: Saved): RestartDedup | null {
     if (!this.config.restartDedup) return null;
-    const dedup = new RestartDedup({ log: this.log, metrics: this.metrics, write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold) });
+    const dedup = new RestartDedup({
+      log: this.log,
+      metrics: this.metrics,
+      write: (lp, n, hold) => (this.parts as Parts).writer.accept(lp, n, hold),
+      waitingRoomBytes: this.config.waitingRoomBytes,
+    });
     if (saved.seenBytes === null) return dedup;
     try {
       const restored = dedup.persist.restore(saved.seenBytes);
@@ -243,6 +250,7 @@ class App implements Ingestor {
         schema,
         dedup: p.dedup !== null,
         maxQueueBytes: config.encoderQueueBytes,
+        ...(config.workerOldGenerationMb === undefined ? {} : { workerOldGenerationMb: config.workerOldGenerationMb }),
         onResult: (r, hold) => router.onResult(r, hold),
         onError: (err, held) => router.onError(err, held),
       }),
@@ -365,9 +373,10 @@ class App implements Ingestor {
       {
         ha: config.ha.url,
         eventTypes: config.ha.eventTypes,
-        sink: config.influx === null ? `files in ${join(config.dataDir, 'out')}` : influxWriteTarget(config.influx).description,
+        sink: this.sinkDescription,
         poolSize: config.poolSize,
         threads: p.pool.threads,
+        memoryLimitMb: config.memoryLimitMb,
         schema: config.schema.schema,
         batchMaxLines: config.batchMaxLines,
         flushIntervalMs: config.flushIntervalMs,

@@ -1,6 +1,8 @@
 /**
  * The command line: arguments, the configuration, the exit code. Every path ends in a return of
- * an exit code (src/main.ts exits with it); nothing here runs on import.
+ * an exit code (src/main.ts exits with it); nothing here runs on import. What only one command
+ * or setting uses (--check, --replay-dead-letters, CONFIG_FILE's YAML parser) is imported when it
+ * is used: every module loaded stays in memory for the whole run.
  *
  *   0 clean shutdown or a passed --check · 1 a failed check or a failed start · 2 invalid
  *   configuration or arguments · 3 Home Assistant rejected the token
@@ -10,12 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { startIngestor, type Ingestor } from './app.js';
-import { formatChecks, runChecks } from './check.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError, StartError } from './errors.js';
-import { mergeFilters, parseFilterFile } from './filter-file.js';
 import { redactorFor, type Redact } from './redact.js';
-import { replayDeadLettersCommand } from './writer/dead-letter-replay.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -72,6 +71,7 @@ async function withConfigFile(config: Config): Promise<Config> {
   } catch (err) {
     throw new ConfigError([`CONFIG_FILE: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
   }
+  const { mergeFilters, parseFilterFile } = await import('./filter-file.js');
   const fromFile = parseFilterFile(text, config.configFile);
   return { ...config, schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, fromFile) } };
 }
@@ -137,8 +137,9 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
   const redact = redactorFor(config);
   // DATA_DIR holds the home's data (spool, dead letters, state): files 0600, folders 0700.
   process.umask(0o077);
-  if (flags.replayDeadLetters) return replayDeadLettersCommand(config, redact);
+  if (flags.replayDeadLetters) return (await import('./writer/dead-letter-replay.js')).replayDeadLettersCommand(config, redact);
   if (flags.check) {
+    const { formatChecks, runChecks } = await import('./check.js');
     const lines = await runChecks(config);
     process.stdout.write(redact(formatChecks(lines)));
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;

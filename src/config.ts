@@ -5,13 +5,53 @@
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import Type, { type TSchema } from 'typebox';
-import Value from 'typebox/value';
 import type { FilterConfig } from '../workers/filters.js';
 import type { SchemaOptions } from '../workers/typed-schema.js';
 import { ConfigError } from './errors.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The value shapes the table uses (JSON Schema's words), checked by `check` below. A schema
+ * library (typebox, before) stayed loaded for the whole run for a check done once at start-up:
+ * about 5 MB of heap and 9 MB of RSS (docs/reliability.md, Memory).
+ */
+type TSchema =
+  | { readonly type: 'integer' | 'number'; readonly minimum?: number; readonly maximum?: number }
+  | { readonly type: 'string'; readonly pattern?: string; readonly minLength?: number }
+  | { readonly type: 'literal'; readonly const: string }
+  | { readonly type: 'union'; readonly anyOf: readonly TSchema[] };
+
+type Bounds = { readonly minimum?: number; readonly maximum?: number };
+const Type = {
+  Integer: (bounds: Bounds = {}): TSchema => ({ type: 'integer', ...bounds }),
+  Number: (bounds: Bounds = {}): TSchema => ({ type: 'number', ...bounds }),
+  String: (rules: { readonly pattern?: string; readonly minLength?: number } = {}): TSchema => ({ type: 'string', ...rules }),
+  Literal: (value: string): TSchema => ({ type: 'literal', const: value }),
+  Union: (anyOf: readonly TSchema[]): TSchema => ({ type: 'union', anyOf }),
+};
+
+/** Whether `value` has the shape `schema` describes. */
+function check(schema: TSchema, value: unknown): boolean {
+  switch (schema.type) {
+    case 'integer':
+    case 'number':
+      return (
+        typeof value === 'number' &&
+        (schema.type === 'integer' ? Number.isInteger(value) : Number.isFinite(value)) &&
+        value >= (schema.minimum ?? Number.NEGATIVE_INFINITY) &&
+        value <= (schema.maximum ?? Number.POSITIVE_INFINITY)
+      );
+    case 'string':
+      return (
+        typeof value === 'string' && value.length >= (schema.minLength ?? 0) && (schema.pattern === undefined || new RegExp(schema.pattern, 'u').test(value))
+      );
+    case 'literal':
+      return value === schema.const;
+    case 'union':
+      return schema.anyOf.some((s) => check(s, value));
+  }
+}
 
 interface VarSpec {
   /** Schema of the converted value. */
@@ -29,6 +69,49 @@ interface VarSpec {
 }
 
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
+
+const MiB = 1024 * 1024;
+export const MIN_MEMORY_LIMIT_MB = 256;
+
+/** The in-memory queues' bounds (docs/reliability.md, Memory bounds). */
+export interface MemoryBounds {
+  /** Raw frames submitted to the encoders and not yet delivered; beyond, frames wait on disk. */
+  readonly encoderQueueBytes: number;
+  /** Gzipped write bodies queued, in flight or retrying; beyond, batches go to the spool. */
+  readonly writerQueueBytes: number;
+  /** Lines waiting for a connection's backfill (restart de-duplication); beyond, written unjudged. */
+  readonly waitingRoomBytes: number;
+  /** Old-generation limit of each encoder thread (MB); undefined: V8's default. */
+  readonly workerOldGenerationMb: number | undefined;
+}
+
+/** Without MEMORY_LIMIT_MB. */
+export const DEFAULT_BOUNDS: MemoryBounds = {
+  encoderQueueBytes: 32 * MiB,
+  writerQueueBytes: 64 * MiB,
+  waitingRoomBytes: 16 * MiB,
+  workerOldGenerationMb: undefined,
+};
+
+/**
+ * MEMORY_LIMIT_MB → the bounds, as shares of it. The encoder queue costs about three times its
+ * bytes (the frames, their strings in the encoder thread, the results waiting for their turn),
+ * the writer's bodies about their size; a quarter is left to an encoder thread's heap, which must
+ * hold a 16 MiB frame parsed (measured: 48 MB does for either shape of frame, 32 MB does not; the
+ * smallest limit, 256, gives 64). What the runtime itself needs (60–80 MB) and one frame in
+ * flight come on top: 512 → 16 + 64 + 16 MiB of queues.
+ */
+export function memoryBounds(limitMb: number | undefined): MemoryBounds {
+  if (limitMb === undefined) return DEFAULT_BOUNDS;
+  if (!Number.isInteger(limitMb) || limitMb < MIN_MEMORY_LIMIT_MB)
+    throw new RangeError(`MEMORY_LIMIT_MB must be an integer ≥ ${MIN_MEMORY_LIMIT_MB}, not ${limitMb}`);
+  return {
+    encoderQueueBytes: (limitMb / 32) * MiB,
+    writerQueueBytes: (limitMb / 8) * MiB,
+    waitingRoomBytes: (limitMb / 32) * MiB,
+    workerOldGenerationMb: Math.floor(limitMb / 4),
+  };
+}
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
 const commaList = Type.String({ pattern: '^[^,]+(,[^,]+)*$' });
 const TAGS_JSON = 'a JSON object of strings, such as {"room":"hall, 1st floor"}';
@@ -202,11 +285,17 @@ export const VARIABLES = {
     doc: 'encoder worker threads; 0 = encode on the main thread (single-core hosts)',
     default: () => String(Math.max(1, availableParallelism() - 1)),
   },
+  MEMORY_LIMIT_MB: {
+    schema: int(MIN_MEMORY_LIMIT_MB, 1024 * 1024),
+    expected: `an integer of MB from ${MIN_MEMORY_LIMIT_MB} (the runtime and one 16 MiB frame need about 160) to 1048576`,
+    doc: 'memory for the ingestor (e.g. 512 on a small host): sizes every in-memory queue (docs/reliability.md, Memory bounds); unset: the defaults',
+    optional: true,
+  },
   ENCODER_QUEUE_BYTES: {
     schema: int(1024 * 1024, 1024 * 1024 * 1024),
     expected: 'an integer of bytes from 1048576 to 1073741824',
-    doc: 'raw frames that may wait in memory for the encoders; beyond, they wait on disk',
-    default: () => String(32 * 1024 * 1024),
+    doc: 'raw frames that may wait in memory for the encoders; beyond, they wait on disk (default: MEMORY_LIMIT_MB/32 when that is set)',
+    default: () => String(DEFAULT_BOUNDS.encoderQueueBytes),
   },
   BATCH_MAX_LINES: {
     schema: int(1, 1_000_000),
@@ -332,7 +421,13 @@ export interface Config {
     readonly weatherUrl: string;
   };
   readonly poolSize: number;
+  /** MEMORY_LIMIT_MB, when set. */
+  readonly memoryLimitMb: number | undefined;
+  /** ENCODER_QUEUE_BYTES when set, else from MEMORY_LIMIT_MB (or the default). */
   readonly encoderQueueBytes: number;
+  readonly writerQueueBytes: number;
+  readonly waitingRoomBytes: number;
+  readonly workerOldGenerationMb: number | undefined;
   readonly batchMaxLines: number;
   readonly batchMaxBytes: number;
   readonly flushIntervalMs: number;
@@ -368,7 +463,7 @@ export function haWebSocketUrl(haUrl: string): string {
 
 /** Env values are text: integers must be written as integers ("1.5" and "1e3" stay text and fail). */
 function convert(schema: TSchema, raw: string): unknown {
-  const type = (schema as { type?: unknown }).type;
+  const type = schema.type;
   if (type === 'integer') return /^[+-]?\d+$/.test(raw.trim()) ? Number(raw) : raw;
   if (type === 'number') return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(raw.trim()) ? Number(raw) : raw;
   return raw;
@@ -426,7 +521,7 @@ function readVariables(env: Env, problems: string[]): Values {
       continue;
     }
     const value = convert(spec.schema, raw);
-    const invalid = !Value.Check(spec.schema, value) ? '' : spec.url ? urlProblem(raw) : null;
+    const invalid = !check(spec.schema, value) ? '' : spec.url ? urlProblem(raw) : null;
     if (invalid !== null) {
       problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}${invalid === '' ? '' : ` (${invalid})`}`);
       continue;
@@ -565,6 +660,14 @@ function enrichSection(v: Values): Config['enrich'] {
   };
 }
 
+/** The queues' bounds: MEMORY_LIMIT_MB's shares, with ENCODER_QUEUE_BYTES given explicitly taking precedence. */
+function memorySection(v: Values): Pick<Config, 'memoryLimitMb' | 'encoderQueueBytes' | 'writerQueueBytes' | 'waitingRoomBytes' | 'workerOldGenerationMb'> {
+  const limitMb = v.has('MEMORY_LIMIT_MB') ? v.num('MEMORY_LIMIT_MB') : undefined;
+  const bounds = memoryBounds(limitMb);
+  const explicit = v.env.ENCODER_QUEUE_BYTES !== undefined && v.env.ENCODER_QUEUE_BYTES !== '';
+  return { memoryLimitMb: limitMb, ...bounds, encoderQueueBytes: explicit ? v.num('ENCODER_QUEUE_BYTES') : bounds.encoderQueueBytes };
+}
+
 /** Validates the environment; throws one ConfigError naming every problem. */
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
@@ -581,7 +684,7 @@ export function loadConfig(env: Env): Config {
     configFile: v.str('CONFIG_FILE'),
     enrich: enrichSection(v),
     poolSize: v.num('POOL_SIZE'),
-    encoderQueueBytes: v.num('ENCODER_QUEUE_BYTES'),
+    ...memorySection(v),
     batchMaxLines: v.num('BATCH_MAX_LINES'),
     batchMaxBytes: v.num('BATCH_MAX_BYTES'),
     flushIntervalMs: v.num('FLUSH_INTERVAL_MS'),

@@ -8,7 +8,6 @@
  * success closes it, failure opens it again.
  */
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import type { Metrics } from '../metrics.js';
 
 export interface Observation {
@@ -114,6 +113,7 @@ export class Weather {
     if (this.breaker !== 'open') {
       try {
         const url = `${this.opts.baseUrl}/data/2.5/weather?${new URLSearchParams({ lat: String(this.location.lat), lon: String(this.location.lon), units: 'metric', appid: this.opts.apiKey ?? '' })}`;
+        const { request } = await import('undici'); // only with WEATHER_API_KEY
         const res = await request(url, { headersTimeout: this.opts.timeoutMs ?? TIMEOUT_MS, bodyTimeout: this.opts.timeoutMs ?? TIMEOUT_MS });
         const text = await res.body.text();
         if (res.statusCode !== 200) throw new Error(`OpenWeatherMap answered ${res.statusCode}${res.statusCode === 401 ? ' (WEATHER_API_KEY rejected)' : ''}`);

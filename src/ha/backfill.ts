@@ -27,11 +27,11 @@
  * (HA's history/__init__.py: `include_start_time_state = "skip_initial_state" not in request.query`).
  */
 import type { Logger } from 'pino';
-import { request } from 'undici';
 import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
 import { historyDuringPeriod, historyStart } from './messages.js';
+import { MAX_FRAME_BYTES } from './socket.js';
 
 export const WINDOW_MS = 60 * 60_000;
 export const ENTITIES_PER_REQUEST = 100;
@@ -50,7 +50,13 @@ export interface BackfillOptions {
   readonly maxWindowMs: number;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Largest REST history answer read (default MAX_FRAME_BYTES); a larger one is asked for in halves. */
+  readonly restMaxBytes?: number;
 }
+
+/** A REST window is halved (ids, then time) down to this long for one entity; past it, it is unfilled. */
+const MIN_REST_WINDOW_MS = 60_000;
+const TOO_BIG = Symbol('too big');
 
 export interface BackfillReport {
   readonly from: number;
@@ -191,10 +197,23 @@ export function restHistoryUrl(httpBase: string, start: number, end: number | nu
 }
 
 /** The body of a REST history request, or the reason it failed. */
-async function restGet(opts: Pick<BackfillOptions, 'token'>, url: string): Promise<Buffer | string> {
+async function restGet(opts: Pick<BackfillOptions, 'token' | 'restMaxBytes'>, url: string): Promise<Buffer | string | typeof TOO_BIG> {
   try {
+    const { request } = await import('undici'); // only HA before 2022.6 needs it
     const res = await request(url, { headers: { authorization: `Bearer ${opts.token}` }, headersTimeout: 60_000, bodyTimeout: 120_000 });
-    const body = Buffer.from(await res.body.arrayBuffer());
+    // Read up to the bound, never more: memory stays bounded whatever HA sends.
+    const max = opts.restMaxBytes ?? MAX_FRAME_BYTES;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) {
+        res.body.destroy();
+        return res.statusCode === 200 ? TOO_BIG : `/api/history/period answered ${res.statusCode}`;
+      }
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks, size);
     if (res.statusCode !== 200) return `/api/history/period answered ${res.statusCode}: ${body.toString('utf8').slice(0, 200)}`;
     return body;
   } catch (err) {
@@ -211,6 +230,28 @@ async function restWindow(
   settle: (encoded: StatesEncoded) => boolean,
 ): Promise<string | null> {
   const body = await restGet(opts, restHistoryUrl(opts.httpBase, start, end, ids));
+  if (body === TOO_BIG) {
+    // Asked again in halves: by entities, then by time, each answer within the bound.
+    const halves: [number, number | null, readonly string[]][] =
+      ids.length > 1
+        ? [
+            [start, end, ids.slice(0, Math.ceil(ids.length / 2))],
+            [start, end, ids.slice(Math.ceil(ids.length / 2))],
+          ]
+        : end !== null && end - start > MIN_REST_WINDOW_MS
+          ? [
+              [start, start + Math.floor((end - start) / 2), ids],
+              [start + Math.floor((end - start) / 2), end, ids],
+            ]
+          : [];
+    if (halves.length === 0)
+      return `the /api/history/period answer for ${ids[0]} from ${iso(start)} is over ${opts.restMaxBytes ?? MAX_FRAME_BYTES} bytes even for one minute`;
+    for (const [s, e, part] of halves) {
+      const failure = await restWindow(opts, s, e, part, settle);
+      if (failure !== null) return failure;
+    }
+    return null;
+  }
   if (typeof body === 'string') return body;
   const { id, reply } = opts.connection.expectStates('rest');
   opts.feedFrame(Buffer.concat([Buffer.from(`{"id":${id},"type":"result","success":true,"result":`), body, Buffer.from('}')]));

@@ -23,6 +23,17 @@ import type { Hold } from './watermark.js';
 
 export const WORKER_FILE = fileURLToPath(new URL('../../workers/encode-worker.js', import.meta.url));
 
+/**
+ * V8's young generation per encoder thread, in MB (V8's own default reaches 48: 16 MB
+ * semi-spaces). Encoding 1,000-event batches in a thread took the same time as with the default,
+ * within the noise of this shared machine (24: 0.99–1.07×; 12: 1.10–1.14×; 6: 1.18–1.26×), and
+ * the thread holds 16 MB less at full speed (docs/reliability.md, Memory). A process-wide
+ * `--max-semi-space-size` overrides it (V8 flags win over a thread's resource limits).
+ */
+export const WORKER_YOUNG_GENERATION_MB = 24;
+/** Threads beyond the first stop after this long without a batch (a home's rate needs one). */
+export const EXTRA_THREAD_IDLE_MS = 60_000;
+
 export interface EncoderPoolOptions {
   readonly poolSize: number;
   readonly maxQueueBytes: number;
@@ -34,6 +45,8 @@ export interface EncoderPoolOptions {
   /** A whole batch failed (a bug or a crashed worker), in submit order; `held` says which. */
   readonly onError: (err: EncoderBatchError, held: HeldJob) => void;
   readonly workerFile?: string;
+  /** Old-generation limit of each encoder thread, in MB (MEMORY_LIMIT_MB); undefined: V8's default. */
+  readonly workerOldGenerationMb?: number;
 }
 
 /** A batch failed as a whole (the worker threw or died): what it held, and why. */
@@ -77,9 +90,14 @@ export class EncoderPool {
     if (opts.poolSize > 0) {
       this.piscina = new Piscina({
         filename: opts.workerFile ?? WORKER_FILE,
-        minThreads: opts.poolSize,
+        // One thread always (it keeps its encoder's caches warm); more only while batches queue.
+        minThreads: 1,
         maxThreads: opts.poolSize,
-        idleTimeout: Number.POSITIVE_INFINITY,
+        idleTimeout: EXTRA_THREAD_IDLE_MS,
+        resourceLimits: {
+          maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
+          ...(opts.workerOldGenerationMb === undefined ? {} : { maxOldGenerationSizeMb: opts.workerOldGenerationMb }),
+        },
         workerData: setup,
       });
       this.inline = null;

@@ -175,9 +175,3 @@ export function createHttpWriteClient(target: WriteTarget, opts: { connections: 
     destroy: () => pool.destroy(),
   };
 }
-
-/** v1 answers a partial write with 400 and "… dropped=N": the other lines were written. */
-export function droppedInPartialWrite(message: string): number | undefined {
-  const m = /partial write.*dropped=(\d+)/s.exec(message);
-  return m ? Number(m[1]) : undefined;
-}

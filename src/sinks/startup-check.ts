@@ -1,11 +1,10 @@
 /**
  * Start-up check of the database: is it there, does it take our credentials, does the bucket
- * exist. v2 asks the buckets API through @influxdata/influxdb-client; v1 asks /ping. The verdict
+ * exist. v2 asks the buckets API through @influxdata/influxdb-client; v1 asks /ping. Both clients
+ * are imported when the check runs, not at start-up. The verdict
  * is one line for the log; the ingestor keeps running whatever it says (the database may come up
  * later), and /health reports the first failing write.
  */
-import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
-import { request } from 'undici';
 import type { InfluxConfig } from '../config.js';
 
 export interface CheckVerdict {
@@ -17,6 +16,8 @@ const TIMEOUT_MS = 5_000;
 
 export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
   if (influx.api === 'v2') {
+    // Imported here: the client serves this one check and would cost its memory for the whole run.
+    const { HttpError, InfluxDB } = await import('@influxdata/influxdb-client');
     const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: TIMEOUT_MS });
     const q = new URLSearchParams({ name: influx.bucket, org: influx.org });
     try {
@@ -39,6 +40,7 @@ export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict>
     }
   }
   try {
+    const { request } = await import('undici');
     const res = await request(new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), {
       headersTimeout: TIMEOUT_MS,
       bodyTimeout: TIMEOUT_MS,

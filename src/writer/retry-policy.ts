@@ -73,3 +73,9 @@ export function decide(status: number | undefined, retryAfter?: string, lines = 
   }
   return { action: 'keep', cause: CONFIG_STATUSES.has(status) ? 'config' : 'refused' };
 }
+
+/** v1 answers a partial write with 400 and "… dropped=N": the other lines were written. */
+export function droppedInPartialWrite(message: string): number | undefined {
+  const m = /partial write.*dropped=(\d+)/s.exec(message);
+  return m ? Number(m[1]) : undefined;
+}

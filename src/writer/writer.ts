@@ -37,12 +37,12 @@ import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
 import type { Metrics } from '../metrics.js';
 import type { Hold } from '../pipeline/watermark.js';
-import { droppedInPartialWrite, type WriteClient, type WriteResponse } from '../sinks/influx.js';
+import type { WriteClient, WriteResponse } from '../sinks/influx.js';
 import type { DeadLetters } from './dead-letter.js';
 import { HoldLedger } from './hold-ledger.js';
 import { LineBatcher, type LineBatch } from './line-batcher.js';
 import { MemoryKeep } from './memory-keep.js';
-import { decide, type KeepCause, type WriteDecision } from './retry-policy.js';
+import { decide, droppedInPartialWrite, type KeepCause, type WriteDecision } from './retry-policy.js';
 import type { Spool, SpoolRecord } from './spool.js';
 
 const gzipAsync = promisify(gzip);

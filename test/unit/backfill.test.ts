@@ -127,4 +127,47 @@ describe('backfill', () => {
     expect(rows.filter((r) => r === sim?.emitted.at(-1)?.lastUpdated)).toHaveLength(1);
     expect(rows).toHaveLength(sim.emitted.filter((e) => e.entityId === 'sensor.edge').length);
   });
+
+  it('a REST answer over its bound is asked for again in halves (entities, then time): every state comes, memory stays bounded', async () => {
+    sim = new HaSimulator({ token: 't', entities: 30, mode: 'old' });
+    await sim.start();
+    const from = sim.haNowMs();
+    await sim.emit({ count: 200 });
+    const ids = sim.entityIds.filter((id) => !id.includes(','));
+    let waiting: ((e: StatesEncoded) => void) | null = null;
+    const frames: string[] = [];
+    const connection = {
+      request: () => Promise.reject(new Error('not used')),
+      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
+      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
+    };
+    const { log } = capturingLogger();
+    const restMaxBytes = 30_000;
+    const report = await backfill(
+      {
+        connection,
+        httpBase: `http://127.0.0.1:${sim.port}`,
+        token: 't',
+        feedFrame: (frame) => {
+          frames.push(frame.toString());
+          waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
+        },
+        maxWindowMs: 3_600_000,
+        log,
+        metrics: createMetrics(),
+        restMaxBytes,
+      },
+      from - 60_000,
+      sim.haNowMs() + 1,
+      ids,
+    );
+    expect(report.unfilled).toEqual([]);
+    expect(report.via).toBe('rest');
+    expect(frames.length).toBeGreaterThan(2);
+    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(restMaxBytes + 100);
+    const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
+    const got = new Set(states.map((s) => `${s.entity_id} ${s.last_updated}`));
+    const recorded = sim.emitted.filter((e) => !e.entityId.includes(',')).map((e) => `${e.entityId} ${e.lastUpdated}`);
+    expect(recorded.filter((r) => !got.has(r))).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { haWebSocketUrl, loadConfig } from '../../src/config.js';
+import { DEFAULT_BOUNDS, haWebSocketUrl, loadConfig, memoryBounds } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { createHaEncoder } from '../../workers/ha-schema.js';
 
@@ -279,5 +279,44 @@ describe('README', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const missing = Object.keys(VARIABLES).filter((name) => !readme.includes(`\`${name}\``));
     expect(missing).toEqual([]);
+  });
+});
+
+describe('MEMORY_LIMIT_MB', () => {
+  const MiB = 1024 * 1024;
+
+  it('unset: the bounds of before (32 MiB of frames, 64 MiB of write bodies, 16 MiB waiting), V8 sizes the encoder heap', () => {
+    const c = loadConfig(V2);
+    expect(c.memoryLimitMb).toBeUndefined();
+    expect(c).toMatchObject({ encoderQueueBytes: 32 * MiB, writerQueueBytes: 64 * MiB, waitingRoomBytes: 16 * MiB, workerOldGenerationMb: undefined });
+    expect(memoryBounds(undefined)).toBe(DEFAULT_BOUNDS);
+  });
+
+  it('512 (a small host): 16 MiB of frames, 64 MiB of write bodies, 16 MiB waiting, 128 MB per encoder heap', () => {
+    const c = loadConfig({ ...V2, MEMORY_LIMIT_MB: '512' });
+    expect(c).toMatchObject({
+      memoryLimitMb: 512,
+      encoderQueueBytes: 16 * MiB,
+      writerQueueBytes: 64 * MiB,
+      waitingRoomBytes: 16 * MiB,
+      workerOldGenerationMb: 128,
+    });
+  });
+
+  it('1024: twice that', () => {
+    expect(memoryBounds(1024)).toEqual({ encoderQueueBytes: 32 * MiB, writerQueueBytes: 128 * MiB, waitingRoomBytes: 32 * MiB, workerOldGenerationMb: 256 });
+  });
+
+  it('ENCODER_QUEUE_BYTES given explicitly wins over the share', () => {
+    const c = loadConfig({ ...V2, MEMORY_LIMIT_MB: '512', ENCODER_QUEUE_BYTES: String(8 * MiB) });
+    expect(c.encoderQueueBytes).toBe(8 * MiB);
+    expect(c.writerQueueBytes).toBe(64 * MiB);
+  });
+
+  it('too small, or not a whole number of MB: one clear problem', () => {
+    const expected = 'MEMORY_LIMIT_MB: expected an integer of MB from 256 (the runtime and one 16 MiB frame need about 160) to 1048576';
+    expect(problems({ ...V2, MEMORY_LIMIT_MB: '128' })).toEqual([`${expected}, got "128"`]);
+    expect(problems({ ...V2, MEMORY_LIMIT_MB: '1.5G' })).toEqual([`${expected}, got "1.5G"`]);
+    expect(() => memoryBounds(100)).toThrow(RangeError);
   });
 });

@@ -123,3 +123,48 @@ describe('held-back lines (restart de-duplication)', () => {
     expect(watermark.held).toBe(0);
   });
 });
+
+describe('the waiting room is bounded in bytes', () => {
+  it('past maxBytes, writes what waits and every later point of the connection unjudged, until the backfill ends', () => {
+    const table = new SeenTable(64);
+    const written: string[] = [];
+    const watermark = new Watermark();
+    const one = Buffer.byteLength(line(1, 300));
+    const room = new WaitingRoom({
+      note: (p, arrival, session) => note(table, p, arrival, session),
+      write: (lp, _n, hold) => {
+        written.push(Buffer.from(lp).toString());
+        hold.release();
+      },
+      onSkipped: () => {},
+      log: pino({ level: 'silent' }),
+      maxBytes: 2 * one,
+    });
+    note(table, pointOf('sensor.a', line(1, 100)), 'change', 1);
+    room.begin(2);
+    const hold = watermark.hold();
+    room.add(2, [announce(1, 300)], hold.share());
+    room.add(2, [announce(1, 301)], hold.share());
+    expect(written).toEqual([]);
+    expect(room.bytes).toBe(2 * one);
+    // The third would pass the bound: all three are written (duplicates at worst, never a loss).
+    room.add(2, [announce(1, 302)], hold.share());
+    expect(written).toEqual([line(1, 300), line(1, 301), line(1, 302)]);
+    expect(room.bytes).toBe(0);
+    expect(room.size).toBe(0);
+    // Later points of the same connection do not wait any more, whatever their size.
+    room.add(2, [announce(1, 303)], hold.share());
+    expect(written).toHaveLength(4);
+    hold.release();
+    expect(watermark.held).toBe(0);
+    // The next connection waits again.
+    room.settle(2, true);
+    room.begin(3);
+    const next = watermark.hold();
+    room.add(3, [announce(1, 304)], next.share());
+    next.release();
+    expect(written).toHaveLength(4);
+    expect(room.size).toBe(1);
+    expect(watermark.held).toBe(1);
+  });
+});

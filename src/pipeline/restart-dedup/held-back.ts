@@ -11,6 +11,11 @@
  * caller), so that the saved watermark cannot pass it before it is written: after a crash, the
  * backfill brings it back. The share goes to the writer with the group's lines, or is released
  * here when none of them is written.
+ *
+ * The room holds at most `maxBytes` of lines. A group that would pass it is written with
+ * everything that waits, unjudged, and so is every later point of that connection until its
+ * backfill ends: a re-announcement may then be written (a duplicate), nothing is lost, and
+ * memory stays bounded however long the recorder keeps the backfill waiting.
  */
 import type { Logger } from 'pino';
 import type { Hold } from '../watermark.js';
@@ -30,7 +35,12 @@ export interface WaitingRoomOptions {
   readonly write: (lp: Uint8Array, lines: number, hold: Hold) => void;
   readonly onSkipped: (n: number) => void;
   readonly log: Logger;
+  /** Bytes of lines that may wait; default DEFAULT_WAITING_ROOM_BYTES. */
+  readonly maxBytes?: number;
 }
+
+/** After an HA restart a home's whole snapshot waits here, a line of a few hundred bytes per entity: 16 MiB holds tens of thousands. */
+export const DEFAULT_WAITING_ROOM_BYTES = 16 * 1024 * 1024;
 
 /** The points of one result, with a share of its frames' hold. */
 interface Group {
@@ -39,10 +49,14 @@ interface Group {
 }
 
 const count = (groups: readonly Group[]): number => groups.reduce((n, g) => n + g.lines.length, 0);
+const bytesOf = (lines: readonly HeldLine[]): number => lines.reduce((n, h) => n + h.bytes.byteLength, 0);
 
 export class WaitingRoom {
   private waiting: Group[] = [];
   private session = -1;
+  private waitingBytes = 0;
+  /** The current connection passed `maxBytes`: its points are written unjudged until its backfill ends. */
+  private overflowed = false;
   /** Connections whose backfill completed: their points can be judged. */
   private readonly complete = new Set<number>();
 
@@ -66,9 +80,30 @@ export class WaitingRoom {
       return;
     }
     const group = { hold, lines };
-    if (session === this.session) this.waiting.push(group);
+    if (session === this.session) this.wait(group);
     else if (this.complete.has(session)) this.judge([group], session);
     else this.writeUnjudged([group]);
+  }
+
+  private wait(group: Group): void {
+    const size = bytesOf(group.lines);
+    const max = this.opts.maxBytes ?? DEFAULT_WAITING_ROOM_BYTES;
+    if (!this.overflowed && this.waitingBytes + size <= max) {
+      this.waiting.push(group);
+      this.waitingBytes += size;
+      return;
+    }
+    if (!this.overflowed) {
+      this.opts.log.warn(
+        { held: count(this.waiting) + group.lines.length, maxBytes: max },
+        'too many states wait for the backfill: written now without judging them',
+      );
+      this.overflowed = true;
+    }
+    const groups = [...this.waiting, group];
+    this.waiting = [];
+    this.waitingBytes = 0;
+    this.writeUnjudged(groups, true);
   }
 
   /** The backfill of `session` has ended (`complete`: every window answered), or there was none. */
@@ -78,6 +113,8 @@ export class WaitingRoom {
     this.session = -1;
     const groups = this.waiting;
     this.waiting = [];
+    this.waitingBytes = 0;
+    this.overflowed = false;
     if (complete) this.judge(groups, session);
     else this.writeUnjudged(groups);
   }
@@ -91,6 +128,8 @@ export class WaitingRoom {
   writeAll(): void {
     const groups = this.waiting;
     this.waiting = [];
+    this.waitingBytes = 0;
+    this.overflowed = false;
     this.session = -1;
     this.writeUnjudged(groups);
   }
@@ -98,6 +137,11 @@ export class WaitingRoom {
   /** Points waiting. */
   get size(): number {
     return count(this.waiting);
+  }
+
+  /** Bytes of the lines waiting (bounded by `maxBytes`). */
+  get bytes(): number {
+    return this.waitingBytes;
   }
 
   private judge(groups: readonly Group[], session: number): void {
@@ -115,11 +159,11 @@ export class WaitingRoom {
     this.flush(kept);
   }
 
-  private writeUnjudged(groups: readonly Group[]): void {
+  private writeUnjudged(groups: readonly Group[], quiet = false): void {
     if (groups.length === 0) return;
     // Recorded too, so that the table follows what the database holds.
     for (const g of groups) for (const h of g.lines) this.opts.note(h.point, 'change', -1);
-    this.opts.log.warn({ held: count(groups) }, 'states held for the backfill written without judging them (the backfill did not complete)');
+    if (!quiet) this.opts.log.warn({ held: count(groups) }, 'states held for the backfill written without judging them (the backfill did not complete)');
     this.flush(groups);
   }
 

@@ -45,6 +45,8 @@ export interface RestartDedupOptions {
   readonly write: (lp: Uint8Array, lines: number, hold: Hold) => void;
   /** Table size (a power of two); entities beyond 3/4 of it are not de-duplicated. */
   readonly slots?: number;
+  /** Bytes of lines that may wait for a backfill (held-back.ts); default DEFAULT_WAITING_ROOM_BYTES. */
+  readonly waitingRoomBytes?: number;
 }
 
 /** What a result's lines come to: [start, end) byte ranges of lp not to write now. */
@@ -68,6 +70,7 @@ export class RestartDedup {
       write: opts.write,
       onSkipped: (n) => opts.metrics.reannouncementsSkipped.inc(n),
       log: opts.log,
+      ...(opts.waitingRoomBytes === undefined ? {} : { maxBytes: opts.waitingRoomBytes }),
     });
     opts.metrics.seenEntities.collect(() => this.table.size);
   }
