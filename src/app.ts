@@ -267,7 +267,14 @@ class App implements Ingestor {
       metrics,
       log,
     });
-    p.batcher = lifecycle.add('frame batcher', new FrameBatcher(DEFAULT_FRAME_BATCH, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
+    // At home rates frames wait up to sparseDelayMs to share a pool task: at most a quarter of the
+    // writer's FLUSH_INTERVAL_MS, and never while a command waits for its answer.
+    const batching = {
+      ...DEFAULT_FRAME_BATCH,
+      sparseDelayMs: Math.max(DEFAULT_FRAME_BATCH.maxDelayMs, Math.min(DEFAULT_FRAME_BATCH.sparseDelayMs, Math.floor(config.flushIntervalMs / 4))),
+      urgent: () => p.connection?.awaitingReplies === true,
+    };
+    p.batcher = lifecycle.add('frame batcher', new FrameBatcher(batching, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
   }
 
   private jobFields(p: Parts, observeEventTypes: readonly string[], silentEventTypes: readonly string[]) {
