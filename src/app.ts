@@ -8,13 +8,13 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { checkDataFolders } from './data-dir.js';
 import { StartError } from './errors.js';
 import { Enrichment } from './enrich/index.js';
+import { EventLoopMonitor } from './event-loop-monitor.js';
 import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
@@ -35,7 +35,7 @@ import { Watermark } from './pipeline/watermark.js';
 import { createFileWriteClient } from './sinks/file.js';
 import { checkDatabase } from './sinks/startup-check.js';
 import { SeenStatesFile, StateFile, type SavedState } from './state/files.js';
-import { StateSaver } from './state/saver.js';
+import { StateSaver, type StatePart } from './state/saver.js';
 import { DeadLetters } from './writer/dead-letter.js';
 import { Spool } from './writer/spool.js';
 import { Writer } from './writer/writer.js';
@@ -43,7 +43,8 @@ import { Writer } from './writer/writer.js';
 const WRITE_CONCURRENCY = 2;
 /** Attempts of a live batch (backoff 0.5 s, 1 s, 2 s …) before it waits in the spool instead. */
 const RETRIES_BEFORE_SPOOL = 3;
-const STATE_SAVE_INTERVAL_MS = 2_000;
+/** A first start (no state.json yet) checks this often until its watermark is saved. */
+const FIRST_SAVE_MS = 2_000;
 const WRITE_TIMEOUT_MS = 30_000;
 
 export type StopReason = 'stopped' | 'auth-rejected';
@@ -274,7 +275,14 @@ class App implements Ingestor {
       metrics,
       log,
     });
-    p.batcher = lifecycle.add('frame batcher', new FrameBatcher(DEFAULT_FRAME_BATCH, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
+    // At home rates frames wait up to sparseDelayMs to share a pool task: at most a quarter of the
+    // writer's FLUSH_INTERVAL_MS, and never while a command waits for its answer.
+    const batching = {
+      ...DEFAULT_FRAME_BATCH,
+      sparseDelayMs: Math.max(DEFAULT_FRAME_BATCH.maxDelayMs, Math.min(DEFAULT_FRAME_BATCH.sparseDelayMs, Math.floor(config.flushIntervalMs / 4))),
+      urgent: () => p.connection?.awaitingReplies === true,
+    };
+    p.batcher = lifecycle.add('frame batcher', new FrameBatcher(batching, (batch) => dispatcher.dispatch(batch)), (b) => b.flush());
   }
 
   private jobFields(p: Parts, observeEventTypes: readonly string[], silentEventTypes: readonly string[]) {
@@ -345,16 +353,25 @@ class App implements Ingestor {
     metrics.haLastEventSeconds.collect(() => (p.connection.lastFrameAt === 0 ? undefined : (Date.now() - p.connection.lastFrameAt) / 1000));
   }
 
-  /** state.json (watermark, entity ids) and restart de-duplication's table, saved when they change. */
+  /**
+   * Restart de-duplication's table and state.json (watermark, entity ids), saved when they change,
+   * at most STATE_SAVE_INTERVAL_MS after (docs/reliability.md). The table is listed first: the
+   * saver writes parts in order, from one moment, and stops at a failure, so the table on disk
+   * always holds every point up to the watermark on disk. A table older than its watermark could
+   * take a change the next backfill does not bring again for a re-announcement and leave it out;
+   * a table newer than its watermark only judges again points the backfill brings again (same
+   * verdict). A first start (no state.json) saves its watermark within FIRST_SAVE_MS.
+   */
   private buildSaver(saved: Saved, watermark: Watermark, knownIds: ReadonlySet<string>, dedup: RestartDedup | null): StateSaver {
-    const parts = [saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds })];
+    const parts: StatePart[] = [];
     if (dedup !== null)
       parts.push({
         path: saved.seenFile.path,
         version: () => dedup.persist.version(),
         serialize: () => (dedup.entities > 0 ? dedup.persist.serialize() : null),
       });
-    return new StateSaver({ parts, intervalMs: STATE_SAVE_INTERVAL_MS, log: this.log });
+    parts.push({ ...saved.stateFile.part({ watermarkHaMs: () => watermark.value(), entityIds: () => knownIds }), onDisk: saved.state !== null });
+    return new StateSaver({ parts, intervalMs: this.config.stateSaveIntervalMs, firstSaveMs: FIRST_SAVE_MS, log: this.log });
   }
 
   private startTimers(p: Parts): void {
@@ -420,15 +437,13 @@ function writerAccept(p: Parts, line: string): void {
   p.writer.accept(Buffer.from(line), 1);
 }
 
+/** Event-loop delay and utilization for /metrics, cheap when idle (src/event-loop-monitor.ts). */
 function watchEventLoop(metrics: Metrics, lifecycle: Lifecycle): void {
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  metrics.eventLoopLag.collect(() => {
-    const p99 = lag.percentile(99) / 1e9;
-    lag.reset();
-    return p99;
-  });
-  lifecycle.add('event-loop monitor', lag, (l) => l.disable());
+  const monitor = new EventLoopMonitor();
+  monitor.start();
+  metrics.eventLoopLag.collect(() => monitor.lagSeconds());
+  metrics.eventLoopUtilization.collect(() => monitor.utilization());
+  lifecycle.add('event-loop monitor', monitor, (m) => m.stop());
 }
 
 async function loadSavedState(config: Config, log: Logger): Promise<Saved> {

@@ -355,7 +355,14 @@ export const VARIABLES = {
     schema: int(0, 3600),
     expected: 'an integer of seconds from 0 to 3600',
     doc: 'how often the ingestor writes its own health as measurement ha_ingestor; 0 = never',
-    default: () => '10',
+    // Each line is a write request of its own when the home is quiet: once a minute, not six times.
+    default: () => '60',
+  },
+  STATE_SAVE_INTERVAL_MS: {
+    schema: int(1000, 600_000),
+    expected: 'an integer from 1000 to 600000',
+    doc: 'longest a moved watermark waits before it is saved (a crash re-fetches that much more from HA history)',
+    default: () => '30000',
   },
   SPOOL_DIR: {
     schema: Type.String({ minLength: 1 }),
@@ -438,6 +445,7 @@ export interface Config {
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
   readonly selfMetricsIntervalS: number;
+  readonly stateSaveIntervalMs: number;
   readonly spoolDir: string;
   readonly spoolMaxBytes: number;
   readonly deadLetterDir: string;
@@ -695,6 +703,7 @@ export function loadConfig(env: Env): Config {
     logLevel: v.str('LOG_LEVEL') as string,
     shutdownTimeoutMs: v.num('SHUTDOWN_TIMEOUT_MS'),
     selfMetricsIntervalS: v.num('SELF_METRICS_INTERVAL_S'),
+    stateSaveIntervalMs: v.num('STATE_SAVE_INTERVAL_MS'),
     spoolDir: v.str('SPOOL_DIR') as string,
     spoolMaxBytes: v.num('SPOOL_MAX_BYTES'),
     deadLetterDir: v.str('DEAD_LETTER_DIR') as string,

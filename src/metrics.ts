@@ -168,7 +168,8 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     pointsRejected: registry.counter('points_rejected_total', 'points the database refused (4xx), by status'),
     writeBytes: registry.counter('write_body_bytes_total', 'bytes of request bodies sent (after gzip)'),
     writeDuration: registry.gauge('write_last_duration_seconds', 'duration of the last write request'),
-    eventLoopLag: registry.gauge('event_loop_lag_seconds', 'main-thread event loop delay since the last scrape'),
+    eventLoopLag: registry.gauge('event_loop_lag_seconds', 'main-thread event loop delay, p99 since the last scrape (src/event-loop-monitor.ts)'),
+    eventLoopUtilization: registry.gauge('event_loop_utilization_ratio', 'share of time the main-thread event loop was busy since the last scrape'),
     spoolBytes: registry.gauge('spool_bytes', 'bytes of batches in the disk spool'),
     spoolFiles: registry.gauge('spool_files', 'segment files in the disk spool'),
     spoolLines: registry.gauge('spool_points', 'points in the disk spool (known once read)'),
@@ -236,7 +237,7 @@ export function frameSpoolMetrics(m: Metrics) {
 
 /**
  * The ingestor's own health as one line of line protocol (measurement `ha_ingestor`, all fields
- * float), written every SELF_METRICS_INTERVAL_MS beside the data.
+ * float), written every SELF_METRICS_INTERVAL_S (default 60 s) beside the data.
  */
 export function selfMetricsLine(m: Metrics, instance: string, nowMs: number): string {
   const sum = (c: Counter): number => c.total();

@@ -158,6 +158,10 @@ export class HaConnection {
   get framesTooBig(): number {
     return this.tooBig;
   }
+  /** Commands wait for their answers (answers ride in frames: the frame batcher must not hold them). */
+  get awaitingReplies(): boolean {
+    return (this.current !== null && this.current.pending.size > 0) || this.synthetic.size > 0;
+  }
   /** Entity ids of the last snapshot. */
   get knownEntityIds(): readonly string[] {
     return this.entityIds;

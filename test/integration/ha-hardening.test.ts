@@ -53,7 +53,12 @@ describe('a watermark in the future (issue 10 item 8)', () => {
   // anchor would pass for a quiet home.
   for (const restartDedup of ['true', 'false']) {
     it(`state.json from year 5138 (RESTART_DEDUP=${restartDedup}): clamped to HA's now with a warning; everything emitted while the ingestor was away arrives`, async () => {
-      const sc = await scenario({ influxUrl: inject('influxV1Url'), db: `future_watermark_${restartDedup}`, env: { RESTART_DEDUP: restartDedup } });
+      // The saved watermark is awaited below for 10 s: saves every 2 s, as before the default became 30 s.
+      const sc = await scenario({
+        influxUrl: inject('influxV1Url'),
+        db: `future_watermark_${restartDedup}`,
+        env: { RESTART_DEDUP: restartDedup, STATE_SAVE_INTERVAL_MS: '2000' },
+      });
       await sc.sim.emit({ count: 1_000, rate: 1_000 });
       await sc.ingestor?.written(1_000);
       expect(await sc.ingestor?.stop('SIGTERM')).toBe(0);

@@ -31,6 +31,8 @@ describe('loadConfig', () => {
     expect(c.influx).toEqual({ api: 'v2', url: 'http://influx:8086', token: 'itok', org: 'home', bucket: 'ha' });
     expect(c.batchMaxLines).toBe(5000);
     expect(c.flushIntervalMs).toBe(1000);
+    expect(c.selfMetricsIntervalS).toBe(60);
+    expect(c.stateSaveIntervalMs).toBe(30_000);
     expect(c.httpPort).toBe(8099);
     expect(c.dataDir).toBe('./data');
     expect(c.poolSize).toBeGreaterThanOrEqual(1);
@@ -86,6 +88,7 @@ describe('loadConfig', () => {
     [{ GZIP_LEVEL: '10' }, 'GZIP_LEVEL: expected an integer from 0 (no gzip) to 9, got "10"'],
     [{ HTTP_PORT: '70000' }, 'HTTP_PORT: expected an integer from 0 to 65535, got "70000"'],
     [{ SHUTDOWN_TIMEOUT_MS: 'soon' }, 'SHUTDOWN_TIMEOUT_MS: expected an integer from 0 to 600000, got "soon"'],
+    [{ STATE_SAVE_INTERVAL_MS: '500' }, 'STATE_SAVE_INTERVAL_MS: expected an integer from 1000 to 600000, got "500"'],
     [
       { HA_EVENT_TYPES: 'state_changed, call_service' },
       'HA_EVENT_TYPES: expected a comma-separated list of event types without spaces, or *, got "state_changed, call_service"',

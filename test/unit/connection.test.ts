@@ -161,6 +161,17 @@ describe('HaConnection', () => {
     expect(c.session).toBe(1);
   });
 
+  it('awaitingReplies is true exactly while a command waits for its answer (the frame batcher then holds no frame)', async () => {
+    const { subscribed } = await connect('modern');
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    const c = conn as HaConnection;
+    await until('nothing in flight', () => (c.awaitingReplies ? undefined : true));
+    const answer = c.request({ type: 'get_config' });
+    expect(c.awaitingReplies).toBe(true);
+    await answer;
+    expect(c.awaitingReplies).toBe(false);
+  });
+
   it('request(): HaConnectionLostError when the connection closes first, or when not connected', async () => {
     const { subscribed } = await connect('modern');
     await until('subscribed', () => (subscribed.length === 1 ? true : undefined));

@@ -7,17 +7,21 @@ import { StateFile, type StateSource } from '../../src/state/files.js';
 import { type StatePart, StateSaver } from '../../src/state/saver.js';
 
 // Every file write goes through writeAtomically: count them and how many run at once.
-const io = vi.hoisted(() => ({ active: 0, maxActive: 0, writes: 0 }));
+// With io.inMemory (fake timers: real I/O would not finish between timer steps) nothing touches the
+// disk and io.files keeps what each path would hold.
+const io = vi.hoisted(() => ({ active: 0, maxActive: 0, writes: 0, inMemory: false, files: new Map<string, string | Uint8Array>() }));
 vi.mock('../../src/state/durable-write.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/state/durable-write.js')>();
   return {
     ...real,
+    removeStaleTemps: async (path: string) => (io.inMemory ? undefined : real.removeStaleTemps(path)),
     writeAtomically: async (path: string, data: string | Uint8Array) => {
       io.active++;
       io.maxActive = Math.max(io.maxActive, io.active);
       io.writes++;
       try {
-        await real.writeAtomically(path, data);
+        if (io.inMemory) io.files.set(path, data);
+        else await real.writeAtomically(path, data);
       } finally {
         io.active--;
       }
@@ -29,7 +33,7 @@ const log = pino({ level: 'silent' });
 let dir = '';
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'state-'));
-  Object.assign(io, { active: 0, maxActive: 0, writes: 0 });
+  Object.assign(io, { active: 0, maxActive: 0, writes: 0, inMemory: false, files: new Map() });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -170,6 +174,81 @@ describe('StateSaver', () => {
     await saver.stop();
     expect(io.writes).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('cadence: a change waits for the next check, at most intervalMs; nothing changed, no write at any check', async () => {
+    vi.useFakeTimers();
+    io.inMemory = true;
+    const src = source(1000, ['sensor.a']);
+    const saver = new StateSaver({ parts: [new StateFile(dir).part(src)], intervalMs: 30_000, firstSaveMs: 2_000, log });
+    saver.start();
+    src.watermark = 2000;
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(io.writes).toBe(0); // on disk (onDisk not false): no early save
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(io.writes).toBe(1);
+    for (let w = 2001; w <= 2060; w++) {
+      src.watermark = w; // 2 changes a second for 30 s: one write
+      await vi.advanceTimersByTimeAsync(500);
+    }
+    expect(io.writes).toBe(2);
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(io.writes).toBe(2);
+    await saver.stop();
+    expect(io.writes).toBe(2);
+  });
+
+  it('a first start (onDisk: false) checks every firstSaveMs until that part is written, then every intervalMs', async () => {
+    vi.useFakeTimers();
+    io.inMemory = true;
+    const src = source(null);
+    const file = new StateFile(dir);
+    const saver = new StateSaver({ parts: [{ ...file.part(src), onDisk: false }], intervalMs: 30_000, firstSaveMs: 2_000, log });
+    saver.start();
+    await vi.advanceTimersByTimeAsync(10_000); // no watermark yet: nothing to write, still checking
+    expect(io.writes).toBe(0);
+    src.watermark = 5;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(io.writes).toBe(1);
+    expect(JSON.parse(String(io.files.get(file.path))).watermarkHaMs).toBe(5);
+    src.watermark = 6;
+    await vi.advanceTimersByTimeAsync(28_000);
+    expect(io.writes).toBe(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(io.writes).toBe(2);
+    await saver.stop();
+  });
+
+  it('one save serializes every part at one moment and writes them in order; a failed part stops the parts after it', async () => {
+    let table = 0;
+    const order: string[] = [];
+    const blocked = join(dir, 'not-a-dir');
+    writeFileSync(blocked, '');
+    let tablePath = blocked + '/seen.bin';
+    const src = source(1);
+    const stateFile = new StateFile(dir);
+    const tablePart: StatePart = {
+      get path() {
+        return tablePath;
+      },
+      version: () => table,
+      serialize: () => {
+        order.push(`table ${table} watermark ${src.watermark}`);
+        return new Uint8Array([table]);
+      },
+    };
+    const statePart = stateFile.part(src);
+    const saver = new StateSaver({ parts: [tablePart, statePart], intervalMs: 60_000, log });
+    table = 1;
+    src.watermark = 2;
+    await expect(saver.saveNow()).rejects.toMatchObject({ code: 'STATE_SAVE_FAILED' });
+    expect(await stateFile.load()).toBeNull(); // the watermark never gets ahead of the table
+    tablePath = join(dir, 'seen.bin');
+    await saver.saveNow();
+    expect([...readFileSync(tablePath)]).toEqual([1]);
+    expect((await stateFile.load())?.watermarkHaMs).toBe(2);
+    expect(order).toEqual(['table 1 watermark 2', 'table 1 watermark 2']);
+    await saver.stop();
   });
 
   it('an opaque part (restart de-duplication) is written when its version moves; a failure is reported and retried', async () => {
