@@ -170,6 +170,8 @@ async function ingestorRow(rate: number, t: Timing, ticks: number): Promise<Foot
         DATA_DIR: dataDir,
         HTTP_PORT: String(httpPort),
         LOG_LEVEL: 'warn',
+        // As the image runs it (Dockerfile): two malloc arenas instead of one per thread.
+        MALLOC_ARENA_MAX: '2',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
