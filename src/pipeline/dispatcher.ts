@@ -28,9 +28,10 @@ export interface DispatcherOptions {
 export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {}
 
-  dispatch({ bytes, ends }: FrameBatch): void {
+  dispatch({ bytes, ends, lastAt }: FrameBatch): void {
     const { pool, overflow, watermark, metrics, log } = this.opts;
-    const hold = watermark.hold();
+    // Arrived when its last frame did (the clock offset is sampled against its newest event).
+    const hold = watermark.hold(lastAt);
     const job: EncodeJob = { ...this.opts.fields(), bytes, ends };
     if (!overflow.active && pool.submit({ job, hold })) return;
     // The encoders are behind: the frames wait on disk, never on the floor. Their hold travels

@@ -10,8 +10,9 @@
  * kept between `maxDelayMs` (bursts: as before) and `sparseDelayMs` (home rates: a few frames a
  * second make one task per `sparseDelayMs`, not one per frame). A batch sealed by size or count
  * sets it back to `maxDelayMs`. While `urgent()` says so (commands waiting for their answers:
- * replies ride in frames and are decoded by the workers) the delay is `maxDelayMs`, so no reply
- * waits longer than before.
+ * replies ride in frames and are decoded by the workers) the delay is `maxDelayMs`, and a frame
+ * pushed into a batch armed with a longer delay brings the seal forward to `maxDelayMs` after
+ * it, so no reply waits longer than before.
  *
  * A frame of `maxBytes` or more is not copied at all: what is pending is sealed first (order
  * kept), then the frame goes on as a batch of its own, its bytes handed over as they are — when
@@ -25,8 +26,8 @@ export interface FrameBatch {
   readonly bytes: Uint8Array;
   /** ends[i] = offset just past frame i. */
   readonly ends: Uint32Array;
-  /** When the first frame of the batch arrived (ms since the epoch). */
-  readonly firstAt: number;
+  /** When the last frame of the batch arrived (ms since the epoch): its newest event's arrival. */
+  readonly lastAt: number;
 }
 
 export interface FrameBatcherOptions {
@@ -49,6 +50,7 @@ export class FrameBatcher {
   private frames: Buffer[] = [];
   private bytes = 0;
   private firstAt = 0;
+  private lastAt = 0;
   private timer: NodeJS.Timeout | undefined;
   /** The delay of the next batch (adapted after each batch sealed by its delay). */
   private delayMs: number;
@@ -70,19 +72,30 @@ export class FrameBatcher {
   push(frame: Buffer): void {
     if (frame.length >= this.opts.maxBytes && ownsItsMemory(frame)) {
       this.flush();
-      this.seal({ bytes: new Uint8Array(frame.buffer, 0, frame.length), ends: Uint32Array.of(frame.length), firstAt: Date.now() });
+      this.seal({ bytes: new Uint8Array(frame.buffer, 0, frame.length), ends: Uint32Array.of(frame.length), lastAt: Date.now() });
       return;
     }
-    if (this.frames.length === 0) this.firstAt = Date.now();
+    const now = Date.now();
+    if (this.frames.length === 0) this.firstAt = now;
+    this.lastAt = now;
     this.frames.push(frame);
     this.bytes += frame.length;
     if (this.bytes >= this.opts.maxBytes || this.frames.length >= this.opts.maxFrames) {
       this.delayMs = this.opts.maxDelayMs; // a burst
       this.flush();
     } else if (this.timer === undefined) {
-      this.armedMs = this.currentDelayMs;
-      this.timer = setTimeout(() => this.sealOnTime(), this.armedMs);
+      this.arm(this.currentDelayMs, this.currentDelayMs);
+    } else if (this.firstAt + this.armedMs - now > this.opts.maxDelayMs && this.opts.urgent?.() === true) {
+      // This frame may hold a reply: it waits no longer than maxDelayMs, whatever was armed before.
+      clearTimeout(this.timer);
+      this.arm(now - this.firstAt + this.opts.maxDelayMs, this.opts.maxDelayMs);
     }
+  }
+
+  /** Seals the pending batch in `inMs`; `ageMs` is its age then (the rate estimate's time span). */
+  private arm(ageMs: number, inMs: number): void {
+    this.armedMs = ageMs;
+    this.timer = setTimeout(() => this.sealOnTime(), Math.max(0, inMs));
   }
 
   private sealOnTime(): void {
@@ -108,7 +121,7 @@ export class FrameBatcher {
     }
     this.frames = [];
     this.bytes = 0;
-    this.seal({ bytes, ends, firstAt: this.firstAt });
+    this.seal({ bytes, ends, lastAt: this.lastAt });
   }
 }
 

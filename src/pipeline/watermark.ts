@@ -100,9 +100,9 @@ export class Watermark {
     this.prefixHaMs = restoredHaMs;
   }
 
-  /** A hold for data that arrives now. */
-  hold(): Hold {
-    const claim: Claim = { seq: this.nextSeq++, arrivedAtMs: Date.now(), handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: null };
+  /** A hold for data that arrived at `arrivedAtMs` (default now). */
+  hold(arrivedAtMs = Date.now()): Hold {
+    const claim: Claim = { seq: this.nextSeq++, arrivedAtMs, handles: 1, haMs: Number.NEGATIVE_INFINITY, ceilingMs: null };
     this.arrivals.set(claim.seq, claim);
     return new Handle(claim, this);
   }

@@ -104,6 +104,35 @@ describe('FrameBatcher', () => {
       expect(b.currentDelayMs).toBe(250);
     });
 
+    it('a reply pushed into a batch armed with the sparse delay is sealed maxDelayMs after it, not at the old deadline', async () => {
+      vi.useFakeTimers();
+      let urgent = false;
+      const batches: { frames: string[]; at: number }[] = [];
+      const b = new FrameBatcher({ ...opts, urgent: () => urgent }, (x) => batches.push({ frames: text(x), at: Date.now() }));
+      b.push(Buffer.from('a'));
+      await vi.advanceTimersByTimeAsync(20);
+      expect(b.currentDelayMs).toBe(250);
+      const t = Date.now();
+      b.push(Buffer.from('event')); // armed for 250 ms
+      await vi.advanceTimersByTimeAsync(5);
+      urgent = true; // a command was sent; its answer comes next
+      b.push(Buffer.from('pong'));
+      await vi.advanceTimersByTimeAsync(20);
+      expect(batches.at(-1)).toEqual({ frames: ['event', 'pong'], at: t + 25 });
+    });
+
+    it("a batch's lastAt is when its last frame arrived", async () => {
+      vi.useFakeTimers();
+      const last: number[] = [];
+      const b = new FrameBatcher({ maxBytes: 1024, maxFrames: 10, maxDelayMs: 100 }, (x) => last.push(x.lastAt));
+      const t = Date.now();
+      b.push(Buffer.from('a'));
+      await vi.advanceTimersByTimeAsync(30);
+      b.push(Buffer.from('b'));
+      await vi.advanceTimersByTimeAsync(100);
+      expect(last).toEqual([t + 30]);
+    });
+
     it('without sparseDelayMs the delay is maxDelayMs, as before', async () => {
       vi.useFakeTimers();
       const at: number[] = [];
