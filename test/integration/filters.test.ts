@@ -75,7 +75,9 @@ describe('filters', () => {
 // is in the database, every verdict before it is in too.
 describe("HA's include/exclude tests through the built ingestor", () => {
   const MARK = 4242;
-  it.each(HA_FILTER_CASES.map((c, i) => [...c, i] as const).filter(([name]) => name.startsWith('influxdb:')))('%s', async (_name, include, exclude, expected, i) => {
+  it.each(
+    HA_FILTER_CASES.map((c, i) => [...c, i] as const).filter(([name]) => name.startsWith('influxdb:')),
+  )('%s', async (_name, include, exclude, expected, i) => {
     const url = inject('influxV1Url');
     const db = `ha_filter_${i}`;
     const file = join(tmpdir(), `ha-filter-${process.pid}-${i}.json`);
