@@ -1,11 +1,15 @@
 /**
  * `--check`: is the configuration right, does Home Assistant take the token, may we write to the
- * database? One line per check, a verdict, and exit 0 only when all pass. Writes nothing: the
- * write permission is probed with an empty body, which the database authorizes (401/403/404)
- * before it looks at the content.
+ * database? One line per check, a verdict, and exit 0 only when all pass (3 when HA rejects the
+ * token). Writes no points: the write permission is probed with an empty body, which the database
+ * authorizes (401/403/404) before it looks at the content. The token is tried whatever
+ * DATA_DIR's record of a rejected token says (a person asks): the record is updated — removed
+ * when HA takes the token, so the next start connects (src/ha/rejected-token.ts).
  */
 import { request } from 'undici';
 import type { Config } from './config.js';
+import { HaAuthRejectedError } from './errors.js';
+import { afterRejection, RejectedTokenFile } from './ha/rejected-token.js';
 import { openAuthenticated } from './ha/socket.js';
 import { influxWriteTarget } from './sinks/influx.js';
 import { checkDatabase } from './sinks/startup-check.js';
@@ -14,15 +18,26 @@ export interface CheckLine {
   readonly ok: boolean;
   readonly what: string;
   readonly message: string;
+  /** HA answered auth_invalid. */
+  readonly authRejected?: true;
 }
 
 async function checkHa(config: Config): Promise<CheckLine> {
+  const record = new RejectedTokenFile(config.dataDir);
   try {
     const { socket, haVersion } = await openAuthenticated(config.ha.url, config.ha.token);
     socket.close(1000);
-    return { ok: true, what: 'Home Assistant', message: `${config.ha.url} accepts the token (Home Assistant ${haVersion})` };
+    const cleared = await record.remove().then(
+      () => '',
+      (err: NodeJS.ErrnoException) => ` (cannot remove ${record.path}: ${err.code ?? err.message})`,
+    );
+    return { ok: true, what: 'Home Assistant', message: `${config.ha.url} accepts the token (Home Assistant ${haVersion})${cleared}` };
   } catch (err) {
-    return { ok: false, what: 'Home Assistant', message: (err as Error).message };
+    if (!(err instanceof HaAuthRejectedError)) return { ok: false, what: 'Home Assistant', message: (err as Error).message };
+    // Recorded, so that a start with this token does not send it again.
+    const previous = await record.load().catch(() => null);
+    await record.save(afterRejection(previous, config.ha.token, err.haMessage, new Date())).catch(() => {});
+    return { ok: false, what: 'Home Assistant', message: err.message, authRejected: true };
   }
 }
 

@@ -3,7 +3,9 @@
  * an exit code (src/main.ts exits with it); nothing here runs on import.
  *
  *   0 clean shutdown or a passed --check · 1 a failed check or a failed start · 2 invalid
- *   configuration or arguments · 3 Home Assistant rejected the token
+ *   configuration or arguments · 3 Home Assistant rejected the token: from --check, or when the
+ *   ingestor is stopped while HA_TOKEN stands rejected (a rejection itself does not end the
+ *   process: an exit would let a supervisor's restart loop send the token again and again)
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -141,6 +143,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
   if (flags.check) {
     const lines = await runChecks(config);
     process.stdout.write(redact(formatChecks(lines)));
+    if (lines.some((l) => l.authRejected === true)) return EXIT.authRejected;
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
   }
   return serve(config, redact);
