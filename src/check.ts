@@ -6,13 +6,12 @@
  * DATA_DIR's record of a rejected token says (a person asks): the record is updated — removed
  * when HA takes the token, so the next start connects (src/ha/rejected-token.ts).
  */
-import { request } from 'undici';
 import type { Config } from './config.js';
 import { HaAuthRejectedError } from './errors.js';
 import { afterRejection, RejectedTokenFile } from './ha/rejected-token.js';
 import { openAuthenticated } from './ha/socket.js';
 import { influxWriteTarget } from './sinks/influx.js';
-import { checkDatabase } from './sinks/startup-check.js';
+import { checkDatabase, probeWrite, writeAuthorized } from './sinks/startup-check.js';
 
 export interface CheckLine {
   readonly ok: boolean;
@@ -45,23 +44,14 @@ async function checkWrite(config: Config): Promise<CheckLine> {
   if (config.influx === null) return { ok: true, what: 'sink', message: `writing gzip files to ${config.dataDir}/out` };
   const target = influxWriteTarget(config.influx);
   try {
-    const res = await request(`${target.origin}${target.path}`, {
-      method: 'POST',
-      headers: target.headers,
-      body: '',
-      headersTimeout: 5_000,
-      bodyTimeout: 5_000,
-    });
-    const text = (await res.body.text()).trim().slice(0, 300);
+    const { status, text } = await probeWrite(config.influx);
     const name = config.influx.api === 'v2' ? `bucket ${config.influx.bucket} (org ${config.influx.org})` : `database ${config.influx.db}`;
-    if (res.statusCode < 300 || (res.statusCode === 400 && !/not found|authoriz/i.test(text))) {
-      return { ok: true, what: 'database', message: `${target.description}: the credentials may write to ${name}` };
+    if (writeAuthorized(status, text)) return { ok: true, what: 'database', message: `${target.description}: the credentials may write to ${name}` };
+    if (status === 401 || status === 403) {
+      return { ok: false, what: 'database', message: `${config.influx.url} refused the credentials (${status}): ${text}` };
     }
-    if (res.statusCode === 401 || res.statusCode === 403) {
-      return { ok: false, what: 'database', message: `${config.influx.url} refused the credentials (${res.statusCode}): ${text}` };
-    }
-    if (res.statusCode === 404) return { ok: false, what: 'database', message: `${name} not found at ${config.influx.url} (${res.statusCode}): ${text}` };
-    return { ok: false, what: 'database', message: `${config.influx.url} answered a test write with ${res.statusCode}: ${text}` };
+    if (status === 404) return { ok: false, what: 'database', message: `${name} not found at ${config.influx.url} (${status}): ${text}` };
+    return { ok: false, what: 'database', message: `${config.influx.url} answered a test write with ${status}: ${text}` };
   } catch (err) {
     return { ok: false, what: 'database', message: `${config.influx.url} is unreachable: ${(err as Error).message}` };
   }
