@@ -38,7 +38,8 @@ export function usage(): string {
 
 Usage: ha-influx-ingestor [--check | --replay-dead-letters | --help | --version]
   --check    validate the configuration, try Home Assistant's token and the database's
-             write permission, print a verdict, exit 0 when everything is ready
+             write permission, print a verdict, exit 0 when everything is ready (3 when HA
+             rejects the token; the token is tried even if an earlier rejection was recorded)
   --replay-dead-letters
              send DEAD_LETTER_DIR/dead-letter.jsonl again (once the cause is fixed), with the
              original timestamps; lines refused again stay in the file; exit 1 if some could
