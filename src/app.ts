@@ -2,7 +2,9 @@
  * The ingestor as an object: `startIngestor(config)` builds the parts, each with its disposer,
  * from the database back to Home Assistant (every part's consumer exists before it), then starts
  * them. A failed start undoes what was built — nothing is saved, no loop is left running — and
- * rejects. `stop()` (or HA rejecting the token) disposes in reverse: stop reading HA, seal the
+ * rejects. HA rejecting the token does not stop it: the connection ends for good, /health says
+ * why, and the rest (the spool's replay) goes on; a token rejected before is not even sent
+ * (src/ha/rejected-token.ts). `stop()` disposes in reverse: stop reading HA, seal the
  * frame batch, drain the encoders, write what was encoded (spool the rest at the deadline), save
  * the watermark, close /health. Importing this module has no side effects.
  */
@@ -19,6 +21,7 @@ import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
+import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
 import { getConfig } from './ha/messages.js';
 import { healthReport } from './http/health.js';
 import { startHttpServer } from './http/server.js';
@@ -97,6 +100,8 @@ class App implements Ingestor {
   }
 
   stop(): Promise<StopReason> {
+    // Stopped while HA_TOKEN stands rejected: the exit code says so (3), for a person or a script.
+    if (this.parts?.guard.status === 'rejected') this.reason = 'auth-rejected';
     this.stopping ??= this.lifecycle.disposeAll().then(() => {
       const spooled = (this.parts?.spool.bytes ?? 0) > 0;
       this.log.info({ written: this.metrics.pointsWritten.get(), spooledAtExit: this.spooledAtExit, spooled }, 'stopped');
@@ -113,6 +118,8 @@ class App implements Ingestor {
     // First: the one part that most often cannot start (a port in use) fails before anything else.
     const server = await this.startHttp();
     await checkDataFolders(config);
+    const guard = new TokenGuard(new RejectedTokenFile(config.dataDir), config.ha.token, log, metrics);
+    const tokenRejectedBefore = await guard.load();
     const saved = await loadSavedState(config, log);
     const watermark = new Watermark(saved.state?.watermarkHaMs ?? null);
     const knownIds = new Set(saved.state?.entityIds ?? []);
@@ -129,7 +136,7 @@ class App implements Ingestor {
     );
     const clockOffset = new ClockOffset();
     metrics.haClockOffset.collect(() => clockOffset.offsetSeconds ?? undefined);
-    this.parts = { server, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
+    this.parts = { server, guard, tokenRejectedBefore, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
     // In HA's clock: our now minus the measured offset (unknown before the first live event).
@@ -148,11 +155,14 @@ class App implements Ingestor {
     p.enrichment.start();
     p.overflow.feed(); // frames an earlier run left on disk
     this.startTimers(p);
-    const connectionDone = p.connection.run();
-    this.lifecycle.add('HA connection', p.connection, async (c) => {
-      c.stop();
-      await connectionDone;
-    });
+    // A token HA rejected before is not sent again (each try is a failed login there): no connection.
+    if (!p.tokenRejectedBefore) {
+      const connectionDone = p.connection.run();
+      this.lifecycle.add('HA connection', p.connection, async (c) => {
+        c.stop();
+        await connectionDone;
+      });
+    }
     const { influx } = this.config;
     if (influx !== null) void checkDatabase(influx).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
     this.logStart(p);
@@ -323,11 +333,9 @@ class App implements Ingestor {
           // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
           void p.resync.subscribed(session, snapshot);
         },
-        fatal: (err) => {
-          log.fatal({ err }, 'Home Assistant rejected the token (HA_TOKEN); not retrying');
-          this.reason = 'auth-rejected';
-          void this.stop();
-        },
+        authenticated: () => void p.guard.accepted(),
+        // Logged and recorded by the guard; the ingestor stays up, visibly unhealthy.
+        rejected: (err) => void p.guard.rejected(err.haMessage),
       },
     });
     p.enrichment.attach(p.connection);
@@ -415,6 +423,9 @@ interface Saved {
 
 interface Parts {
   readonly server: Server | null;
+  /** HA_TOKEN's standing with HA: rejected before (and not sent), accepted, rejected now. */
+  readonly guard: TokenGuard;
+  readonly tokenRejectedBefore: boolean;
   readonly saved: Saved;
   readonly watermark: Watermark;
   /** Every entity id seen (snapshots, and saved by earlier runs): the backfill's candidates. */

@@ -5,7 +5,9 @@
  * is used: every module loaded stays in memory for the whole run.
  *
  *   0 clean shutdown or a passed --check · 1 a failed check or a failed start · 2 invalid
- *   configuration or arguments · 3 Home Assistant rejected the token
+ *   configuration or arguments · 3 Home Assistant rejected the token: from --check, or when the
+ *   ingestor is stopped while HA_TOKEN stands rejected (a rejection itself does not end the
+ *   process: an exit would let a supervisor's restart loop send the token again and again)
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -35,7 +37,8 @@ export function usage(): string {
 
 Usage: ha-influx-ingestor [--check | --replay-dead-letters | --help | --version]
   --check    validate the configuration, try Home Assistant's token and the database's
-             write permission, print a verdict, exit 0 when everything is ready
+             write permission, print a verdict, exit 0 when everything is ready (3 when HA
+             rejects the token; the token is tried even if an earlier rejection was recorded)
   --replay-dead-letters
              send DEAD_LETTER_DIR/dead-letter.jsonl again (once the cause is fixed), with the
              original timestamps; lines refused again stay in the file; exit 1 if some could
@@ -142,6 +145,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     const { formatChecks, runChecks } = await import('./check.js');
     const lines = await runChecks(config);
     process.stdout.write(redact(formatChecks(lines)));
+    if (lines.some((l) => l.authRejected === true)) return EXIT.authRejected;
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
   }
   return serve(config, redact);

@@ -24,10 +24,14 @@ export class ConfigError extends IngestorError {
   }
 }
 
-/** Home Assistant answered auth_invalid: the token is wrong or revoked. Exit code 3. */
+/** Home Assistant answered auth_invalid: the token is wrong or revoked (exit code 3 from --check, or at a stop while it stands). */
 export class HaAuthRejectedError extends IngestorError {
+  /** HA's own words (auth_invalid's `message`). */
+  readonly haMessage: string;
+
   constructor(haMessage: string) {
     super('HA_AUTH_REJECTED', `Home Assistant rejected the access token (HA_TOKEN): ${haMessage}`, false);
+    this.haMessage = haMessage;
   }
 }
 

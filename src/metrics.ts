@@ -133,6 +133,7 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
   return {
     registry,
     haConnected: registry.gauge('ha_connected', '1 while the HA WebSocket is authenticated and subscribed'),
+    haAuthRejected: registry.gauge('ha_auth_rejected', '1 while HA_TOKEN is a token Home Assistant rejected (it is not sent again until it changes)'),
     haReconnects: registry.counter('ha_reconnects_total', 'HA connections lost and attempted again'),
     haFrames: registry.counter('ha_frames_received_total', 'WebSocket frames received from HA'),
     haBytes: registry.counter('ha_received_bytes_total', 'bytes of WebSocket frames received from HA'),

@@ -19,7 +19,8 @@
  * Liveness: an application ping every PING_INTERVAL_MS. A connection is dropped when neither a
  * pong nor any frame arrived for PONG_TIMEOUT_MS: frames prove the socket alive even when the
  * pong waits behind a busy encoder. A lost connection is retried with exponential backoff and
- * full jitter, 1 s → 60 s; auth_invalid ends the loop through `handlers.fatal`.
+ * full jitter, 1 s → 60 s. auth_invalid ends the loop for good (state `rejected`, through
+ * `handlers.rejected`): the token is never sent again (src/ha/rejected-token.ts says why).
  */
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
@@ -59,8 +60,10 @@ export interface ConnectionHandlers {
   beforeSubscribe?(session: number): Promise<void>;
   /** Subscribed and snapshot taken (null when get_states failed): the gap can be filled. */
   subscribed?(session: number, snapshot: StatesEncoded | null): void;
-  /** Authentication failed: the token is wrong. Nothing will be retried. */
-  fatal(err: Error): void;
+  /** HA accepted the token (every connection). */
+  authenticated?(): void;
+  /** HA rejected the token: the loop has ended, nothing will be retried. */
+  rejected(err: HaAuthRejectedError): void;
 }
 
 export interface ConnectionOptions {
@@ -85,7 +88,7 @@ export interface ConnectionOptions {
 
 export type Reply = ControlMessage | StatesSummary;
 
-export type ConnectionState = 'connecting' | 'subscribed' | 'waiting' | 'stopped';
+export type ConnectionState = 'connecting' | 'subscribed' | 'waiting' | 'rejected' | 'stopped';
 
 /** A command waiting for its answer. */
 interface Pending {
@@ -186,8 +189,8 @@ export class HaConnection {
       } catch (err) {
         if (err instanceof HaAuthRejectedError) {
           this.stopRequested = true;
-          this.stateValue = 'stopped';
-          this.opts.handlers.fatal(err);
+          this.stateValue = 'rejected';
+          this.opts.handlers.rejected(err);
           return;
         }
         if (!this.stopped) log.warn({ err }, 'Home Assistant connection failed');
@@ -343,6 +346,7 @@ export class HaConnection {
     this.coalesce = false;
     this.restarted = false;
     this.opts.log.info({ haVersion }, 'authenticated to Home Assistant');
+    this.opts.handlers.authenticated?.();
     return s;
   }
 

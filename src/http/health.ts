@@ -1,9 +1,11 @@
 /**
  * /health composed from the parts: healthy when HA is subscribed and the database takes writes
- * (or the last failure is over a minute old and nothing reports a problem).
+ * (or the last failure is over a minute old and nothing reports a problem). A rejected HA_TOKEN
+ * is unhealthy with `ha.auth: "rejected"` and what to do in `ha.authProblem`.
  */
 import type { ClockOffset } from '../ha/clock-offset.js';
 import type { HaConnection } from '../ha/connection.js';
+import { rejectionProblem, type TokenGuard } from '../ha/rejected-token.js';
 import type { Metrics } from '../metrics.js';
 import type { EncoderPool } from '../pipeline/encoder-pool.js';
 import type { Watermark } from '../pipeline/watermark.js';
@@ -13,6 +15,7 @@ import type { HealthReport } from './server.js';
 
 export interface HealthSources {
   readonly connection: HaConnection;
+  readonly guard: TokenGuard;
   readonly clockOffset: ClockOffset;
   readonly writer: Writer;
   readonly pool: EncoderPool;
@@ -25,12 +28,16 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
   const last = s.writer.lastWrite;
-  const haOk = s.connection.state === 'subscribed';
+  const rejection = s.guard.rejection;
+  const haOk = rejection === null && s.connection.state === 'subscribed';
   return {
     healthy: haOk && s.writer.problem === null && s.writer.durability === 'disk' && (last === null || last.ok || last.at < now - 60_000),
     body: {
       ha: {
-        state: s.connection.state,
+        state: rejection === null ? s.connection.state : 'rejected',
+        // "rejected": HA refused HA_TOKEN, which is not sent again until it changes.
+        auth: s.guard.status,
+        ...(rejection === null ? {} : { authProblem: rejectionProblem(rejection) }),
         version: s.connection.haVersion,
         coalescing: s.connection.coalescing,
         secondsSinceLastFrame: s.connection.lastFrameAt === 0 ? null : (now - s.connection.lastFrameAt) / 1000,

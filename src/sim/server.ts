@@ -139,6 +139,8 @@ export class HaSimulator {
   /** Every state any get_states returned, once each (entity and last_updated). */
   readonly snapshotStates = new Map<string, SimState>();
   connectionsAccepted = 0;
+  /** Tokens answered auth_invalid: what HA counts as failed logins (ban.py, process_wrong_login). */
+  authRejections = 0;
   /** Delay of history/history_during_period answers (a slow recorder), ms. */
   historyDelayMs = 0;
   /** Set false to play an HA that stopped answering (application-level) pings. */
@@ -645,6 +647,7 @@ export class HaSimulator {
           clearTimeout(authTimer);
           ws.send(JSON.stringify({ type: 'auth_ok', ha_version: this.opts.haVersion }));
         } else {
+          this.authRejections++;
           ws.send(JSON.stringify({ type: 'auth_invalid', message: 'Invalid access token or password' }));
           ws.close();
         }

@@ -1,11 +1,14 @@
 /**
  * Start-up check of the database: is it there, does it take our credentials, does the bucket
- * exist. v2 asks the buckets API through @influxdata/influxdb-client; v1 asks /ping. Both clients
- * are imported when the check runs, not at start-up. The verdict
+ * exist. v2 asks the buckets API through @influxdata/influxdb-client; a token that may not read
+ * buckets (compose's write-only token) is then judged by a write of an empty body, which InfluxDB
+ * authorizes (401/403/404) before it reads anything. v1 asks /ping. Both clients are imported
+ * when the check runs, not at start-up. The verdict
  * is one line for the log; the ingestor keeps running whatever it says (the database may come up
  * later), and /health reports the first failing write.
  */
 import type { InfluxConfig } from '../config.js';
+import { influxWriteTarget } from './influx.js';
 
 export interface CheckVerdict {
   readonly ok: boolean;
@@ -14,7 +17,16 @@ export interface CheckVerdict {
 
 const TIMEOUT_MS = 5_000;
 
+/** Never rejects: a check that cannot run (a module that fails to load) is a verdict too. */
 export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
+  try {
+    return await askDatabase(influx);
+  } catch (err) {
+    return { ok: false, message: `the database check could not run: ${(err as Error).message}` };
+  }
+}
+
+async function askDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
   if (influx.api === 'v2') {
     // Imported here: the client serves this one check and would cost its memory for the whole run.
     const { HttpError, InfluxDB } = await import('@influxdata/influxdb-client');
@@ -25,11 +37,16 @@ export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict>
       if (Array.isArray(res?.buckets) && res.buckets.length > 0) {
         return { ok: true, message: `InfluxDB at ${influx.url} accepts the token; bucket ${influx.bucket} exists in org ${influx.org}` };
       }
-      return { ok: false, message: `bucket ${influx.bucket} not found in org ${influx.org} at ${influx.url} (INFLUX_BUCKET/INFLUX_ORG)` };
+      return (
+        (await writeOnly(influx)) ?? {
+          ok: false,
+          message: `bucket ${influx.bucket} not found in org ${influx.org} at ${influx.url} (INFLUX_BUCKET/INFLUX_ORG)`,
+        }
+      );
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.statusCode === 401 || err.statusCode === 403) {
-          return { ok: false, message: `InfluxDB at ${influx.url} rejected INFLUX_TOKEN (${err.statusCode}): ${err.message}` };
+          return (await writeOnly(influx)) ?? { ok: false, message: `InfluxDB at ${influx.url} rejected INFLUX_TOKEN (${err.statusCode}): ${err.message}` };
         }
         if (err.statusCode === 404 && /org/i.test(err.body ?? '')) {
           return { ok: false, message: `organization ${influx.org} not found at ${influx.url} (INFLUX_ORG): ${err.message}` };
@@ -52,4 +69,35 @@ export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict>
   } catch (err) {
     return { ok: false, message: `database at ${influx.url} is unreachable: ${(err as Error).message}` };
   }
+}
+
+/** Whether an empty body may be written: what the database says before it reads any line. */
+export async function probeWrite(influx: InfluxConfig): Promise<{ status: number; text: string }> {
+  const target = influxWriteTarget(influx);
+  const { request } = await import('undici');
+  const res = await request(`${target.origin}${target.path}`, {
+    method: 'POST',
+    headers: target.headers,
+    body: '',
+    headersTimeout: TIMEOUT_MS,
+    bodyTimeout: TIMEOUT_MS,
+  });
+  return { status: res.statusCode, text: (await res.body.text()).trim().slice(0, 300) };
+}
+
+/** An answer that authorized the write: 2xx, or a 400 about the (empty) content. */
+export const writeAuthorized = (status: number, text: string): boolean => status < 300 || (status === 400 && !/not found|authoriz/i.test(text));
+
+/** A verdict for a token that may write the bucket without reading it; null when it may not write either. */
+async function writeOnly(influx: InfluxConfig & { api: 'v2' }): Promise<CheckVerdict | null> {
+  try {
+    const { status, text } = await probeWrite(influx);
+    if (!writeAuthorized(status, text)) return null;
+  } catch {
+    return null;
+  }
+  return {
+    ok: true,
+    message: `InfluxDB at ${influx.url} lets the token write to bucket ${influx.bucket} (org ${influx.org}); it may not read the bucket list (a write-only token)`,
+  };
 }

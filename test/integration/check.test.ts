@@ -4,9 +4,14 @@ import { HaSimulator } from '../../src/sim/server.js';
 import { createInfluxV1Database } from '../helpers/expected.js';
 import { MAIN } from '../helpers/ingestor.js';
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REJECTED_TOKEN_FILE } from '../../src/ha/rejected-token.js';
 import { freePort } from '../helpers/ports.js';
 
 let sim: HaSimulator;
+const dataDir = mkdtempSync(join(tmpdir(), 'ha-ingestor-check-'));
 beforeAll(async () => {
   sim = new HaSimulator({ token: 'right-token', entities: 40 });
   await sim.start();
@@ -31,6 +36,7 @@ const base = () => ({
   INFLUX_URL: inject('influxV1Url'),
   INFLUX_API: 'v1',
   INFLUX_DB: 'checked',
+  DATA_DIR: dataDir,
 });
 
 describe('--check', () => {
@@ -42,12 +48,21 @@ describe('--check', () => {
     expect(code).toBe(0);
   });
 
-  it('names a wrong HA token', async () => {
+  it('names a wrong HA token, exits 3, and records it (without the token) so that a start does not send it again', async () => {
     const { code, out } = await check({ ...base(), HA_TOKEN: 'wrong-token' });
     expect(out).toMatch(/^FAIL Home Assistant: Home Assistant rejected the access token \(HA_TOKEN\): Invalid access token or password$/m);
     expect(out).toMatch(/^verdict: 1 check failed$/m);
     expect(out).not.toContain('wrong-token');
-    expect(code).toBe(1);
+    expect(code).toBe(3);
+    const record = readFileSync(join(dataDir, REJECTED_TOKEN_FILE), 'utf8');
+    expect(JSON.parse(record)).toMatchObject({ rejections: 1 });
+    expect(record).not.toContain('wrong-token');
+    // A person asking again: tried again (--check always tries), and counted.
+    expect((await check({ ...base(), HA_TOKEN: 'wrong-token' })).code).toBe(3);
+    expect(JSON.parse(readFileSync(join(dataDir, REJECTED_TOKEN_FILE), 'utf8'))).toMatchObject({ rejections: 2 });
+    // An accepted token clears the record.
+    expect((await check(base())).code).toBe(0);
+    expect(existsSync(join(dataDir, REJECTED_TOKEN_FILE))).toBe(false);
   });
 
   it('names a database that does not exist', async () => {

@@ -42,17 +42,6 @@ describe('ingestor start-up', () => {
     );
   });
 
-  it('exits 3 and says the token was rejected, without retrying', async () => {
-    sim = new HaSimulator({ token: 'right-token', entities: 40 });
-    await sim.start();
-    await createInfluxV1Database(inject('influxV1Url'), 'startup');
-    const { code, logs } = await IngestorProcess.runToExit({ HA_URL: `http://127.0.0.1:${sim.port}`, HA_TOKEN: 'wrong-token', ...db() });
-    expect(code).toBe(3);
-    expect(logs.find((l) => l.level === 60)?.msg).toBe('Home Assistant rejected the token (HA_TOKEN); not retrying');
-    expect(sim.connectionsAccepted).toBe(1);
-    expect(JSON.stringify(logs)).not.toContain('wrong-token');
-  });
-
   it('keeps retrying while HA is down, reports it in /health, and recovers when HA comes up', async () => {
     sim = new HaSimulator({ token: 't', entities: 40 });
     await sim.start();

@@ -50,7 +50,7 @@ describe('stop() against an HA that no longer reads its socket (review finding 6
         subscribed: () => {
           subscribed = true;
         },
-        fatal: () => {},
+        rejected: () => {},
       },
     });
     const done = conn.run();
@@ -88,7 +88,7 @@ describe('stop() while the session is being set up', () => {
           conn.receive(conn.session, [m]);
         },
         closed: () => {},
-        fatal: () => {},
+        rejected: () => {},
       },
     });
     // supported_features is 1, subscribe_events 2 (ids are assigned in that order).

@@ -23,7 +23,8 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
   const frames: Buffer[] = [];
   const snapshots: number[] = [];
   const subscribed: { session: number; snapshot: unknown }[] = [];
-  const fatal: Error[] = [];
+  const rejected: Error[] = [];
+  let authenticated = 0;
   // What the pool does with each frame, inline: parse, encode, hand replies back.
   const encoder = createSchemaBatchEncoder({ schema: 'typed' });
   const { log, lines } = capturingLogger();
@@ -48,13 +49,14 @@ async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<Con
       },
       closed: () => {},
       subscribed: (session, snapshot) => subscribed.push({ session, snapshot }),
-      fatal: (e) => fatal.push(e),
+      rejected: (e) => rejected.push(e),
+      authenticated: () => authenticated++,
     },
     backoff: { baseMs: 20, maxMs: 100, stableMs: 10_000 },
     ...extra,
   });
   const done = conn.run();
-  return { frames, snapshots, subscribed, fatal, lines, metrics, done };
+  return { frames, snapshots, subscribed, rejected, authenticated: () => authenticated, lines, metrics, done };
 }
 
 const eventsIn = (frames: Buffer[]) =>
@@ -117,12 +119,14 @@ describe('HaConnection', () => {
     expect(lines.some((l) => String(l.msg).includes('does not coalesce'))).toBe(true);
   });
 
-  it('reports a rejected token once and stops', async () => {
-    const { fatal, done } = await connect('modern', 'wrong');
+  it('reports a rejected token once and stops in state "rejected", never trying again', async () => {
+    const { rejected, authenticated, done } = await connect('modern', 'wrong');
     await done;
-    expect(fatal).toHaveLength(1);
-    expect(fatal[0]).toBeInstanceOf(HaAuthRejectedError);
-    expect(fatal[0]?.message).toBe('Home Assistant rejected the access token (HA_TOKEN): Invalid access token or password');
+    expect(conn?.state).toBe('rejected');
+    expect(authenticated()).toBe(0);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toBeInstanceOf(HaAuthRejectedError);
+    expect(rejected[0]?.message).toBe('Home Assistant rejected the access token (HA_TOKEN): Invalid access token or password');
     expect(sim?.connectionsAccepted).toBe(1);
   });
 
@@ -189,7 +193,7 @@ describe('HaConnection', () => {
       eventTypes: 'all',
       log: capturingLogger().log,
       metrics: createMetrics(),
-      handlers: { frame: () => {}, closed: () => {}, fatal: () => {} },
+      handlers: { frame: () => {}, closed: () => {}, rejected: () => {} },
     });
     await expect(idle.request({ type: 'get_config' })).rejects.toBeInstanceOf(HaConnectionLostError);
   });

@@ -43,7 +43,7 @@ describe('an earlier run replayed from the frame overflow (review finding 2)', (
         subscribed: (_s, snapshot) => {
           snapshotSeen = snapshot;
         },
-        fatal: () => {},
+        rejected: () => {},
       },
     });
     const done = conn.run();
