@@ -4,7 +4,7 @@
  * what happens when connections drop in the middle.
  */
 import { describe, expect, it } from 'vitest';
-import { HaCommandError } from '../../src/errors.js';
+import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import { historyStart } from '../../src/ha/messages.js';
 import { Resync, type GapListener } from '../../src/ha/resync.js';
@@ -249,6 +249,34 @@ describe('Resync', () => {
     expect(ha.fetches.at(-1)).toEqual({ start: historyStart(T - 60_000), end: iso(T + 9_001), ids: ['sensor.a', 'sensor.b'] });
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
     expect(watermark.value()).toBe(T + 2_000);
+  });
+
+  it('a history answer that ran an encoder thread out of memory: the next backfill asks in 4× smaller requests, not the same ones forever', async () => {
+    const T = Date.now();
+    const { ha, resync, lines } = setup(T);
+    // Seconds a request covers (its start is asked 1 ms early: HA reads last_updated > start).
+    const seconds = (f: { start: string; end: string | undefined }) => Math.round((Date.parse(String(f.end)) - Date.parse(f.start)) / 1000);
+    // The first answer fails in the encoder (ERR_WORKER_OUT_OF_MEMORY): the router tells the
+    // resync, which drops the connection; its requests are rejected as the socket closes.
+    ha.onFetch = () => {
+      ha.onFetch = null;
+      resync.dataLost('an encoder batch failed', { backfillAnswer: true });
+      resync.closed(1);
+      throw new HaConnectionLostError('history', 'connection closed');
+    };
+    resync.begin(1);
+    ha.row('sensor.a', T + 2 * H);
+    await resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    expect(ha.fetches).toHaveLength(1);
+    expect(seconds(ha.fetches[0] as (typeof ha.fetches)[0])).toBe(3600);
+    resync.begin(2);
+    const filled = resync.subscribed(2, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(seconds(ha.fetches[1] as (typeof ha.fetches)[0])).toBe(900);
+    expect(ha.fetches.length).toBeGreaterThan(8); // 2 h in 15-minute windows
+    expect(lines.find((l) => String(l.msg).includes('4× smaller'))).toMatchObject({ shrink: 2 });
   });
 
   it('two reconnects in a row (one before subscribing, one while waiting for the recorder): one gap, filled once', async () => {
