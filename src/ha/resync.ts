@@ -108,6 +108,8 @@ interface Gap {
   handedOn: boolean;
   /** Wakes a wait (a live event came, the connection closed). */
   wake: (() => void) | null;
+  /** When its fill began: frames over MAX_FRAME_BYTES and backfill answers lost in an encoder so far. */
+  before: { tooBig: number; answersLost: number } | null;
 }
 
 /** The gap was handed to the next connection. */
@@ -206,7 +208,7 @@ export class Resync {
         ceiling = this.opts.watermark.holdAt(fromMs);
       }
     }
-    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null };
+    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null, before: null };
     this.opts.gapListener?.begin(session);
   }
 
@@ -249,6 +251,9 @@ export class Resync {
   private handOn(gap: Gap): void {
     if (gap.handedOn) return;
     gap.handedOn = true;
+    // Here, not where the fill fails: a fill waiting for a REST answer that an encoder lost is
+    // never answered, but its connection closes.
+    if (gap.before !== null) this.shrinkAfter(this.opts.metrics.haFramesTooBig.get() > gap.before.tooBig, this.answersLost > gap.before.answersLost);
     if (this.gap === gap) this.gap = null;
     if (gap.ceiling === null || gap.fromMs === null) return;
     // Two gaps unfilled: the older start covers both; one ceiling is enough.
@@ -268,8 +273,7 @@ export class Resync {
       gapListener?.settle(gap.session, true);
       return;
     }
-    const tooBigBefore = this.opts.metrics.haFramesTooBig.get();
-    const lostBefore = this.answersLost;
+    gap.before = { tooBig: this.opts.metrics.haFramesTooBig.get(), answersLost: this.answersLost };
     try {
       const complete = await this.fillWithRetries(gap, gap.fromMs, snapshot);
       if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
@@ -283,7 +287,6 @@ export class Resync {
     } catch (err) {
       if (gap.handedOn || err instanceof Aborted || err instanceof HaConnectionLostError) {
         log.info({ from: iso(gap.fromMs) }, 'the connection closed before its gap was filled: the next connection fills it');
-        this.shrinkAfter(this.opts.metrics.haFramesTooBig.get() > tooBigBefore, this.answersLost > lostBefore);
         this.handOn(gap);
         return;
       }
