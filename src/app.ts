@@ -245,7 +245,7 @@ class App implements Ingestor {
       resync: {
         liveSeen: (session, first) => p.resync.liveSeen(session, first),
         knownEntity: (id) => p.resync.knownEntity(id),
-        dataLost: (reason) => p.resync.dataLost(reason),
+        dataLost: (reason, lost) => p.resync.dataLost(reason, lost),
       },
       clockOffset: p.clockOffset,
       observe: (observed) => p.enrichment.observe(observed),

@@ -71,7 +71,14 @@ interface VarSpec {
 const int = (minimum: number, maximum: number): TSchema => Type.Integer({ minimum, maximum });
 
 const MiB = 1024 * 1024;
-export const MIN_MEMORY_LIMIT_MB = 256;
+export const MIN_MEMORY_LIMIT_MB = 384;
+/**
+ * An encoder thread's old generation never goes below this (MB): a 16 MiB history answer of the
+ * most rows HA can put in it (524,279 rows `{"s":"","a":{},"lu":…}`) needs 128–160, one of
+ * 466,026 rows with empty attributes 112–128, 244,207 rows with a friendly_name 80–96
+ * (docs/reliability.md, Memory bounds). Below it such an answer fails as a whole.
+ */
+export const MIN_WORKER_OLD_GENERATION_MB = 256;
 
 /** The in-memory queues' bounds (docs/reliability.md, Memory bounds). */
 export interface MemoryBounds {
@@ -96,10 +103,10 @@ export const DEFAULT_BOUNDS: MemoryBounds = {
 /**
  * MEMORY_LIMIT_MB → the bounds, as shares of it. The encoder queue costs about three times its
  * bytes (the frames, their strings in the encoder thread, the results waiting for their turn),
- * the writer's bodies about their size; a quarter is left to an encoder thread's heap, which must
- * hold a 16 MiB frame parsed (measured: 48 MB does for either shape of frame, 32 MB does not; the
- * smallest limit, 256, gives 64). What the runtime itself needs (60–80 MB) and one frame in
- * flight come on top: 512 → 16 + 64 + 16 MiB of queues.
+ * the writer's bodies about their size; a quarter, and at least MIN_WORKER_OLD_GENERATION_MB, is
+ * left to an encoder thread's heap, which must hold a 16 MiB frame parsed, whatever its shape. What
+ * the runtime itself needs (60–80 MB) and one dense 16 MiB answer being encoded (up to 170 MB)
+ * come on top: 512 → 16 + 64 + 16 MiB of queues; below 384 they do not fit.
  */
 export function memoryBounds(limitMb: number | undefined): MemoryBounds {
   if (limitMb === undefined) return DEFAULT_BOUNDS;
@@ -109,7 +116,7 @@ export function memoryBounds(limitMb: number | undefined): MemoryBounds {
     encoderQueueBytes: (limitMb / 32) * MiB,
     writerQueueBytes: (limitMb / 8) * MiB,
     waitingRoomBytes: (limitMb / 32) * MiB,
-    workerOldGenerationMb: Math.floor(limitMb / 4),
+    workerOldGenerationMb: Math.max(MIN_WORKER_OLD_GENERATION_MB, Math.floor(limitMb / 4)),
   };
 }
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
@@ -287,7 +294,7 @@ export const VARIABLES = {
   },
   MEMORY_LIMIT_MB: {
     schema: int(MIN_MEMORY_LIMIT_MB, 1024 * 1024),
-    expected: `an integer of MB from ${MIN_MEMORY_LIMIT_MB} (the runtime and one 16 MiB frame need about 160) to 1048576`,
+    expected: `an integer of MB from ${MIN_MEMORY_LIMIT_MB} (the runtime, the queues and one dense 16 MiB answer being encoded need about 340) to 1048576`,
     doc: 'memory for the ingestor (e.g. 512 on a small host): sizes every in-memory queue (docs/reliability.md, Memory bounds); unset: the defaults',
     optional: true,
   },

@@ -54,7 +54,10 @@ export interface BackfillOptions {
   readonly restMaxBytes?: number;
 }
 
-/** A REST window is halved (ids, then time) down to this long for one entity; past it, it is unfilled. */
+/**
+ * A REST window is halved (ids, then time) down to this long for one entity; past it, that entity
+ * and window alone are reported unfilled.
+ */
 const MIN_REST_WINDOW_MS = 60_000;
 const TOO_BIG = Symbol('too big');
 
@@ -162,7 +165,7 @@ export async function backfill(
         unfilled.push({ from: start, to: toMs, why: `history request failed: ${error.haCode} ${error.message}` });
         break windows;
       }
-      const failure = await restWindow(opts, start, end, ids, account);
+      const failure = await restWindow({ opts, settle: account, unfilled, openEndAt: toMs }, start, end, ids);
       if (failure !== null) {
         unfilled.push({ from: start, to: toMs, why: failure });
         via = 'none';
@@ -221,33 +224,67 @@ async function restGet(opts: Pick<BackfillOptions, 'token' | 'restMaxBytes'>, ur
   }
 }
 
-/** One REST history request; its body goes to the workers as a synthetic result frame. */
-async function restWindow(
-  opts: BackfillOptions,
-  start: number,
-  end: number | null,
-  ids: readonly string[],
-  settle: (encoded: StatesEncoded) => boolean,
-): Promise<string | null> {
+/** What the REST requests of one backfill share. */
+interface RestContext {
+  readonly opts: BackfillOptions;
+  readonly settle: (encoded: StatesEncoded) => boolean;
+  /** Where a window that cannot be read within the bound is reported; the others go on. */
+  readonly unfilled: BackfillReport['unfilled'];
+  /** The gap's end (HA ms): an open-ended window (end null) is split there first. */
+  readonly openEndAt: number;
+}
+
+/**
+ * An answer over the bound, asked again in halves: by entities, then by time. An open-ended
+ * window is closed at the gap's known end (or a minute on, past it) and its open tail asked on
+ * its own; HA's REST answers an open window up to a day from its start, so the tail ends.
+ */
+function restHalves(ctx: RestContext, start: number, end: number | null, ids: readonly string[]): [number, number | null, readonly string[]][] {
+  if (ids.length > 1) {
+    const half = Math.ceil(ids.length / 2);
+    return [
+      [start, end, ids.slice(0, half)],
+      [start, end, ids.slice(half)],
+    ];
+  }
+  if (end === null) {
+    const at = Math.max(ctx.openEndAt, start + MIN_REST_WINDOW_MS);
+    return [
+      [start, at, ids],
+      [at, null, ids],
+    ];
+  }
+  if (end - start <= MIN_REST_WINDOW_MS) return [];
+  const middle = start + Math.floor((end - start) / 2);
+  return [
+    [start, middle, ids],
+    [middle, end, ids],
+  ];
+}
+
+/**
+ * One REST history request; its body goes to the workers as a synthetic result frame. Resolves
+ * with why it failed (HA refused, the network), or null. One entity over the bound even in a
+ * minute is reported unfilled with that minute's bounds, and the other entities and windows go
+ * on: reading it with a larger bound would put more than the measured 16 MiB answer on the main
+ * thread and in an encoder thread's heap (docs/reliability.md, Memory bounds).
+ */
+async function restWindow(ctx: RestContext, start: number, end: number | null, ids: readonly string[]): Promise<string | null> {
+  const { opts } = ctx;
   const body = await restGet(opts, restHistoryUrl(opts.httpBase, start, end, ids));
   if (body === TOO_BIG) {
-    // Asked again in halves: by entities, then by time, each answer within the bound.
-    const halves: [number, number | null, readonly string[]][] =
-      ids.length > 1
-        ? [
-            [start, end, ids.slice(0, Math.ceil(ids.length / 2))],
-            [start, end, ids.slice(Math.ceil(ids.length / 2))],
-          ]
-        : end !== null && end - start > MIN_REST_WINDOW_MS
-          ? [
-              [start, start + Math.floor((end - start) / 2), ids],
-              [start + Math.floor((end - start) / 2), end, ids],
-            ]
-          : [];
-    if (halves.length === 0)
-      return `the /api/history/period answer for ${ids[0]} from ${iso(start)} is over ${opts.restMaxBytes ?? MAX_FRAME_BYTES} bytes even for one minute`;
+    const halves = restHalves(ctx, start, end, ids);
+    if (halves.length === 0) {
+      const to = end ?? start + MIN_REST_WINDOW_MS;
+      ctx.unfilled.push({
+        from: start,
+        to,
+        why: `the /api/history/period answer for ${ids[0]} from ${iso(start)} to ${iso(to)} is over ${opts.restMaxBytes ?? MAX_FRAME_BYTES} bytes (at most a minute: asked no smaller)`,
+      });
+      return null;
+    }
     for (const [s, e, part] of halves) {
-      const failure = await restWindow(opts, s, e, part, settle);
+      const failure = await restWindow(ctx, s, e, part);
       if (failure !== null) return failure;
     }
     return null;
@@ -255,7 +292,7 @@ async function restWindow(
   if (typeof body === 'string') return body;
   const { id, reply } = opts.connection.expectStates('rest');
   opts.feedFrame(Buffer.concat([Buffer.from(`{"id":${id},"type":"result","success":true,"result":`), body, Buffer.from('}')]));
-  return settle(await reply) ? null : 'the REST history answer could not be read';
+  return ctx.settle(await reply) ? null : 'the REST history answer could not be read';
 }
 
 /** HA's ISO time (`…T12:34:56.123456+00:00`, fraction optional) → ms, floored. */

@@ -108,6 +108,8 @@ interface Gap {
   handedOn: boolean;
   /** Wakes a wait (a live event came, the connection closed). */
   wake: (() => void) | null;
+  /** When its fill began: frames over MAX_FRAME_BYTES and backfill answers lost in an encoder so far. */
+  before: { tooBig: number; answersLost: number } | null;
 }
 
 /** The gap was handed to the next connection. */
@@ -123,8 +125,13 @@ export class Resync {
   /** HA ms up to which gaps were filled (or, on a first start, the first snapshot reached). */
   private coveredMs: number | null = null;
   private rest = false;
-  /** Halvings of the backfill's requests: one more each time an answer was over MAX_FRAME_BYTES. */
+  /**
+   * Halvings of the backfill's requests: two more each time an answer was over MAX_FRAME_BYTES or
+   * failed in an encoder (out of heap): asked the same, it would fail the same, forever.
+   */
   private shrink = 0;
+  /** Encoder batches lost while they may have held a backfill answer (dataLost's backfillAnswer). */
+  private answersLost = 0;
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ResyncOptions) {
@@ -137,8 +144,11 @@ export class Resync {
    * Data was lost inside the pipeline (an encoder batch failed as a whole, frames could not be
    * put on disk): while its hold is still held, the watermark has not passed it. A gap from there
    * is held and given to the next connection, and the connection is dropped so that it comes now.
+   * `backfillAnswer`: the lost batch was encoded while a history answer was awaited (it may have
+   * been that answer): the backfill under way then asks again in smaller requests.
    */
-  dataLost(reason: string): void {
+  dataLost(reason: string, { backfillAnswer = false }: { backfillAnswer?: boolean } = {}): void {
+    if (backfillAnswer) this.answersLost++;
     const at = this.opts.watermark.value() ?? this.opts.watermark.newestHaMs;
     if (at === null) {
       this.opts.log.error({ reason }, 'data lost before anything was durable: the first backfill cannot cover it');
@@ -198,7 +208,7 @@ export class Resync {
         ceiling = this.opts.watermark.holdAt(fromMs);
       }
     }
-    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null };
+    this.gap = { session, fromMs, ceiling, liveFirst: [], closed: false, fetched: false, handedOn: false, wake: null, before: null };
     this.opts.gapListener?.begin(session);
   }
 
@@ -241,6 +251,9 @@ export class Resync {
   private handOn(gap: Gap): void {
     if (gap.handedOn) return;
     gap.handedOn = true;
+    // Here, not where the fill fails: a fill waiting for a REST answer that an encoder lost is
+    // never answered, but its connection closes.
+    if (gap.before !== null) this.shrinkAfter(this.opts.metrics.haFramesTooBig.get() > gap.before.tooBig, this.answersLost > gap.before.answersLost);
     if (this.gap === gap) this.gap = null;
     if (gap.ceiling === null || gap.fromMs === null) return;
     // Two gaps unfilled: the older start covers both; one ceiling is enough.
@@ -260,7 +273,7 @@ export class Resync {
       gapListener?.settle(gap.session, true);
       return;
     }
-    const tooBigBefore = this.opts.metrics.haFramesTooBig.get();
+    gap.before = { tooBig: this.opts.metrics.haFramesTooBig.get(), answersLost: this.answersLost };
     try {
       const complete = await this.fillWithRetries(gap, gap.fromMs, snapshot);
       if (gap.handedOn) return; // closed meanwhile: the next connection fills the gap again
@@ -274,14 +287,6 @@ export class Resync {
     } catch (err) {
       if (gap.handedOn || err instanceof Aborted || err instanceof HaConnectionLostError) {
         log.info({ from: iso(gap.fromMs) }, 'the connection closed before its gap was filled: the next connection fills it');
-        if (this.opts.metrics.haFramesTooBig.get() > tooBigBefore && this.shrink < MAX_SHRINK) {
-          // 4× smaller each time: at most three more reconnects before REST (no frame limit).
-          this.shrink = Math.min(MAX_SHRINK, this.shrink + 2);
-          log.warn(
-            { shrink: this.shrink },
-            `a frame over MAX_FRAME_BYTES dropped the connection during the backfill: its requests are ${2 ** this.shrink}× smaller now`,
-          );
-        }
         this.handOn(gap);
         return;
       }
@@ -296,6 +301,19 @@ export class Resync {
       gapListener?.settle(gap.session, false);
       this.handOn(gap);
     }
+  }
+
+  /**
+   * The connection closed during the backfill because an answer was over MAX_FRAME_BYTES, or
+   * because a batch that may have held one ran an encoder out of heap: the next backfill's requests
+   * are 4× smaller (at most three more reconnects before MAX_SHRINK: one entity, about a minute,
+   * over REST, whose answers are bounded by restMaxBytes and halved further).
+   */
+  private shrinkAfter(tooBig: boolean, encoderFailed: boolean): void {
+    if ((!tooBig && !encoderFailed) || this.shrink >= MAX_SHRINK) return;
+    this.shrink = Math.min(MAX_SHRINK, this.shrink + 2);
+    const why = tooBig ? 'a frame over MAX_FRAME_BYTES' : 'an encoder batch that failed (out of memory?) while a history answer was awaited';
+    this.opts.log.warn({ shrink: this.shrink }, `${why} dropped the connection during the backfill: its requests are ${2 ** this.shrink}× smaller now`);
   }
 
   /** fillGap, tried again after a failure that is not the connection's end. */

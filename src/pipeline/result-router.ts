@@ -63,7 +63,7 @@ export class ResultRouter {
    * hold is still held, a gap from the watermark is handed to the resync, which drops the
    * connection and fetches the lost state changes again from HA's history.
    */
-  onError(err: EncoderBatchError, { hold }: HeldJob): void {
+  onError(err: EncoderBatchError, { job, hold }: HeldJob): void {
     const { metrics, log } = this.opts;
     this.failedBatches++;
     metrics.encodeErrors.inc();
@@ -72,7 +72,10 @@ export class ResultRouter {
       { frames: err.frames, bytes: err.bytes, failedBatches: this.failedBatches, err },
       "an encoder batch failed as a whole: its state changes are fetched again from HA's history",
     );
-    this.opts.resync.dataLost('an encoder batch failed');
+    // Encoded while a history answer was awaited (the job's stateResults): the batch may have been
+    // that answer, too big for a thread's heap; asked the same, it would fail the same.
+    const backfillAnswer = job.stateResults.some(([, kind]) => kind !== 'snapshot');
+    this.opts.resync.dataLost('an encoder batch failed', { backfillAnswer });
     hold.release();
     this.opts.encoderFree();
   }

@@ -24,6 +24,8 @@ export class FakeHa {
   /** Fetches wait for this (a REST request: it does not end with the socket). */
   hang: Promise<void> | null = null;
   onProbe: (() => void) | null = null;
+  /** Called with each history request before it is answered (a throw fails it). */
+  onFetch: ((message: Record<string, unknown>) => void) | null = null;
 
   constructor(private readonly watermark: Watermark) {}
 
@@ -61,6 +63,7 @@ export class FakeHa {
     if (this.lost) throw new HaConnectionLostError('history', 'connection closed');
     this.fetches.push({ start: String(message.start_time), end: message.end_time as string | undefined, ids: message.entity_ids as string[] });
     this.rowsFetched += Object.values(this.history(message)).flat().length;
+    this.onFetch?.(message);
     if (this.failFetch !== null) throw this.failFetch;
     if (this.hang !== null) await this.hang;
     this.inFlight.push(this.watermark.hold());

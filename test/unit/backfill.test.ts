@@ -170,4 +170,64 @@ describe('backfill', () => {
     const recorded = sim.emitted.filter((e) => !e.entityId.includes(',')).map((e) => `${e.entityId} ${e.lastUpdated}`);
     expect(recorded.filter((r) => !got.has(r))).toEqual([]);
   });
+
+  it('an open-ended last window over the REST bound is split at its known end; one entity over it even in a minute leaves the others fetched', async () => {
+    // Review of issue 11: with one entity left, an open window (end null) could not be halved, the
+    // answer was reported "over N bytes even for one minute" and every other entity left unfilled.
+    sim = new HaSimulator({ token: 't', entities: 3, mode: 'old' });
+    await sim.start();
+    const from = sim.haNowMs();
+    for (let i = 0; i < 300; i++) sim.emitState('sensor.big', String(i), { note: 'x'.repeat(200) });
+    await sim.emit({ count: 30 });
+    await sim.recorderCaughtUp();
+    const ids = ['sensor.big', ...sim.entityIds.filter((id) => !id.includes(',') && id !== 'sensor.big')];
+    let waiting: ((e: StatesEncoded) => void) | null = null;
+    const frames: string[] = [];
+    const connection = {
+      request: () => Promise.reject(new Error('not used')),
+      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
+      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
+    };
+    const { log } = capturingLogger();
+    const restMaxBytes = 30_000;
+    const toMs = sim.haNowMs() + 1;
+    const report = await backfill(
+      {
+        connection,
+        httpBase: `http://127.0.0.1:${sim.port}`,
+        token: 't',
+        feedFrame: (frame) => {
+          frames.push(frame.toString());
+          waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
+        },
+        maxWindowMs: 3_600_000,
+        log,
+        metrics: createMetrics(),
+        restMaxBytes,
+      },
+      from - 60_000,
+      toMs,
+      ids,
+      true,
+    );
+    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(restMaxBytes + 100);
+    const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
+    const got = new Set(states.map((s) => `${s.entity_id} ${s.last_updated}`));
+    const recorded = sim.emitted.filter((e) => ids.includes(e.entityId));
+    // Every other entity's rows came back.
+    const others = recorded.filter((e) => e.entityId !== 'sensor.big');
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.filter((e) => !got.has(`${e.entityId} ${e.lastUpdated}`))).toEqual([]);
+    // sensor.big: 300 changes within a millisecond are over the bound in any minute. Only its
+    // smallest window is reported, with its exact bounds; every row outside it came back.
+    expect(report.unfilled.length).toBeGreaterThan(0);
+    for (const u of report.unfilled) {
+      expect(u.why).toContain('sensor.big');
+      expect(u.to - u.from).toBeLessThanOrEqual(60_000);
+      expect(u.why).toContain(`from ${new Date(u.from).toISOString()} to ${new Date(u.to).toISOString()}`);
+    }
+    const big = recorded.filter((e) => e.entityId === 'sensor.big');
+    const outside = big.filter((e) => !report.unfilled.some((u) => Date.parse(e.lastUpdated) >= u.from && Date.parse(e.lastUpdated) < u.to));
+    expect(outside.filter((e) => !got.has(`${e.entityId} ${e.lastUpdated}`))).toEqual([]);
+  });
 });

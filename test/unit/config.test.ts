@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BOUNDS, haWebSocketUrl, loadConfig, memoryBounds } from '../../src/config.js';
+import { DEFAULT_BOUNDS, haWebSocketUrl, loadConfig, MIN_WORKER_OLD_GENERATION_MB, memoryBounds } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { createHaEncoder } from '../../workers/ha-schema.js';
 
@@ -295,19 +295,30 @@ describe('MEMORY_LIMIT_MB', () => {
     expect(memoryBounds(undefined)).toBe(DEFAULT_BOUNDS);
   });
 
-  it('512 (a small host): 16 MiB of frames, 64 MiB of write bodies, 16 MiB waiting, 128 MB per encoder heap', () => {
+  it('512 (a small host): 16 MiB of frames, 64 MiB of write bodies, 16 MiB waiting, 256 MB per encoder heap (the floor)', () => {
     const c = loadConfig({ ...V2, MEMORY_LIMIT_MB: '512' });
     expect(c).toMatchObject({
       memoryLimitMb: 512,
       encoderQueueBytes: 16 * MiB,
       writerQueueBytes: 64 * MiB,
       waitingRoomBytes: 16 * MiB,
-      workerOldGenerationMb: 128,
+      workerOldGenerationMb: 256,
     });
   });
 
-  it('1024: twice that', () => {
+  it('1024: twice the queues, the encoder heap still at its floor; 2048: a quarter of it', () => {
     expect(memoryBounds(1024)).toEqual({ encoderQueueBytes: 32 * MiB, writerQueueBytes: 128 * MiB, waitingRoomBytes: 32 * MiB, workerOldGenerationMb: 256 });
+    expect(memoryBounds(2048).workerOldGenerationMb).toBe(512);
+  });
+
+  it('384, the smallest: the encoder heap at its floor, which holds a dense 16 MiB history answer (docs/reliability.md)', () => {
+    expect(memoryBounds(384)).toEqual({
+      encoderQueueBytes: 12 * MiB,
+      writerQueueBytes: 48 * MiB,
+      waitingRoomBytes: 12 * MiB,
+      workerOldGenerationMb: MIN_WORKER_OLD_GENERATION_MB,
+    });
+    expect(MIN_WORKER_OLD_GENERATION_MB).toBe(256);
   });
 
   it('ENCODER_QUEUE_BYTES given explicitly wins over the share', () => {
@@ -317,9 +328,10 @@ describe('MEMORY_LIMIT_MB', () => {
   });
 
   it('too small, or not a whole number of MB: one clear problem', () => {
-    const expected = 'MEMORY_LIMIT_MB: expected an integer of MB from 256 (the runtime and one 16 MiB frame need about 160) to 1048576';
-    expect(problems({ ...V2, MEMORY_LIMIT_MB: '128' })).toEqual([`${expected}, got "128"`]);
+    const expected =
+      'MEMORY_LIMIT_MB: expected an integer of MB from 384 (the runtime, the queues and one dense 16 MiB answer being encoded need about 340) to 1048576';
+    expect(problems({ ...V2, MEMORY_LIMIT_MB: '256' })).toEqual([`${expected}, got "256"`]);
     expect(problems({ ...V2, MEMORY_LIMIT_MB: '1.5G' })).toEqual([`${expected}, got "1.5G"`]);
-    expect(() => memoryBounds(100)).toThrow(RangeError);
+    expect(() => memoryBounds(256)).toThrow(RangeError);
   });
 });

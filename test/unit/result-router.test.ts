@@ -31,8 +31,8 @@ function setup() {
     resync: {
       liveSeen: () => {},
       knownEntity: () => {},
-      dataLost: (reason) => {
-        lost.push(reason);
+      dataLost: (reason, { backfillAnswer = false } = {}) => {
+        lost.push(backfillAnswer ? `${reason} (backfill answer)` : reason);
         w.holdAt(w.value() as number); // what Resync.dataLost does (kept until the gap is filled)
       },
     },
@@ -61,5 +61,17 @@ describe('a batch that failed as a whole', () => {
     expect(w.value()).toBe(1000);
     expect(w.held).toBe(0); // nothing stays held: drains are not stalled
     expect(r.failedBatches).toBe(1);
+  });
+
+  it('encoded while a history answer was awaited: the resync is told it may have been that answer (its next requests are smaller)', () => {
+    const { w, r, lost } = setup();
+    const job = (kind: 'snapshot' | 'history' | 'rest'): EncodeJob => ({ ...emptyJob, stateResults: [[7, kind]] });
+    r.onError(new EncoderBatchError(1, 16 << 20, new Error('Worker terminated due to reaching memory limit: JS heap out of memory')), {
+      job: job('history'),
+      hold: w.hold(),
+    });
+    r.onError(new EncoderBatchError(1, 1024, new Error('boom')), { job: job('rest'), hold: w.hold() });
+    r.onError(new EncoderBatchError(1, 1024, new Error('boom')), { job: job('snapshot'), hold: w.hold() });
+    expect(lost).toEqual(['an encoder batch failed (backfill answer)', 'an encoder batch failed (backfill answer)', 'an encoder batch failed']);
   });
 });

@@ -4,7 +4,7 @@
  * what happens when connections drop in the middle.
  */
 import { describe, expect, it } from 'vitest';
-import { HaCommandError } from '../../src/errors.js';
+import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import { historyStart } from '../../src/ha/messages.js';
 import { Resync, type GapListener } from '../../src/ha/resync.js';
@@ -249,6 +249,62 @@ describe('Resync', () => {
     expect(ha.fetches.at(-1)).toEqual({ start: historyStart(T - 60_000), end: iso(T + 9_001), ids: ['sensor.a', 'sensor.b'] });
     expect(listener.calls).toEqual(['begin 1', 'closed 1', 'begin 2', 'settle 2 true']);
     expect(watermark.value()).toBe(T + 2_000);
+  });
+
+  it.each([
+    ['ran an encoder thread out of memory', 'an encoder batch that failed'],
+    ['was over MAX_FRAME_BYTES', 'a frame over MAX_FRAME_BYTES'],
+  ])('a history answer that %s: the next backfill asks in 4× smaller requests, not the same ones forever', async (_, cause) => {
+    const T = Date.now();
+    const { ha, resync, lines, metrics } = setup(T);
+    // Seconds a request covers (its start is asked 1 ms early: HA reads last_updated > start).
+    const seconds = (f: { start: string; end: string | undefined }) => Math.round((Date.parse(String(f.end)) - Date.parse(f.start)) / 1000);
+    // The first answer fails in the encoder (ERR_WORKER_OUT_OF_MEMORY): the router tells the
+    // resync, which drops the connection; its requests are rejected as the socket closes.
+    ha.onFetch = () => {
+      ha.onFetch = null;
+      if (cause.startsWith('an encoder')) resync.dataLost('an encoder batch failed', { backfillAnswer: true });
+      else metrics.haFramesTooBig.inc();
+      resync.closed(1);
+      throw new HaConnectionLostError('history', 'connection closed');
+    };
+    resync.begin(1);
+    ha.row('sensor.a', T + 2 * H);
+    await resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    expect(ha.fetches).toHaveLength(1);
+    expect(seconds(ha.fetches[0] as (typeof ha.fetches)[0])).toBe(3600);
+    resync.begin(2);
+    const filled = resync.subscribed(2, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(seconds(ha.fetches[1] as (typeof ha.fetches)[0])).toBe(900);
+    expect(ha.fetches.length).toBeGreaterThan(8); // 2 h in 15-minute windows
+    expect(lines.find((l) => String(l.msg).includes('4× smaller'))).toMatchObject({ shrink: 2, msg: expect.stringContaining(cause) });
+  });
+
+  it('a REST answer lost in an encoder is never answered, but its connection closes: the next backfill still asks in smaller requests', async () => {
+    const T = Date.now();
+    const { ha, resync } = setup(T);
+    const seconds = (f: { start: string; end: string | undefined }) => Math.round((Date.parse(String(f.end)) - Date.parse(f.start)) / 1000);
+    ha.onFetch = () => {
+      ha.onFetch = null;
+      ha.hang = new Promise(() => {}); // the synthetic reply of a REST answer that failed: never settles
+      resync.dataLost('an encoder batch failed', { backfillAnswer: true });
+      resync.closed(1);
+    };
+    resync.begin(1);
+    ha.row('sensor.a', T + 2 * H);
+    void resync.subscribed(1, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    while (ha.fetches.length === 0) await new Promise((r) => setTimeout(r, 5));
+    ha.hang = null;
+    resync.begin(2);
+    const filled = resync.subscribed(2, snapshot({ entityId: 'sensor.a', haMs: T + 2 * H }, ['sensor.a']));
+    const poll = setInterval(() => ha.settleAnswers(), 10);
+    await filled;
+    clearInterval(poll);
+    expect(seconds(ha.fetches[0] as (typeof ha.fetches)[0])).toBe(3600);
+    expect(seconds(ha.fetches[1] as (typeof ha.fetches)[0])).toBe(900);
   });
 
   it('two reconnects in a row (one before subscribing, one while waiting for the recorder): one gap, filled once', async () => {
