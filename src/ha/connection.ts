@@ -294,6 +294,7 @@ export class HaConnection {
    */
   expectStates(kind: StateResultKind): { id: number; reply: Promise<StatesEncoded> } {
     const id = this.nextSyntheticId--;
+    if (this.current === null) return { id, reply: Promise.reject(new HaConnectionLostError(`${kind} answer`, 'not connected')) };
     this.syntheticKinds.set(id, kind);
     const reply = new Promise<StatesEncoded>((resolve, reject) =>
       this.synthetic.set(id, { name: `${kind} answer`, resolve: resolve as (v: unknown) => void, reject }),
@@ -458,6 +459,11 @@ export class HaConnection {
         for (const waiter of s.pending.values()) waiter.reject(new HaConnectionLostError(waiter.name, 'connection closed'));
         s.pending.clear();
         s.stateResults.clear();
+        // Answers fed in as frames belong to this connection's backfill too: one whose summary
+        // never came (its batch failed in an encoder) would otherwise wait, and count, for good.
+        for (const waiter of this.synthetic.values()) waiter.reject(new HaConnectionLostError(waiter.name, 'connection closed'));
+        this.synthetic.clear();
+        this.syntheticKinds.clear();
         handlers.closed(s.id);
         if (!this.stopped) log.warn({ code, reason: reason.toString() }, 'Home Assistant connection closed');
         resolve();

@@ -176,6 +176,22 @@ describe('HaConnection', () => {
     expect(c.awaitingReplies).toBe(false);
   });
 
+  it('expectStates(): a REST answer whose summary never comes back is rejected when its connection closes (it kept awaitingReplies and its kind for good)', async () => {
+    const { subscribed } = await connect('modern');
+    await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
+    const c = conn as HaConnection;
+    await until('nothing in flight', () => (c.awaitingReplies ? undefined : true));
+    const { id, reply } = c.expectStates('rest');
+    const outcome = reply.catch((e: unknown) => e);
+    expect(c.awaitingReplies).toBe(true);
+    expect(c.stateResults).toContainEqual([id, 'rest']);
+    sim?.dropConnections(); // e.g. the encoder lost the answer's batch: the resync reconnects
+    expect(await outcome).toBeInstanceOf(HaConnectionLostError);
+    expect(c.stateResults).not.toContainEqual([id, 'rest']);
+    await until('reconnected', () => (subscribed.length === 2 ? true : undefined), 5000);
+    await until('nothing in flight', () => (c.awaitingReplies ? undefined : true));
+  });
+
   it('request(): HaConnectionLostError when the connection closes first, or when not connected', async () => {
     const { subscribed } = await connect('modern');
     await until('subscribed', () => (subscribed.length === 1 ? true : undefined));
