@@ -147,11 +147,6 @@ export async function readVm(url: string): Promise<VmSample[]> {
   return out;
 }
 
-export async function clearVm(url: string): Promise<void> {
-  await fetch(`${url}/api/v1/admin/tsdb/delete_series?${new URLSearchParams({ 'match[]': '{__name__=~".+"}' })}`, { method: 'POST' });
-  await fetch(`${url}/internal/resetRollupResultCache`);
-}
-
 export function vmExpected(points: ExpectedPoint[]): VmSample[] {
   return points
     .filter((p) => p.value !== null)

@@ -5,13 +5,13 @@
  * INFLUX_V1_URL / VM_URL point the tests at databases started elsewhere instead.
  * A missing database is a failure, never a skip.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { Influxd, need, waitHttp } from '../helpers/influxd.js';
-import { freePort } from '../helpers/ports.js';
+import { Influxd } from '../helpers/influxd.js';
+import { startVictoriaMetrics } from '../helpers/victoria-metrics.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,24 +33,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     influxV1Url = influxd.url;
   }
   if (vmUrl === undefined) {
-    const vm = need('victoria-metrics');
-    const port = await freePort();
-    const proc = spawn(
-      vm,
-      [
-        `-storageDataPath=${dir}/vm`,
-        `-httpListenAddr=127.0.0.1:${port}`,
-        '-retentionPeriod=100y',
-        // Make a point queryable as soon as it is flushed, so tests poll less.
-        '-search.latencyOffset=0s',
-        '-search.disableCache',
-        '-loggerLevel=ERROR',
-      ],
-      { stdio: 'ignore' },
-    );
-    started.push(proc);
-    vmUrl = `http://127.0.0.1:${port}`;
-    await waitHttp(`${vmUrl}/health`, proc, 'VictoriaMetrics');
+    const vm = await startVictoriaMetrics(join(dir, 'vm'));
+    started.push(vm.proc);
+    vmUrl = vm.url;
   }
 
   project.provide('influxV1Url', influxV1Url);

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { HaSimulator } from '../../src/sim/server.js';
-import { clearVm, createInfluxV1Database, expectedPoints, expectSamePoints, expectSameSamples, readInfluxV1, readVm, vmExpected } from '../helpers/expected.js';
+import { createInfluxV1Database, expectedPoints, expectSamePoints, expectSameSamples, readInfluxV1, readVm, vmExpected } from '../helpers/expected.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
+import { type RunningVm, startVictoriaMetrics } from '../helpers/victoria-metrics.js';
 
 interface Sink {
   name: string;
@@ -33,23 +34,30 @@ const sinks: Sink[] = [
     },
   },
   {
+    // A VictoriaMetrics of its own for each run, not series deleted between runs: series written
+    // again soon after a delete_series could stay invisible to export (seen once in CI: 214
+    // snapshot samples of entities the run before had written).
     name: 'VictoriaMetrics (v2 /api/v2/write)',
     async prepare() {
-      await clearVm(inject('vmUrl'));
-      return { INFLUX_URL: inject('vmUrl'), INFLUX_API: 'v2', INFLUX_TOKEN: 'unused-by-vm', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+      vm = await startVictoriaMetrics(mkdtempSync(join(tmpdir(), 'ha-ingestor-vm-')));
+      return { INFLUX_URL: vm.url, INFLUX_API: 'v2', INFLUX_TOKEN: 'unused-by-vm', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
     },
     async verify(sim) {
-      expectSameSamples(await readVm(inject('vmUrl')), vmExpected(expectedPoints(sim.lastSnapshot, sim.emitted)));
+      expectSameSamples(await readVm((vm as RunningVm).url), vmExpected(expectedPoints(sim.lastSnapshot, sim.emitted)));
     },
   },
 ];
 
 let sim: HaSimulator | null = null;
+let vm: RunningVm | null = null;
 let ingestor: IngestorProcess | null = null;
 let dataDir = '';
 afterEach(async () => {
   await ingestor?.stop('SIGKILL');
   await sim?.stop();
+  await vm?.stop();
+  if (vm !== null) rmSync(vm.dir, { recursive: true, force: true });
+  vm = null;
   rmSync(dataDir, { recursive: true, force: true });
   sim = null;
   ingestor = null;
