@@ -5,107 +5,47 @@
  * ./data/demo/out (or to InfluxDB when INFLUX_URL and friends are set), shows progress, and ends
  * with a summary that checks nothing was lost.
  *
- * DEMO_EVENTS (default 20000) and DEMO_RATE (events/s, default 2000) size the run.
+ * DEMO_EVENTS (default 20000) and DEMO_RATE (events/s, default 2000) size the run. Every run
+ * starts from an empty DATA_DIR (src/demo/folder.ts), so it gives the same verdict every time;
+ * the ports are free ones; a failure or Ctrl-C stops the ingestor and exits non-zero with one
+ * message (src/demo/run.ts). Exit codes: 0 zero loss, 1 a loss or a failure, 128+n a signal.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
-import { HaSimulator } from './sim/server.js';
+import { DemoError } from './demo/errors.js';
+import { demoOptions } from './demo/options.js';
+import { DemoRun, type DemoResult } from './demo/run.js';
 
-const events = Number(process.env.DEMO_EVENTS ?? 20_000);
-const rate = Number(process.env.DEMO_RATE ?? 2_000);
-const dataDir = process.env.DATA_DIR ?? join('data', 'demo');
-const httpPort = Number(process.env.HTTP_PORT ?? 18099);
-const toFiles = !process.env.INFLUX_URL;
-const outDir = join(dataDir, 'out');
-const tty = process.stdout.isTTY === true;
-
-async function metrics(): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line && !line.startsWith('#')) m.set(line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return m;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-if (toFiles) rmSync(outDir, { recursive: true, force: true });
-const sim = new HaSimulator({ token: 'demo-token', entities: 300, seed: 2024 });
-await sim.start();
-const main = fileURLToPath(new URL('./main.js', import.meta.url));
-const child = spawn(process.execPath, [main], {
-  env: {
-    ...process.env,
-    HA_URL: `http://127.0.0.1:${sim.port}`,
-    HA_TOKEN: 'demo-token',
-    DATA_DIR: dataDir,
-    HTTP_PORT: String(httpPort),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-const exited = new Promise<number | null>((r) => child.once('exit', r));
-console.log(`HA simulator on port ${sim.port}; ingestor pid ${child.pid} writing to ${toFiles ? outDir : process.env.INFLUX_URL}; /metrics on :${httpPort}`);
-await sim.waitForSubscribers(1, 30_000);
-
-let last = { at: Date.now(), events: 0 };
-const progress = setInterval(() => {
-  void metrics()
-    .then((m) => {
-      const received = m.get('ha_ingestor_events_received_total') ?? 0;
-      const now = Date.now();
-      const perSecond = ((received - last.events) * 1000) / (now - last.at);
-      last = { at: now, events: received };
-      const line = `events ${received}/${events}  ${Math.round(perSecond)}/s  written ${m.get('ha_ingestor_points_written_total') ?? 0}  in flight ${m.get('ha_ingestor_encoder_batches_in_flight') ?? 0} batches, ${m.get('ha_ingestor_writer_queue_lines') ?? 0} points  spool ${m.get('ha_ingestor_spool_bytes') ?? 0} B`;
-      process.stdout.write(tty ? `\r${line.padEnd(100)}` : `${line}\n`);
-    })
-    .catch(() => {});
-}, 1000);
-
-const started = Date.now();
-await sim.emit({ count: events, rate });
-const expected = sim.lastSnapshot.length + sim.emittedCount;
-for (;;) {
-  const m = await metrics();
-  if ((m.get('ha_ingestor_points_written_total') ?? 0) >= expected) break;
-  if (Date.now() - started > 120_000 + (events / rate) * 1000) break;
-  await sleep(200);
-}
-clearInterval(progress);
-child.kill('SIGTERM');
-const code = await exited;
-await sim.stop();
-
-// Points of HA states, and the ones the ingestor derives (presence, weather, its own health).
-const DERIVED = /^(home_presence|weather_observation|ha_ingestor)[ ,]/;
-let lines = 0;
-let derived = 0;
-const files = toFiles ? readdirSync(outDir).filter((f) => f.startsWith('points-')) : [];
-for (const f of files) {
-  const raw = readFileSync(join(outDir, f));
-  for (const line of (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString().split('\n')) {
-    if (line === '') continue;
-    if (DERIVED.test(line)) derived++;
-    else lines++;
-  }
-}
-const seconds = (Date.now() - started) / 1000;
-console.log(`${tty ? '\n' : ''}
+function summary(r: DemoResult, outDir: string): string {
+  const c = r.counted;
+  const files = c
+    ? `
+  files                   ${c.files} in ${outDir}
+  points of HA states     ${c.states}
+  derived points          ${c.derived} (home_presence, weather_observation, ha_ingestor)
+  zero loss               ${c.states === r.expected ? 'yes' : `NO: expected ${r.expected}`}`
+    : '';
+  return `${process.stdout.isTTY ? '\n' : ''}
 summary
-  state changes emitted   ${sim.emittedCount} (+ ${sim.lastSnapshot.length} snapshot states)
-  ingestor exit code      ${code}
-  run time                ${seconds.toFixed(1)} s${
-    toFiles
-      ? `
-  files                   ${files.length} in ${outDir}
-  points of HA states     ${lines}
-  derived points          ${derived} (home_presence, weather_observation, ha_ingestor)
-  zero loss               ${lines === expected ? 'yes' : `NO: expected ${expected}`}`
-      : ''
-  }
-Try: zcat ${outDir}/points-*.lp.gz | head`);
-process.exit(code === 0 && (!toFiles || lines === expected) ? 0 : 1);
+  state changes emitted   ${r.emitted} (+ ${r.snapshot} snapshot states)
+  ingestor exit code      ${r.exitCode}
+  run time                ${r.seconds.toFixed(1)} s${files}
+${c ? `Try: zcat ${outDir}/points-*.lp.gz | head` : ''}`;
+}
+
+const opts = demoOptions(process.env);
+if ('problems' in opts) {
+  process.stderr.write(`demo: invalid settings:\n  - ${opts.problems.join('\n  - ')}\n`);
+  process.exit(2);
+}
+const run = new DemoRun(opts, (line) => console.log(line));
+const SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+for (const [name, n] of Object.entries(SIGNALS)) {
+  process.once(name, () => run.interrupt(new DemoError('DEMO_INTERRUPTED', `interrupted by ${name}; the ingestor was stopped`, { exitCode: 128 + n })));
+}
+try {
+  const r = await run.run();
+  console.log(summary(r, `${opts.dataDir}/out`));
+  process.exit(r.exitCode === 0 && (r.counted === null || r.counted.states === r.expected) ? 0 : 1);
+} catch (err) {
+  process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}demo failed: ${(err as Error).message}\n`);
+  process.exit(err instanceof DemoError ? err.exitCode : 1);
+}
