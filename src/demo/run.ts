@@ -64,7 +64,7 @@ export class DemoRun {
     await this.guard(sim.start());
     this.disposers.push(() => sim.stop());
     const child = this.startIngestor(sim.port, httpPort);
-    const target = opts.toFiles ? `${opts.dataDir}/out` : process.env.INFLUX_URL;
+    const target = opts.toFiles ? `${opts.dataDir}/out` : withoutCredentials(process.env.INFLUX_URL ?? '');
     this.log(`HA simulator on port ${sim.port}; ingestor pid ${child.pid} writing to ${target}; /metrics on :${httpPort}`);
     await this.guard(sim.waitForSubscribers(1, 30_000));
 
@@ -133,5 +133,15 @@ export class DemoRun {
   /** Newest part first; every disposer runs even if one fails. */
   private async dispose(): Promise<void> {
     for (const d of this.disposers.splice(0).reverse()) await d().catch(() => {});
+  }
+}
+
+/** A database URL as it may be shown: no user, password or query (a token may ride there). */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(INFLUX_URL)';
   }
 }
