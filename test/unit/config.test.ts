@@ -131,6 +131,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('says that INFLUX_API=v1 is probably meant when INFLUX_DB is set without the v2 settings', () => {
+    const base = { HA_URL: V2.HA_URL, HA_TOKEN: 't', INFLUX_URL: V2.INFLUX_URL, INFLUX_DB: 'home_assistant' };
+    expect(problems(base)).toEqual([
+      'INFLUX_DB: set, but INFLUX_API is not set, so v2 writes to a bucket and needs INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET (not set): ' +
+        'for an InfluxDB 1.x database, INFLUX_API=v1 is probably meant',
+    ]);
+    expect(problems({ ...base, INFLUX_API: 'v2', INFLUX_TOKEN: 'tok' })).toEqual([
+      'INFLUX_DB: set, but INFLUX_API=v2 writes to a bucket and needs INFLUX_ORG, INFLUX_BUCKET (not set): ' +
+        'for an InfluxDB 1.x database, INFLUX_API=v1 is probably meant',
+    ]);
+    expect(loadConfig({ ...base, INFLUX_API: 'v1' }).influx).toMatchObject({ api: 'v1', db: 'home_assistant' });
+  });
+
   it('requires the database for v1, and user and password together', () => {
     expect(problems({ ...V1, INFLUX_DB: '', INFLUX_USERNAME: 'u' })).toEqual([
       'INFLUX_DB: required when INFLUX_API=v1, not set',
