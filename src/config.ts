@@ -668,6 +668,8 @@ function schemaSection(v: Values): SchemaOptions {
       tags,
       tagsAttributes: v.list('INFLUX_TAGS_ATTRIBUTES'),
       ignoreAttributes: [],
+      // As HA's integration with the same API: its v1 client drops "" fields, its v2 client writes them.
+      emptyStringFields: v.str('SINK') === 'influx' && v.str('INFLUX_API') === 'v2',
     },
     filters,
   };

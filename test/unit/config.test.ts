@@ -171,6 +171,8 @@ describe('loadConfig', () => {
         tags: { source: 'hass', instance: 'home' },
         tagsAttributes: ['friendly_name'],
         ignoreAttributes: [],
+        // v2, as HA's integration with api_version 2: "" string fields are written.
+        emptyStringFields: true,
       },
       filters: {
         include: { domains: [], entities: [], entity_globs: [] },
@@ -186,6 +188,16 @@ describe('loadConfig', () => {
       weatherIntervalMs: 600_000,
       weatherUrl: 'https://api.openweathermap.org',
     });
+  });
+
+  it('SCHEMA=ha leaves "" string fields out as HA does with api_version 1 (v1 and the file sink), writes them with v2', () => {
+    const ha = (env: Record<string, string>) => {
+      const schema = loadConfig({ ...env, SCHEMA: 'ha' }).schema;
+      return schema.schema === 'ha' ? schema.ha.emptyStringFields : 'typed';
+    };
+    expect(ha(V1)).toBe(false);
+    expect(ha(V2)).toBe(true);
+    expect(ha({ HA_URL: V2.HA_URL, HA_TOKEN: 't' })).toBe(false);
   });
 
   it('never prints a secret', () => {
