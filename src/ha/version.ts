@@ -11,6 +11,9 @@
  * - supported_features (coalescing): HA's own client, home-assistant-js-websocket lib/socket.ts,
  *   sends it only when `atLeastHaVersion(haVersion, 2022, 9)`; older releases answer
  *   unknown_command.
+ * - history/history_during_period: HA 2022.5 (from our knowledge of HA's release notes, not read
+ *   from its source here); older releases are asked over REST (/api/history/period), as they were
+ *   after answering unknown_command.
  * - config/{area,device,entity}_registry/list exist long before the oldest release we know runs
  *   (0.96), but only when the `config` integration is loaded (homeassistant/components/config/
  *   __init__.py sets them up in its async_setup): src/enrich/registries.ts asks get_config's
@@ -28,6 +31,7 @@ export function parseHaVersion(announced: string): HaVersion | null {
 /** The first release that answers each command (only those older releases lack). */
 export const COMMAND_SINCE: Readonly<Record<string, HaVersion>> = {
   supported_features: [2022, 9],
+  'history/history_during_period': [2022, 5],
 };
 
 /** Whether a release announcing `announced` has `command`; true when either is unknown. */

@@ -26,6 +26,9 @@ describe('haHasCommand', () => {
     ['2022.9.0', 'supported_features', true],
     ['2022.10.0b1', 'supported_features', true],
     ['2025.11.0', 'supported_features', true],
+    ['2022.4.0', 'history/history_during_period', false],
+    ['2022.5.0', 'history/history_during_period', true],
+    ['0.96.5', 'history/history_during_period', false],
     // Unknown version: sent as before (unknown_command tolerated).
     ['unknown', 'supported_features', true],
     ['my-custom-build', 'supported_features', true],
