@@ -587,7 +587,17 @@ function checkCombinations(v: Values, problems: string[]): void {
   const sink = v.str('SINK');
   const api = sink === 'influx' ? v.str('INFLUX_API') : undefined;
   if (sink === 'influx') requireFor(['INFLUX_URL'], 'SINK=influx');
-  if (api === 'v2') requireFor(['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'], 'INFLUX_API=v2');
+  if (api === 'v2') {
+    const missing = (['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'] as const).filter((name) => v.str(name) === undefined && !env[name]);
+    // A database name is InfluxDB 1.x's: whoever set it without the rest of v2 most likely means v1.
+    if (v.str('INFLUX_DB') !== undefined && missing.length > 0) {
+      const why = env.INFLUX_API ? 'INFLUX_API=v2' : 'INFLUX_API is not set, so v2';
+      problems.push(
+        `INFLUX_DB: set, but ${why} writes to a bucket and needs ${missing.join(', ')} (not set): ` +
+          'for an InfluxDB 1.x database, INFLUX_API=v1 is probably meant',
+      );
+    } else requireFor([...missing], 'INFLUX_API=v2');
+  }
   if (api === 'v1') {
     requireFor(['INFLUX_DB'], 'INFLUX_API=v1');
     if ((v.str('INFLUX_USERNAME') === undefined) !== (v.str('INFLUX_PASSWORD') === undefined)) {
@@ -658,6 +668,8 @@ function schemaSection(v: Values): SchemaOptions {
       tags,
       tagsAttributes: v.list('INFLUX_TAGS_ATTRIBUTES'),
       ignoreAttributes: [],
+      // As HA's integration with the same API: its v1 client drops "" fields, its v2 client writes them.
+      emptyStringFields: v.str('SINK') === 'influx' && v.str('INFLUX_API') === 'v2',
     },
     filters,
   };

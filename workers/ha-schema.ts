@@ -15,6 +15,12 @@
  *   Python's str(x) (None, True, lists and dicts in Python's repr), plus a float `<key>` taken
  *   from that string when it has two digits or more and at most one dot. A key that is already a
  *   field gets a trailing `_`. Non-finite numbers are dropped.
+ * - empty strings: an empty tag value is left out (as both of HA's InfluxDB clients do). An empty
+ *   string field (`device_class_str` of `device_class: ""`) is left out too unless
+ *   `emptyStringFields`: HA's integration builds it (float("") fails, so `<key>_str` = ""), but
+ *   with api_version 1 (HA's default, influxdb-python's line_protocol.py `_escape_value` turns ""
+ *   into nothing and `make_lines` drops a field without a value) it never reaches the database,
+ *   while with api_version 2 (influxdb-client's Point quotes every string) it is written as "".
  * - timestamp: the state's last_updated, whichever path brought it (live, snapshot, history):
  *   one state, one timestamp. HA's integration uses time_fired, a few µs later; other event
  *   types (ha_event points) keep time_fired.
@@ -33,6 +39,8 @@ export interface HaSchemaOptions {
   readonly tags: Readonly<Record<string, string>>;
   readonly tagsAttributes: readonly string[];
   readonly ignoreAttributes: readonly string[];
+  /** Write string fields that are "" (HA with api_version 2) or leave them out (api_version 1). Default: left out. */
+  readonly emptyStringFields?: boolean;
 }
 
 export const DEFAULT_HA_SCHEMA: HaSchemaOptions = {
@@ -81,7 +89,7 @@ function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown
 }
 
 /** The line: measurement, sorted tags, fields in order; null when no field is left. */
-function lineOf(measurement: string, tags: Record<string, string>, fields: ReadonlyMap<string, Field>, ns: string): string | null {
+function lineOf(measurement: string, tags: Record<string, string>, fields: ReadonlyMap<string, Field>, ns: string, emptyStrings: boolean): string | null {
   let line = escapeMeasurement(measurement) || 'ha';
   for (const key of Object.keys(tags).sort()) {
     const k = escapeKey(key);
@@ -94,7 +102,7 @@ function lineOf(measurement: string, tags: Record<string, string>, fields: Reado
     if (k === '') continue;
     if (field.kind === 'float') {
       if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
-    } else {
+    } else if (field.value !== '' || emptyStrings) {
       parts.push(`${k}="${escapeStringValue(field.value)}"`);
     }
   }
@@ -173,7 +181,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
       addAttribute(fields, rawKey, value, attributeName(s.entity_id, rawKey));
     }
     Object.assign(tags, options.tags);
-    return lineOf(measurement.name, tags, fields, ns);
+    return lineOf(measurement.name, tags, fields, ns, options.emptyStringFields === true);
   }
 
   return { encodeState };

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { publishPlacements, type Placement } from '../../workers/shared-registry.js';
 import { HaCommandError } from '../errors.js';
 import type { HaConnection } from '../ha/connection.js';
-import { listRegistry } from '../ha/messages.js';
+import { getConfig, listRegistry } from '../ha/messages.js';
 
 export const REGISTRY_EVENTS = ['area_registry_updated', 'device_registry_updated', 'entity_registry_updated'] as const;
 
@@ -48,6 +48,7 @@ export function placementsFrom(areas: AreaEntry[], devices: DeviceEntry[], entit
 export class Registries {
   private timer: NodeJS.Timeout | undefined;
   private warnedNotAdmin = false;
+  private toldNoConfig = false;
 
   constructor(
     private readonly connection: Pick<HaConnection, 'request'>,
@@ -55,8 +56,22 @@ export class Registries {
     private readonly log: Logger,
   ) {}
 
+  /** False when HA's get_config lists its loaded integrations and `config` is not among them. */
+  private async configLoaded(): Promise<boolean> {
+    const answer = (await this.connection.request(getConfig()).catch(() => null)) as { components?: unknown } | null;
+    const components = answer?.components;
+    if (!Array.isArray(components) || components.includes('config')) return true;
+    if (!this.toldNoConfig)
+      this.log.info(
+        "Home Assistant's config integration is not loaded (no default_config: or config:): its registries cannot be read, so points carry no area or device tags",
+      );
+    this.toldNoConfig = true;
+    return false;
+  }
+
   /** Reads the three registries and publishes the result. */
   async refresh(): Promise<void> {
+    if (!(await this.configLoaded())) return;
     const list = async (registry: 'area' | 'device' | 'entity'): Promise<unknown[] | 'unauthorized' | null> => {
       try {
         const result = await this.connection.request(listRegistry(registry));

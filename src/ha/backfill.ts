@@ -30,6 +30,7 @@ import type { Logger } from 'pino';
 import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
+import { haHasCommand } from './version.js';
 import { historyDuringPeriod, historyStart } from './messages.js';
 import { MAX_FRAME_BYTES } from './socket.js';
 
@@ -41,7 +42,8 @@ export const MAX_SHRINK = 6;
 const REST_URL_BUDGET = 12_000;
 
 export interface BackfillOptions {
-  readonly connection: Pick<HaConnection, 'request' | 'requestStates' | 'expectStates'>;
+  /** `haVersion`: the release HA announced; one older than history/history_during_period is asked over REST only. */
+  readonly connection: Pick<HaConnection, 'request' | 'requestStates' | 'expectStates'> & { readonly haVersion?: string };
   /** Base URL of HA's HTTP API (http(s)://host:port). */
   readonly httpBase: string;
   readonly token: string;
@@ -129,8 +131,15 @@ export async function backfill(
   }
   let points = 0;
   let requests = 0;
-  let via: BackfillReport['via'] = shrink >= MAX_SHRINK ? 'rest' : 'websocket';
-  if (via === 'rest') log.warn('history answers were over MAX_FRAME_BYTES even in the smallest requests: the backfill uses /api/history/period');
+  const websocketHistory = hasWebSocketHistory(opts);
+  let via: BackfillReport['via'] = shrink >= MAX_SHRINK || !websocketHistory ? 'rest' : 'websocket';
+  if (shrink >= MAX_SHRINK) log.warn('history answers were over MAX_FRAME_BYTES even in the smallest requests: the backfill uses /api/history/period');
+  else if (!websocketHistory) {
+    // Not asked: HA logs every unknown command as an ERROR (src/ha/version.ts).
+    log.info({ haVersion: connection.haVersion }, 'Home Assistant is older than history/history_during_period (2022.5): using /api/history/period');
+    const unaskable = entityIds.filter((id) => id.includes(','));
+    if (unaskable.length > 0) unfilled.push({ from, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
+  }
   const seen = new Set<string>();
 
   const account = (encoded: StatesEncoded): boolean => {
@@ -308,13 +317,16 @@ export interface ProbeResult {
   readonly rest: boolean;
 }
 
+/** Whether HA's announced release has history/history_during_period (an unknown one is asked). */
+const hasWebSocketHistory = (opts: BackfillOptions): boolean => haHasCommand(opts.connection.haVersion ?? 'unknown', 'history/history_during_period');
+
 /**
  * The newest recorded row of one entity in [fromMs, toMs) (HA time): a cheap question that tells
  * how far HA's recorder has committed (it commits in order). Raw answers, read here: a handful of
  * rows, never written as points.
  */
 export async function probeRecorder(opts: BackfillOptions, entityId: string, fromMs: number, toMs: number, rest: boolean): Promise<ProbeResult> {
-  if (!rest) {
+  if (!rest && hasWebSocketHistory(opts)) {
     try {
       const result = (await opts.connection.request(historyDuringPeriod(fromMs, toMs, [entityId], true))) as Record<string, { lu?: unknown }[]> | null;
       let newest: number | null = null;

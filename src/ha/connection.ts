@@ -2,7 +2,8 @@
  * The HA session: one authenticated socket at a time, reconnected forever.
  *
  * Each connection goes through named steps: open (socket + auth, socket.ts) → negotiate (ask
- * for coalescing; older HA answers unknown_command: fine) → subscribe (the configured event
+ * for coalescing, unless the announced release is older than that; an older HA answers
+ * unknown_command: fine) → subscribe (the configured event
  * types) → snapshot (get_states) → watch (read until the socket closes). Every frame goes to
  * `handlers.frame` untouched. The main thread parses none of them: the encoder workers do, and
  * hand results and pongs back through `receive()`, tagged with the connection's `session` number
@@ -30,6 +31,7 @@ import { HaAuthRejectedError, HaCommandError, HaConnectionLostError } from '../e
 import type { Metrics } from '../metrics.js';
 import { getStates, ping, subscribeEvents, supportedFeatures, type Command, type ControlMessage } from './messages.js';
 import { FRAME_TOO_BIG, MAX_FRAME_BYTES, openAuthenticated, refusedFrameBytes, type SocketFactory, webSocketFactory } from './socket.js';
+import { haHasCommand } from './version.js';
 
 export interface Backoff {
   readonly baseMs: number;
@@ -351,13 +353,23 @@ export class HaConnection {
     return s;
   }
 
-  /** Step 2: coalescing (unknown_command on older HA: fine), then what must precede subscribing. */
+  /**
+   * Step 2: coalescing, then what must precede subscribing. A release announced as older than
+   * supported_features is not asked (HA logs every unknown command as an ERROR, src/ha/version.ts);
+   * an unknown version is asked, and unknown_command is fine.
+   */
   private async negotiate(s: Session): Promise<void> {
+    const log = this.opts.log;
+    if (!haHasCommand(this.version, 'supported_features')) {
+      log.info({ haVersion: this.version }, 'Home Assistant is older than 2022.9 and cannot coalesce messages: one event per frame');
+      await this.opts.handlers.beforeSubscribe?.(s.id);
+      return;
+    }
     const features = this.request(supportedFeatures()).then(
       () => true,
       (err: Error) => {
         if (err instanceof HaConnectionLostError) throw err;
-        this.opts.log.info(
+        log.info(
           { haError: { code: (err as HaCommandError).haCode, message: err.message } },
           'Home Assistant does not coalesce messages (older release): one event per frame',
         );

@@ -52,7 +52,12 @@ export interface SimulatorOptions {
   readonly token: string;
   readonly seed?: number;
   readonly entities?: number;
-  /** "old": no coalescing (unknown_command), no last_reported, 512-message slow-reader limit. */
+  /**
+   * "old": plays HA 0.96 (announced as such unless `haVersion` says otherwise) without the `config`
+   * integration loaded: no coalescing, no history/history_during_period, no registry commands
+   * (each answers unknown_command and is counted in `unknownCommands`), no last_reported,
+   * 512-message slow-reader limit.
+   */
   readonly mode?: 'modern' | 'old';
   readonly authTimeoutMs?: number;
   /** Keep every emitted state (tests) or only count (benchmarks). */
@@ -141,6 +146,8 @@ export class HaSimulator {
   connectionsAccepted = 0;
   /** Tokens answered auth_invalid: what HA counts as failed logins (ban.py, process_wrong_login). */
   authRejections = 0;
+  /** Commands answered unknown_command (each is an ERROR line in a real HA's log). */
+  unknownCommands = 0;
   /** Delay of history/history_during_period answers (a slow recorder), ms. */
   historyDelayMs = 0;
   /** Set false to play an HA that stopped answering (application-level) pings. */
@@ -190,7 +197,7 @@ export class HaSimulator {
       authTimeoutMs: options.authTimeoutMs ?? 10_000,
       record: options.record ?? true,
       maxMessagesPerFrame: options.maxMessagesPerFrame ?? 500,
-      haVersion: options.haVersion ?? (options.mode === 'old' ? '2021.12.0' : '2025.11.0'),
+      haVersion: options.haVersion ?? (options.mode === 'old' ? '0.96.5' : '2025.11.0'),
       admin: options.admin ?? true,
     };
     this.clockOffsetMs = options.clockOffsetMs ?? 0;
@@ -664,7 +671,10 @@ export class HaSimulator {
 
   private command(client: Client, msg: Record<string, unknown>): void {
     const id = msg.id;
-    const fail = (code: string, message: string): void => this.reply(client, { id, type: 'result', success: false, error: { code, message } });
+    const fail = (code: string, message: string): void => {
+      if (code === 'unknown_command') this.unknownCommands++;
+      this.reply(client, { id, type: 'result', success: false, error: { code, message } });
+    };
     if (typeof id !== 'number' || !Number.isInteger(id)) {
       fail('invalid_format', 'Message incorrectly formatted.');
       return;
@@ -703,6 +713,10 @@ export class HaSimulator {
       case 'config/area_registry/list':
       case 'config/device_registry/list':
       case 'config/entity_registry/list': {
+        if (this.opts.mode === 'old') {
+          fail('unknown_command', 'Unknown command.');
+          break;
+        }
         if (!this.opts.admin) {
           fail('unauthorized', 'Unauthorized');
           break;
@@ -719,6 +733,11 @@ export class HaSimulator {
           unit_system: { length: 'km', mass: 'g', temperature: '°C', volume: 'L', pressure: 'Pa', wind_speed: 'm/s' },
           location_name: 'Simulated home',
           time_zone: 'Europe/Berlin',
+          // The loaded integrations: registries are answered only when `config` is among them.
+          components:
+            this.opts.mode === 'old'
+              ? ['http', 'websocket_api', 'api', 'recorder', 'history']
+              : ['http', 'websocket_api', 'api', 'recorder', 'history', 'config'],
           version: this.opts.haVersion,
           state: 'RUNNING',
         });

@@ -62,7 +62,7 @@ describe('Home Assistant faults', () => {
     expect(await sc.ingestor?.metric('ha_ingestor_backfill_points_total')).toBeGreaterThan(0);
   });
 
-  it('an older HA (no history command): the gap is filled through /api/history/period', async () => {
+  it('an older HA (0.96: no history command, no registries): the gap is filled through /api/history/period, no unknown command sent', async () => {
     const sc = await scenario({ influxUrl: inject('influxV1Url'), db: 'old_rest', sim: { mode: 'old' } });
     const emitting = sc.sim.emit({ count: 4_000, rate: 1_000 });
     await sleep(1_500);
@@ -76,6 +76,9 @@ describe('Home Assistant faults', () => {
     const logs = sc.ingestor?.logs ?? [];
     expect(logs.some((l) => String(l.msg).includes('using /api/history/period'))).toBe(true);
     if (missed.length > 0) expect(logs.some((l) => String(l.why).includes('sensor.odd id, with=signs'))).toBe(true);
+    // Two connections and a backfill, and not one command the old HA does not know: each would be
+    // an ERROR line in its log (issue 12, item 10: supported_features, the registries, history).
+    expect(sc.sim.unknownCommands).toBe(0);
   });
 });
 

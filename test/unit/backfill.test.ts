@@ -62,6 +62,44 @@ describe('backfill', () => {
     expect(sim.madeUpRows).toEqual([]);
   });
 
+  it.each([
+    ['0.96.5', 0],
+    ['2022.4.7', 0],
+    ['custom-build', 1],
+  ] as const)('an HA announcing %s is asked for history/history_during_period %i times (older ones log it as an ERROR)', async (haVersion, asked) => {
+    sim = new HaSimulator({ token: 't', entities: 5, mode: 'old' });
+    await sim.start();
+    const from = sim.haNowMs();
+    await sim.emit({ count: 20 });
+    let requested = 0;
+    let waiting: ((e: StatesEncoded) => void) | null = null;
+    const connection = {
+      haVersion,
+      request: () => Promise.reject(new Error('not used')),
+      requestStates: () => {
+        requested++;
+        return Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.'));
+      },
+      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
+    };
+    const report = await backfill(
+      {
+        connection,
+        httpBase: `http://127.0.0.1:${sim.port}`,
+        token: 't',
+        feedFrame: () => waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null }),
+        maxWindowMs: 3_600_000,
+        log: capturingLogger().log,
+        metrics: createMetrics(),
+      },
+      from - 60_000,
+      sim.haNowMs() + 1,
+      sim.entityIds.filter((id) => !id.includes(',')),
+    );
+    expect(report.via).toBe('rest');
+    expect(requested).toBe(asked);
+  });
+
   it('after answers over MAX_FRAME_BYTES (shrink), requests are 2^shrink times smaller; at MAX_SHRINK it uses REST', async () => {
     const asked: { start: string; end: string; ids: number }[] = [];
     const connection = {

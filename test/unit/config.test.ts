@@ -131,6 +131,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('says that INFLUX_API=v1 is probably meant when INFLUX_DB is set without the v2 settings', () => {
+    const base = { HA_URL: V2.HA_URL, HA_TOKEN: 't', INFLUX_URL: V2.INFLUX_URL, INFLUX_DB: 'home_assistant' };
+    expect(problems(base)).toEqual([
+      'INFLUX_DB: set, but INFLUX_API is not set, so v2 writes to a bucket and needs INFLUX_TOKEN, INFLUX_ORG, INFLUX_BUCKET (not set): ' +
+        'for an InfluxDB 1.x database, INFLUX_API=v1 is probably meant',
+    ]);
+    expect(problems({ ...base, INFLUX_API: 'v2', INFLUX_TOKEN: 'tok' })).toEqual([
+      'INFLUX_DB: set, but INFLUX_API=v2 writes to a bucket and needs INFLUX_ORG, INFLUX_BUCKET (not set): ' +
+        'for an InfluxDB 1.x database, INFLUX_API=v1 is probably meant',
+    ]);
+    expect(loadConfig({ ...base, INFLUX_API: 'v1' }).influx).toMatchObject({ api: 'v1', db: 'home_assistant' });
+  });
+
   it('requires the database for v1, and user and password together', () => {
     expect(problems({ ...V1, INFLUX_DB: '', INFLUX_USERNAME: 'u' })).toEqual([
       'INFLUX_DB: required when INFLUX_API=v1, not set',
@@ -158,6 +171,8 @@ describe('loadConfig', () => {
         tags: { source: 'hass', instance: 'home' },
         tagsAttributes: ['friendly_name'],
         ignoreAttributes: [],
+        // v2, as HA's integration with api_version 2: "" string fields are written.
+        emptyStringFields: true,
       },
       filters: {
         include: { domains: [], entities: [], entity_globs: [] },
@@ -173,6 +188,16 @@ describe('loadConfig', () => {
       weatherIntervalMs: 600_000,
       weatherUrl: 'https://api.openweathermap.org',
     });
+  });
+
+  it('SCHEMA=ha leaves "" string fields out as HA does with api_version 1 (v1 and the file sink), writes them with v2', () => {
+    const ha = (env: Record<string, string>) => {
+      const schema = loadConfig({ ...env, SCHEMA: 'ha' }).schema;
+      return schema.schema === 'ha' ? schema.ha.emptyStringFields : 'typed';
+    };
+    expect(ha(V1)).toBe(false);
+    expect(ha(V2)).toBe(true);
+    expect(ha({ HA_URL: V2.HA_URL, HA_TOKEN: 't' })).toBe(false);
   });
 
   it('never prints a secret', () => {

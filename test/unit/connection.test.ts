@@ -17,8 +17,13 @@ afterEach(async () => {
   conn = null;
 });
 
-async function connect(mode: 'modern' | 'old', token = 'tok', extra: Partial<ConstructorParameters<typeof HaConnection>[0]> = {}) {
-  sim = new HaSimulator({ token: 'tok', mode, entities: 50, seed: 7 });
+async function connect(
+  mode: 'modern' | 'old',
+  token = 'tok',
+  extra: Partial<ConstructorParameters<typeof HaConnection>[0]> = {},
+  simExtra: { haVersion?: string } = {},
+) {
+  sim = new HaSimulator({ token: 'tok', mode, entities: 50, seed: 7, ...simExtra });
   await sim.start();
   const frames: Buffer[] = [];
   const snapshots: number[] = [];
@@ -109,13 +114,26 @@ describe('HaConnection', () => {
     expect(eventsIn(frames)).toHaveLength(8);
   });
 
-  it('works with an HA that does not coalesce (unknown_command)', async () => {
+  it('works with an HA announced as older than coalescing, without sending it a command it does not know', async () => {
     const { frames, lines } = await connect('old');
     await sim?.waitForSubscribers();
     await sim?.emit({ count: 300 });
     await until('300 events', () => (eventsIn(frames).length === 300 ? true : undefined));
     expect(frames).toHaveLength(300);
     expect(conn?.coalescing).toBe(false);
+    expect(conn?.haVersion).toBe('0.96.5');
+    // Each unknown command is an ERROR line in HA's own log.
+    expect(sim?.unknownCommands).toBe(0);
+    expect(lines.some((l) => String(l.msg).includes('older than 2022.9 and cannot coalesce'))).toBe(true);
+  });
+
+  it('asks an HA whose version cannot be read for coalescing, and works on its unknown_command', async () => {
+    const { frames, lines } = await connect('old', 'tok', {}, { haVersion: 'custom-build' });
+    await sim?.waitForSubscribers();
+    await sim?.emit({ count: 50 });
+    await until('50 events', () => (eventsIn(frames).length === 50 ? true : undefined));
+    expect(conn?.coalescing).toBe(false);
+    expect(sim?.unknownCommands).toBe(1);
     expect(lines.some((l) => String(l.msg).includes('does not coalesce'))).toBe(true);
   });
 

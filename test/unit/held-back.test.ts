@@ -5,6 +5,7 @@ import { note } from '../../src/pipeline/restart-dedup/policy.js';
 import { SeenTable } from '../../src/pipeline/restart-dedup/table.js';
 import { Watermark, type Hold } from '../../src/pipeline/watermark.js';
 import { pointOf } from '../../workers/encode/records.js';
+import { capturingLogger } from '../helpers/log.js';
 
 const line = (value: number, us: number): string => `sensor,entity_id=sensor.a value=${value} ${us}000\n`;
 const announce = (value: number, us: number): HeldLine => ({
@@ -166,5 +167,38 @@ describe('the waiting room is bounded in bytes', () => {
     expect(written).toHaveLength(4);
     expect(room.size).toBe(1);
     expect(watermark.held).toBe(1);
+  });
+
+  it("log counts that sum to what was held: written, left out now, left out already (the backfill's rows came first)", () => {
+    const table = new SeenTable(64);
+    const { log, lines: logged } = capturingLogger();
+    let skippedMetric = 0;
+    const room = new WaitingRoom({
+      note: (p, arrival, session) => note(table, p, arrival, session),
+      write: (_lp, _n, hold) => hold.release(),
+      onSkipped: (n) => {
+        skippedMetric += n;
+      },
+      log,
+    });
+    const watermark = new Watermark();
+    note(table, pointOf('sensor.a', line(1, 100)), 'change', 1);
+    room.begin(2);
+    const hold = watermark.hold();
+    room.add(2, [announce(1, 300), announce(1, 400), announce(2, 500)], hold.share());
+    hold.release();
+    // The backfill brings HA's re-announcement at 300 first: it is left out then.
+    expect(note(table, pointOf('sensor.a', line(1, 300)), 'recorded', 2)).toEqual({ kind: 'renewed', skip: true });
+    room.settle(2, true);
+    const judged = logged.filter((l) => String(l.msg).startsWith('states held for the backfill judged'));
+    expect(judged).toHaveLength(1);
+    expect(judged[0]).toMatchObject({ held: 3, written: 1, reannounced: 1, leftOutBefore: 1 });
+    const j = judged[0] as { held: number; written: number; reannounced: number; leftOutBefore: number };
+    expect(j.written + j.reannounced + j.leftOutBefore).toBe(j.held);
+    expect(judged[0]?.msg).toBe(
+      'states held for the backfill judged: of 3, 1 written, 1 left out as re-announcements, 1 left out already (re-announcements the backfill brought first)',
+    );
+    // The one left out already was counted when the backfill's row was left out, not twice.
+    expect(skippedMetric).toBe(1);
   });
 });

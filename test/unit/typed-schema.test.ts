@@ -56,6 +56,12 @@ describe('typed schema: one state → one line', () => {
     ['empty unit is omitted', { attributes: { unit_of_measurement: '' } }, `sensor,entity_id=sensor.x value=1 ${NS}\n`],
     ['backslash-only unit becomes /', { attributes: { unit_of_measurement: '\\' } }, `sensor,entity_id=sensor.x,unit=/ value=1 ${NS}\n`],
     ['non-string device_class is a field', { attributes: { device_class: 5 } }, `sensor,entity_id=sensor.x value=1,device_class=5 ${NS}\n`],
+    // Decided (docs/schema.md): an empty device_class or unit is as if absent; other empty strings are written.
+    [
+      'empty device_class and unit: neither tag nor field',
+      { attributes: { device_class: '', unit_of_measurement: '', friendly_name: '' } },
+      `sensor,entity_id=sensor.x value=1,friendly_name_str="" ${NS}\n`,
+    ],
     ['null attributes', { attributes: null }, `sensor,entity_id=sensor.x value=1 ${NS}\n`],
     ['no fraction in timestamp', { last_updated: '2024-05-01T12:34:56+00:00' }, `sensor,entity_id=sensor.x value=1 1714566896000000000\n`],
   ])('%s', (_name, state, line) => {

@@ -144,18 +144,33 @@ export class WaitingRoom {
     return this.waitingBytes;
   }
 
+  /**
+   * Judges what waited and writes what is kept. Its log line's counts sum to `held`: each point
+   * is written, or left out as a re-announcement now (`reannounced`, also counted in the metric),
+   * or left out because the backfill brought that re-announcement first and it was left out then
+   * (`leftOutBefore`: the same point at the same time, counted once, when it was first left out).
+   */
   private judge(groups: readonly Group[], session: number): void {
-    let skipped = 0;
+    let reannounced = 0;
+    let leftOutBefore = 0;
     const kept = groups.map(({ hold, lines }) => ({
       hold,
       lines: lines.filter((h) => {
         const verdict = this.opts.note(h.point, h.arrival, session);
-        if (verdict.skip && verdict.kind === 'renewed') skipped++;
+        if (verdict.skip && verdict.kind === 'renewed') reannounced++;
+        else if (verdict.skip) leftOutBefore++;
         return !verdict.skip;
       }),
     }));
-    if (skipped > 0) this.opts.onSkipped(skipped);
-    if (count(groups) > 0) this.opts.log.info({ held: count(groups), written: count(kept), reannounced: skipped }, 'states held for the backfill judged');
+    if (reannounced > 0) this.opts.onSkipped(reannounced);
+    const held = count(groups);
+    const written = count(kept);
+    if (held > 0)
+      this.opts.log.info(
+        { held, written, reannounced, leftOutBefore },
+        `states held for the backfill judged: of ${held}, ${written} written, ${reannounced} left out as re-announcements, ` +
+          `${leftOutBefore} left out already (re-announcements the backfill brought first)`,
+      );
     this.flush(kept);
   }
 
