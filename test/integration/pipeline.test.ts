@@ -36,7 +36,14 @@ const sinks: Sink[] = [
     name: 'VictoriaMetrics (v2 /api/v2/write)',
     async prepare() {
       await clearVm(inject('vmUrl'));
-      return { INFLUX_URL: inject('vmUrl'), INFLUX_API: 'v2', INFLUX_TOKEN: 'unused-by-vm', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+      return {
+        INFLUX_URL: inject('vmUrl'),
+        INFLUX_API: 'v2',
+        INFLUX_TOKEN: 'unused-by-vm',
+        INFLUX_ORG: 'home',
+        INFLUX_BUCKET: 'ha',
+        INFLUX_FLAVOR: 'victoriametrics',
+      };
     },
     async verify(sim) {
       expectSameSamples(await readVm(inject('vmUrl')), vmExpected(expectedPoints(sim.lastSnapshot, sim.emitted)));

@@ -140,7 +140,7 @@ describe('SCHEMA=ha: one state change → the line HA would write', () => {
       '1',
       { s: 'say "hi"\nok' },
       {},
-      `sensor.x,domain=sensor,entity_id=x value=1,s_str="say \\"hi\\"\\\\nok" ${NS}\n`,
+      `sensor.x,domain=sensor,entity_id=x value=1,s_str="say \\"hi\\"\nok" ${NS}\n`,
     ],
     ['a big number', 'sensor.x', '1', { big: 1e16 }, {}, `sensor.x,domain=sensor,entity_id=x value=1,big=10000000000000000 ${NS}\n`],
     // options
