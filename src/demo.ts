@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { HaSimulator } from './sim/server.js';
+import { splitLines } from '../workers/line-protocol.js';
 
 const events = Number(process.env.DEMO_EVENTS ?? 20_000);
 const rate = Number(process.env.DEMO_RATE ?? 2_000);
@@ -87,8 +88,8 @@ let derived = 0;
 const files = toFiles ? readdirSync(outDir).filter((f) => f.startsWith('points-')) : [];
 for (const f of files) {
   const raw = readFileSync(join(outDir, f));
-  for (const line of (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString().split('\n')) {
-    if (line === '') continue;
+  // splitLines: a state with a line feed keeps it raw inside its string field.
+  for (const line of splitLines(f.endsWith('.gz') ? gunzipSync(raw) : raw)) {
     if (DERIVED.test(line)) derived++;
     else lines++;
   }
