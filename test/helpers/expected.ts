@@ -101,6 +101,8 @@ export async function readInfluxV1(url: string, db: string, auth?: { user: strin
   for (const m of measurements) {
     const fields = new Set((await q(`SHOW FIELD KEYS FROM "${m}"`)).flatMap((s) => s.values.map((v) => String(v[0]))));
     const cols = ['value', 'state', 'friendly_name_str'].filter((f) => fields.has(f)).map((f) => `"${f}"`);
+    // InfluxDB 1.6.7 can list a measurement a moment before its field keys: a poll looks again.
+    if (cols.length === 0) continue;
     for (const s of await q(`SELECT ${cols.join(',')},"entity_id" FROM "${m}"`)) {
       const at = (c: string) => s.columns.indexOf(c);
       for (const row of s.values) {
