@@ -105,49 +105,58 @@ export function formatFloat(value: number): string {
 const LF = 0x0a;
 const SPACE = 0x20;
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const EQUALS = 0x3d;
 const BACKSLASH = 0x5c;
 
 /**
  * The index of the `\n` that ends the line starting at `from`, or -1 when the line is not ended.
- * A line feed inside a quoted string value does not end it. Names are read as InfluxDB 1.x reads
- * them (a separator preceded by a backslash is escaped); for the VictoriaMetrics spelling that can
- * only make the names look longer, and its lines have no raw line feed but the last.
+ * A line feed inside a quoted string value does not end it. Most lines cost one indexOf and a
+ * short look back from it: when the line's last quote does not follow `=` or a backslash it closes
+ * a string, so nothing is open at the line feed. Otherwise the line is read from quote to quote:
+ * - the measurement and tags end at the first space not preceded by a backslash (InfluxDB's rule;
+ *   quotes there are literal, and no name ends in a backslash in the influxdb spelling);
+ * - after that, a quote opens a string only right after a field key's `=` (one not escaped: an
+ *   even number of backslashes before it); a string ends at a quote with an even number of
+ *   backslashes before it.
+ * The VictoriaMetrics spelling has no raw line feed but the last, so there the first one is it.
  */
 export function lineEnd(buf: Uint8Array, from: number): number {
-  const n = buf.length;
-  let i = from;
-  // The measurement and the tags: up to the first space that is not escaped.
-  for (; i < n; i++) {
-    const c = buf[i];
-    if (c === LF) return i;
-    if (c === SPACE && (i === from || buf[i - 1] !== BACKSLASH)) break;
-  }
-  let inKey = true;
-  for (i++; i < n; i++) {
-    const c = buf[i];
-    if (c === LF) return i;
-    if (inKey) {
-      if (c === BACKSLASH) i++;
-      else if (c === EQUALS) {
-        inKey = false;
-        if (buf[i + 1] === QUOTE) i = stringEnd(buf, i + 2);
-      }
-    } else if (c === COMMA) inKey = true;
-    else if (c === SPACE) return buf.indexOf(LF, i);
-  }
-  return -1;
+  const nl = buf.indexOf(LF, from);
+  if (nl === -1) return -1;
+  // Most lines: the line's last quote (if any) closes a string, so the first line feed ends it.
+  // Only an opening quote follows `=`; a quote after `=` or a backslash takes the full reading.
+  let q = nl - 1;
+  while (q >= from && buf[q] !== QUOTE) q--;
+  if (q < from || (buf[q - 1] !== EQUALS && buf[q - 1] !== BACKSLASH)) return nl;
+  return parsedLineEnd(buf, from, nl);
 }
 
-/** The index of the quote that closes a string value whose body starts at `from` (n when none). */
-function stringEnd(buf: Uint8Array, from: number): number {
-  for (let i = from; i < buf.length; i++) {
-    const c = buf[i];
-    if (c === BACKSLASH) i++;
-    else if (c === QUOTE) return i;
+function parsedLineEnd(buf: Uint8Array, from: number, firstLf: number): number {
+  let nl = firstLf;
+  let sp = buf.indexOf(SPACE, from);
+  while (sp !== -1 && sp < nl && sp > from && buf[sp - 1] === BACKSLASH) sp = buf.indexOf(SPACE, sp + 1);
+  if (sp === -1 || sp > nl) return nl;
+  let i = sp + 1;
+  for (;;) {
+    const q = buf.indexOf(QUOTE, i);
+    if (q === -1 || q > nl) return nl;
+    i = q + 1;
+    if (buf[q - 1] !== EQUALS || backslashesBefore(buf, q - 1) % 2 === 1) continue;
+    let close = buf.indexOf(QUOTE, q + 1);
+    while (close !== -1 && backslashesBefore(buf, close) % 2 === 1) close = buf.indexOf(QUOTE, close + 1);
+    if (close === -1) return -1;
+    i = close + 1;
+    if (close > nl) {
+      nl = buf.indexOf(LF, i);
+      if (nl === -1) return -1;
+    }
   }
-  return buf.length;
+}
+
+function backslashesBefore(buf: Uint8Array, at: number): number {
+  let n = 0;
+  while (at - 1 - n >= 0 && buf[at - 1 - n] === BACKSLASH) n++;
+  return n;
 }
 
 /** The lines of a body (each without its `\n`; a last line without one is kept). */

@@ -146,6 +146,9 @@ describe('lineEnd / splitLines: a raw line feed inside a string value does not e
     'm\\ x,k=a\\\\\\ b,q="v f="\n" 4000\n', // a quote in a tag value is literal; an escaped space
     'm,k\\=x=y\\,z f\\ k\\"=1,g="\n\r" 5000\n',
     'ha_event,event_type=call data_str="{\\"a\\":\\"\\\\n\\"}" 6000\n',
+    'm s="ends with =" 7000\n', // a closing quote after `=`
+    'm,k="x f=1 8000\n', // a quote after `=` in a tag value is literal
+    'm s="C:\\\\",t="a=\nb" 9000\n', // a string ending in a backslash; a line feed after `=`
   ];
 
   it('finds each line end', () => {
