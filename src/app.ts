@@ -164,7 +164,7 @@ class App implements Ingestor {
       });
     }
     const { influx } = this.config;
-    if (influx !== null) void checkDatabase(influx).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
+    if (influx !== null) void checkDatabase(influx, this.config.schema.flavor).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
     this.logStart(p);
   }
 

@@ -60,7 +60,7 @@ async function checkWrite(config: Config): Promise<CheckLine> {
 export async function runChecks(config: Config): Promise<CheckLine[]> {
   const lines = await Promise.all([checkHa(config), checkWrite(config)]);
   if (config.influx?.api === 'v2' && lines[1]?.ok) {
-    const v = await checkDatabase(config.influx);
+    const v = await checkDatabase(config.influx, config.schema.flavor);
     if (!v.ok) lines.push({ ok: false, what: 'database', message: v.message });
   }
   return lines;

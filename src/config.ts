@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { FilterConfig } from '../workers/filters.js';
+import type { Flavor } from '../workers/line-protocol.js';
 import type { SchemaOptions } from '../workers/typed-schema.js';
 import { ConfigError } from './errors.js';
 
@@ -161,6 +162,12 @@ export const VARIABLES = {
     expected: 'v2 or v1',
     doc: 'write API: v2 (/api/v2/write, token) or v1 (/write, database)',
     default: () => 'v2',
+  },
+  INFLUX_FLAVOR: {
+    schema: Type.Union([Type.Literal('influxdb'), Type.Literal('victoriametrics')]),
+    expected: 'influxdb or victoriametrics',
+    doc: 'how strings are spelled: influxdb (exact, line feeds raw inside string fields) or victoriametrics (which splits lines there); docs/schema.md#escaping',
+    default: () => 'influxdb',
   },
   INFLUX_TOKEN: {
     schema: Type.String({ minLength: 1 }),
@@ -655,7 +662,8 @@ function schemaSection(v: Values): SchemaOptions {
     exclude: { domains: v.list('EXCLUDE_DOMAINS'), entities: v.list('EXCLUDE_ENTITIES'), entity_globs: v.list('EXCLUDE_ENTITY_GLOBS') },
     ignore_attributes: v.list('IGNORE_ATTRIBUTES'),
   };
-  if (v.str('SCHEMA') !== 'ha') return { schema: 'typed', normalizeUnits: v.str('NORMALIZE_UNITS') === 'true', filters };
+  const flavor = v.str('INFLUX_FLAVOR') as Flavor;
+  if (v.str('SCHEMA') !== 'ha') return { schema: 'typed', normalizeUnits: v.str('NORMALIZE_UNITS') === 'true', filters, flavor };
   const raw = v.str('INFLUX_TAGS');
   const parsed = raw === undefined ? { tags: {} } : parseInfluxTags(raw);
   const tags = 'tags' in parsed ? parsed.tags : {};
@@ -672,6 +680,7 @@ function schemaSection(v: Values): SchemaOptions {
       emptyStringFields: v.str('SINK') === 'influx' && v.str('INFLUX_API') === 'v2',
     },
     filters,
+    flavor,
   };
 }
 

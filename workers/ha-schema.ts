@@ -25,7 +25,7 @@
  *   one state, one timestamp. HA's integration uses time_fired, a few µs later; other event
  *   types (ha_event points) keep time_fired.
  */
-import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
+import { escaperFor, formatFloat, type Escaper, type Flavor } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
 import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
@@ -89,21 +89,28 @@ function addAttribute(fields: Map<string, Field>, rawKey: string, value: unknown
 }
 
 /** The line: measurement, sorted tags, fields in order; null when no field is left. */
-function lineOf(measurement: string, tags: Record<string, string>, fields: ReadonlyMap<string, Field>, ns: string, emptyStrings: boolean): string | null {
-  let line = escapeMeasurement(measurement) || 'ha';
+function lineOf(
+  esc: Escaper,
+  measurement: string,
+  tags: Record<string, string>,
+  fields: ReadonlyMap<string, Field>,
+  ns: string,
+  emptyStrings: boolean,
+): string | null {
+  let line = esc.measurement(measurement) || 'ha';
   for (const key of Object.keys(tags).sort()) {
-    const k = escapeKey(key);
-    const v = escapeTagValue(tags[key] as string);
+    const k = esc.tag(key);
+    const v = esc.tag(tags[key] as string);
     if (k !== '' && v !== '') line += `,${k}=${v}`;
   }
   const parts: string[] = [];
   for (const [key, field] of fields) {
-    const k = escapeKey(key);
+    const k = esc.fieldKey(key);
     if (k === '') continue;
     if (field.kind === 'float') {
       if (Number.isFinite(field.value)) parts.push(`${k}=${formatFloat(field.value)}`);
     } else if (field.value !== '' || emptyStrings) {
-      parts.push(`${k}="${escapeStringValue(field.value)}"`);
+      parts.push(`${k}="${esc.stringValue(field.value)}"`);
     }
   }
   if (parts.length === 0) return null;
@@ -137,7 +144,8 @@ function measurementOf(
   return { name: pyStr(name), includeUnit: options.measurementAttr !== 'unit_of_measurement', includeDeviceClass };
 }
 
-export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig): StateEncoder {
+export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, filters?: FilterConfig, flavor?: Flavor): StateEncoder {
+  const esc = escaperFor(flavor);
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
   const times = new IsoReader();
@@ -181,7 +189,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
       addAttribute(fields, rawKey, value, attributeName(s.entity_id, rawKey));
     }
     Object.assign(tags, options.tags);
-    return lineOf(measurement.name, tags, fields, ns, options.emptyStringFields === true);
+    return lineOf(esc, measurement.name, tags, fields, ns, options.emptyStringFields === true);
   }
 
   return { encodeState };

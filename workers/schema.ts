@@ -7,7 +7,7 @@ import { createTypedEncoder, type SchemaOptions, type StateEncoder } from './typ
 /** `latin1`: the encoder for the Latin-1 fast path, its configuration strings converted. */
 export function createStateEncoder(options: SchemaOptions, latin1 = false): StateEncoder {
   const o = latin1 ? deepLatin1Form(options) : options;
-  return o.schema === 'ha' ? createHaEncoder(o.ha, o.filters) : createTypedEncoder({ ...o, latin1 });
+  return o.schema === 'ha' ? createHaEncoder(o.ha, o.filters, o.flavor) : createTypedEncoder({ ...o, latin1 });
 }
 
 /** What every encoder thread is made from (Piscina's workerData). */
@@ -19,5 +19,5 @@ export interface EncoderSetup {
 
 /** A batch encoder with both forms of the schema: what each worker (and POOL_SIZE=0) uses. */
 export function createSchemaBatchEncoder(options: SchemaOptions, setup: { readonly dedup?: boolean } = {}) {
-  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), { dedup: setup.dedup === true });
+  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), { dedup: setup.dedup === true, flavor: options.flavor });
 }

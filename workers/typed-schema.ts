@@ -19,7 +19,7 @@
  * - No integer fields anywhere.
  * - timestamp: `last_updated` in ns.
  */
-import { escapeKey, escapeMeasurement, escapeStringValue, escapeTagValue, formatFloat } from './line-protocol.js';
+import { escaperFor, formatFloat, type Escaper, type Flavor } from './line-protocol.js';
 import { InvalidStateError } from './invalid.js';
 import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
@@ -117,6 +117,8 @@ export interface TypedSchemaOptions {
   readonly registry?: SharedArrayBuffer;
   /** This encoder serves the Latin-1 fast path: area and device names are converted to that form. */
   readonly latin1?: boolean;
+  /** The target's spelling of names and strings (workers/line-protocol.ts); influxdb when unset. */
+  readonly flavor?: Flavor;
 }
 
 /** An encoder with its own caches (escaped tag prefixes and field keys). */
@@ -128,8 +130,10 @@ export class TypedStateEncoder implements StateEncoder {
   private readonly floatKeys = new Map<string, string>();
   private readonly stringKeys = new Map<string, string>();
   private readonly times = new IsoReader();
+  private readonly esc: Escaper;
 
   constructor(private readonly options: TypedSchemaOptions = {}) {
+    this.esc = escaperFor(options.flavor);
     this.rulesFor = compileFilters(options.filters);
     this.placementsOf = placementReader(options.registry);
   }
@@ -140,20 +144,20 @@ export class TypedStateEncoder implements StateEncoder {
     if (cached !== undefined && cached.deviceClass === deviceClass && cached.unit === unit) return cached.prefix;
     const dot = entityId.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} has no domain`);
-    const measurement = escapeMeasurement(override ?? entityId.slice(0, dot));
-    const id = escapeTagValue(entityId);
+    const measurement = this.esc.measurement(override ?? entityId.slice(0, dot));
+    const id = this.esc.tag(entityId);
     if (measurement === '' || id === '') throw new InvalidStateError(`entity_id ${JSON.stringify(entityId)} is not usable`);
     let prefix = measurement;
     const place = this.placements[this.options.latin1 ? fromLatin1Form(entityId) : entityId];
     const external = (s: string): string => (this.options.latin1 ? toLatin1Form(s) : s);
-    const area = place?.area === undefined ? '' : escapeTagValue(external(place.area));
+    const area = place?.area === undefined ? '' : this.esc.tag(external(place.area));
     if (area !== '') prefix += `,area=${area}`;
-    const device = place?.device === undefined ? '' : escapeTagValue(external(place.device));
+    const device = place?.device === undefined ? '' : this.esc.tag(external(place.device));
     if (device !== '') prefix += `,device=${device}`;
-    const dc = deviceClass === undefined ? '' : escapeTagValue(deviceClass);
+    const dc = deviceClass === undefined ? '' : this.esc.tag(deviceClass);
     if (dc !== '') prefix += `,device_class=${dc}`;
     prefix += `,entity_id=${id}`;
-    const u = unit === undefined ? '' : escapeTagValue(unit);
+    const u = unit === undefined ? '' : this.esc.tag(unit);
     if (u !== '') prefix += `,unit=${u}`;
     if (this.prefixes.size > 100_000) this.prefixes.clear();
     this.prefixes.set(entityId, { deviceClass, unit, prefix: `${prefix} ` });
@@ -162,7 +166,7 @@ export class TypedStateEncoder implements StateEncoder {
 
   private baseKey(key: string): string {
     const named = RESERVED_KEYS.has(key) || key.startsWith('_') || key === '' ? `attr_${key}` : key;
-    return escapeKey(named) || 'attr_';
+    return this.esc.fieldKey(named) || 'attr_';
   }
 
   private floatKey(key: string): string {
@@ -202,10 +206,10 @@ export class TypedStateEncoder implements StateEncoder {
           out += `,${this.floatKey(key)}=${v ? '1' : '0'}`;
           break;
         case 'string':
-          out += `,${this.stringKey(key)}="${escapeStringValue(capString(v, STRING_FIELD_MAX))}"`;
+          out += `,${this.stringKey(key)}="${this.esc.stringValue(capString(v, STRING_FIELD_MAX))}"`;
           break;
         case 'object':
-          if (v !== null) out += `,${this.stringKey(key)}="${escapeStringValue(capString(sortedJson(v, attributeName(entityId, key)), STRING_FIELD_MAX))}"`;
+          if (v !== null) out += `,${this.stringKey(key)}="${this.esc.stringValue(capString(sortedJson(v, attributeName(entityId, key)), STRING_FIELD_MAX))}"`;
           break;
         default:
           break;
@@ -242,13 +246,13 @@ export class TypedStateEncoder implements StateEncoder {
     const tagUnit = (this.options.normalizeUnits ? canonicalUnit(dc, unit) : null) ?? unit;
     let line = this.prefixFor(s.entity_id, dc, tagUnit, rules.overrideMeasurement);
     if (normalized !== null) {
-      line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${escapeStringValue(unit as string)}"`;
+      line += `value=${formatFloat(normalized.value)},value_raw=${formatFloat(number as number)},unit_raw="${this.esc.stringValue(unit as string)}"`;
     } else if (number !== null) {
       line += `value=${formatFloat(number)}`;
     } else {
       const binary = BINARY_STATES.get(state);
       if (binary !== undefined) line += `value=${binary},`;
-      line += `state="${escapeStringValue(capString(state, STRING_FIELD_MAX))}"`;
+      line += `state="${this.esc.stringValue(capString(state, STRING_FIELD_MAX))}"`;
     }
     return `${line}${this.attributeFields(s.entity_id, attributes, rules.ignoreAttributes)} ${ns}\n`;
   }
@@ -268,4 +272,4 @@ export type TypedEncoder = TypedStateEncoder;
 /** Which schema the workers use (SCHEMA), with the options of the HA-compatible one. */
 export type SchemaOptions =
   | ({ readonly schema: 'typed' } & TypedSchemaOptions)
-  | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions; readonly filters?: FilterConfig };
+  | { readonly schema: 'ha'; readonly ha: import('./ha-schema.js').HaSchemaOptions; readonly filters?: FilterConfig; readonly flavor?: Flavor };

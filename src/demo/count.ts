@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { splitLines } from '../../workers/line-protocol.js';
 
 /** Points the ingestor derives (presence, weather, its own health) rather than copies from HA. */
 const DERIVED = /^(home_presence|weather_observation|ha_ingestor)[ ,]/;
@@ -18,7 +19,8 @@ export async function countPoints(outDir: string): Promise<Counted> {
   let derived = 0;
   for (const f of files) {
     const raw = await readFile(join(outDir, f));
-    for (const line of (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString().split('\n')) {
+    // splitLines: a state with a line feed keeps it raw inside its string field.
+    for (const line of splitLines(f.endsWith('.gz') ? gunzipSync(raw) : raw)) {
       if (line === '') continue;
       if (DERIVED.test(line)) derived++;
       else states++;

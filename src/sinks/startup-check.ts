@@ -7,6 +7,7 @@
  * is one line for the log; the ingestor keeps running whatever it says (the database may come up
  * later), and /health reports the first failing write.
  */
+import type { Flavor } from '../../workers/line-protocol.js';
 import type { InfluxConfig } from '../config.js';
 import { influxWriteTarget } from './influx.js';
 
@@ -17,16 +18,23 @@ export interface CheckVerdict {
 
 const TIMEOUT_MS = 5_000;
 
-/** Never rejects: a check that cannot run (a module that fails to load) is a verdict too. */
-export async function checkDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
+/**
+ * Never rejects: a check that cannot run (a module that fails to load) is a verdict too. The
+ * answer also tells whether INFLUX_FLAVOR fits the database: InfluxDB sends X-Influxdb-Version on
+ * /ping and VictoriaMetrics does not. The setting is not changed from here (a database that is
+ * down at start-up would otherwise decide how points are spelled); the verdict says what to set.
+ */
+export async function checkDatabase(influx: InfluxConfig, flavor: Flavor = 'influxdb'): Promise<CheckVerdict> {
   try {
-    return await askDatabase(influx);
+    return await askDatabase(influx, flavor);
   } catch (err) {
     return { ok: false, message: `the database check could not run: ${(err as Error).message}` };
   }
 }
 
-async function askDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
+const SEEMS_VM = ': if this is VictoriaMetrics, set INFLUX_FLAVOR=victoriametrics (a line feed in a string would split its line there)';
+
+async function askDatabase(influx: InfluxConfig, flavor: Flavor): Promise<CheckVerdict> {
   if (influx.api === 'v2') {
     // Imported here: the client serves this one check and would cost its memory for the whole run.
     const { HttpError, InfluxDB } = await import('@influxdata/influxdb-client');
@@ -51,7 +59,11 @@ async function askDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
         if (err.statusCode === 404 && /org/i.test(err.body ?? '')) {
           return { ok: false, message: `organization ${influx.org} not found at ${influx.url} (INFLUX_ORG): ${err.message}` };
         }
-        return { ok: true, message: `${influx.url} answered the buckets API with ${err.statusCode}: not InfluxDB 2 (VictoriaMetrics?); bucket not verified` };
+        const hint = flavor === 'influxdb' ? `; not InfluxDB 2${SEEMS_VM}` : '';
+        return {
+          ok: true,
+          message: `${influx.url} answered the buckets API with ${err.statusCode}: not InfluxDB 2 (VictoriaMetrics?); bucket not verified${hint}`,
+        };
       }
       return { ok: false, message: `InfluxDB at ${influx.url} is unreachable: ${(err as Error).message}` };
     }
@@ -65,7 +77,12 @@ async function askDatabase(influx: InfluxConfig): Promise<CheckVerdict> {
     await res.body.dump();
     const version = res.headers['x-influxdb-version'];
     if (res.statusCode >= 300) return { ok: false, message: `${influx.url}/ping answered ${res.statusCode}` };
-    return { ok: true, message: `database at ${influx.url} is up (version ${String(version ?? 'unknown')}); writing to database ${influx.db}` };
+    const up = `database at ${influx.url} is up (version ${String(version ?? 'unknown')}); writing to database ${influx.db}`;
+    if (version === undefined && flavor === 'influxdb') return { ok: true, message: `${up}; it sent no X-Influxdb-Version${SEEMS_VM}` };
+    if (version !== undefined && flavor === 'victoriametrics') {
+      return { ok: true, message: `${up}; it is InfluxDB, which reads strings exactly with INFLUX_FLAVOR=influxdb (victoriametrics is set)` };
+    }
+    return { ok: true, message: up };
   } catch (err) {
     return { ok: false, message: `database at ${influx.url} is unreachable: ${(err as Error).message}` };
   }

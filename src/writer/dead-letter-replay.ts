@@ -26,6 +26,7 @@ import { createHttpWriteClient, influxWriteTarget, type WriteClient } from '../s
 import { DeadLetters } from './dead-letter.js';
 import type { SpoolRecord } from './spool.js';
 import { Writer, type WriterSpool } from './writer.js';
+import { splitLines } from '../../workers/line-protocol.js';
 
 export interface ReplayOptions {
   /** DEAD_LETTER_DIR. */
@@ -136,12 +137,7 @@ function lineOf(entry: string): string | undefined {
 }
 
 function keptLinesOf(kept: KeptBodies): string[] {
-  return kept.bodies.flatMap(({ body, gzipped }) =>
-    (gzipped ? gunzipSync(body) : body)
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l !== ''),
-  );
+  return kept.bodies.flatMap(({ body, gzipped }) => splitLines(gzipped ? gunzipSync(body) : body));
 }
 
 /**

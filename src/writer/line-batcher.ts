@@ -4,6 +4,7 @@
  * line boundaries; a single line longer than `maxBytes` travels alone.
  */
 import type { Hold } from '../pipeline/watermark.js';
+import { lineEnd } from '../../workers/line-protocol.js';
 
 export interface LineBatch {
   readonly chunks: readonly Uint8Array[];
@@ -18,8 +19,6 @@ export interface LineBatcherOptions {
   readonly maxBytes: number;
   readonly maxDelayMs: number;
 }
-
-const NEWLINE = 10;
 
 export class LineBatcher {
   private chunks: Uint8Array[] = [];
@@ -53,13 +52,13 @@ export class LineBatcher {
       let cut = 0;
       let taken = 0;
       while (taken < roomLines) {
-        const nl = chunk.indexOf(NEWLINE, cut);
+        const nl = lineEnd(chunk, cut);
         if (nl === -1 || nl + 1 > roomBytes) break;
         cut = nl + 1;
         taken++;
       }
       if (taken === 0 && this.lines === 0) {
-        cut = chunk.indexOf(NEWLINE) + 1 || chunk.length;
+        cut = lineEnd(chunk, 0) + 1 || chunk.length;
         taken = 1;
       }
       if (taken > 0) this.append(chunk.subarray(0, cut), taken, hold);

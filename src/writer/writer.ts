@@ -44,6 +44,7 @@ import { LineBatcher, type LineBatch } from './line-batcher.js';
 import { MemoryKeep } from './memory-keep.js';
 import { decide, droppedInPartialWrite, type KeepCause, type WriteDecision } from './retry-policy.js';
 import type { Spool, SpoolRecord } from './spool.js';
+import { splitLines } from '../../workers/line-protocol.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -606,10 +607,7 @@ export class Writer {
 
   private async linesOf(item: Item): Promise<string[]> {
     const raw = item.gzipped ? await gunzipAsync(item.body) : item.body;
-    return raw
-      .toString('utf8')
-      .split('\n')
-      .filter((l) => l !== '');
+    return splitLines(raw);
   }
 
   private async bodyOf(lines: readonly string[], gzipped: boolean): Promise<Buffer> {

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { splitLines } from '../../workers/line-protocol.js';
 
 export interface Reply {
   status: number;
@@ -37,7 +38,7 @@ export class FakeInflux {
       req.on('end', () => {
         const raw = Buffer.concat(chunks);
         const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-        const received = { at: Date.now(), path: req.url ?? '', headers: req.headers, lines: body.toString().split('\n').filter(Boolean) };
+        const received = { at: Date.now(), path: req.url ?? '', headers: req.headers, lines: splitLines(body) };
         this.received.push(received);
         const reply = this.script.shift() ?? this.respond(received);
         if (reply.hangUp) {

@@ -15,6 +15,7 @@ import { influxQuery } from '../helpers/influxql.js';
 import type { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
 import type { Scenario } from '../helpers/scenario.js';
+import { splitLines } from '../../workers/line-protocol.js';
 
 const cleanups = useCleanups();
 
@@ -75,14 +76,10 @@ describe.each([
 
 /** entity id and time of every point of a spool record's body (gzipped line protocol). */
 function pointsOf(body: Buffer, gzipped: boolean): string[] {
-  const text = (gzipped ? gunzipSync(body) : body).toString('utf8');
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const id = /,entity_id=((?:[^,\\ ]|\\.)*)/.exec(l)?.[1]?.replace(/\\(.)/g, '$1') ?? '';
-      return `${id}\u0000${l.slice(l.lastIndexOf(' ') + 1)}`;
-    });
+  return splitLines(gzipped ? gunzipSync(body) : body).map((l) => {
+    const id = /,entity_id=((?:[^,\\ ]|\\.)*)/.exec(l)?.[1]?.replace(/\\(.)/g, '$1') ?? '';
+    return `${id}\u0000${l.slice(l.lastIndexOf(' ') + 1)}`;
+  });
 }
 
 describe('spool damage', () => {

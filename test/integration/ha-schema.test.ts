@@ -36,7 +36,7 @@ describe('SCHEMA=ha', () => {
       const pythonNumber = /^[+-]?(inf|infinity|nan)$/i.test(state.trim());
       const attrValue = typeof attributes.value === 'number' && !pythonNumber ? attributes.value : null;
       const value = numeric ? n : (ON[state] ?? attrValue);
-      const shownState = numeric || pythonNumber ? null : state.replace(/\n/g, '\\n');
+      const shownState = numeric || pythonNumber ? null : state;
       want.set(`${measurement}|${domain}|${objectId}|${nsOf(time)}`, JSON.stringify([value, shownState]));
     };
     for (const st of sc.sim.snapshotStates.values()) add(st.entity_id, st.state, st.attributes, st.last_updated);

@@ -18,6 +18,7 @@ import { IngestorProcess } from '../helpers/ingestor.js';
 import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { freePort, until } from '../helpers/ports.js';
 import { type Scenario, sleep } from '../helpers/scenario.js';
+import { splitLines } from '../../workers/line-protocol.js';
 
 const cleanups = useCleanups();
 const QUIET = { SELF_METRICS_INTERVAL_S: '0', ENRICH_PRESENCE: 'false', ENRICH_WEATHER: 'false' };
@@ -62,7 +63,7 @@ class DatabaseProxy {
       });
       if (req.method === 'POST' && r.status === 204) {
         const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
-        this.acknowledgedLines += text.toString('utf8').split('\n').filter(Boolean).length;
+        this.acknowledgedLines += splitLines(text).length;
       }
       const headers = Object.fromEntries([...r.headers].filter(([k]) => k !== 'content-encoding' && k !== 'content-length'));
       res.writeHead(r.status, headers).end(Buffer.from(await r.arrayBuffer()));

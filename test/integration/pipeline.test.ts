@@ -40,7 +40,14 @@ const sinks: Sink[] = [
     name: 'VictoriaMetrics (v2 /api/v2/write)',
     async prepare() {
       vm = await startVictoriaMetrics(mkdtempSync(join(tmpdir(), 'ha-ingestor-vm-')));
-      return { INFLUX_URL: vm.url, INFLUX_API: 'v2', INFLUX_TOKEN: 'unused-by-vm', INFLUX_ORG: 'home', INFLUX_BUCKET: 'ha' };
+      return {
+        INFLUX_URL: vm.url,
+        INFLUX_API: 'v2',
+        INFLUX_TOKEN: 'unused-by-vm',
+        INFLUX_ORG: 'home',
+        INFLUX_BUCKET: 'ha',
+        INFLUX_FLAVOR: 'victoriametrics',
+      };
     },
     async verify(sim) {
       expectSameSamples(await readVm((vm as RunningVm).url), vmExpected(expectedPoints(sim.lastSnapshot, sim.emitted)));

@@ -179,6 +179,7 @@ describe('loadConfig', () => {
         exclude: { domains: ['automation', 'script'], entities: [], entity_globs: [] },
         ignore_attributes: [],
       },
+      flavor: 'influxdb',
     });
     expect(c.enrich).toMatchObject({
       presence: true,
@@ -297,6 +298,18 @@ describe('INFLUX_TAGS', () => {
     expect(enc.encodeState({ entity_id: 'sensor.t', state: '21', attributes: {}, last_updated: '2024-05-01T00:00:00+00:00' })).toBe(
       'sensor.t,a\\=b=x\\=y\\ z,domain=sensor,entity_id=t,room=hall\\,\\ 1st\\ floor value=21 1714521600000000000\n',
     );
+  });
+});
+
+describe('INFLUX_FLAVOR', () => {
+  it('influxdb by default; victoriametrics reaches both schemas', () => {
+    expect(loadConfig(V2).schema).toMatchObject({ schema: 'typed', flavor: 'influxdb' });
+    expect(loadConfig({ ...V2, INFLUX_FLAVOR: 'victoriametrics' }).schema).toMatchObject({ schema: 'typed', flavor: 'victoriametrics' });
+    expect(loadConfig({ ...V2, SCHEMA: 'ha', INFLUX_FLAVOR: 'victoriametrics' }).schema).toMatchObject({ schema: 'ha', flavor: 'victoriametrics' });
+  });
+
+  it('anything else is refused with its message', () => {
+    expect(() => loadConfig({ ...V2, INFLUX_FLAVOR: 'vm' })).toThrow('INFLUX_FLAVOR: expected influxdb or victoriametrics, got "vm"');
   });
 });
 

@@ -208,6 +208,14 @@ describe('batch encoder', () => {
       'ha_event,event_type=call_service data_str="{\\"domain\\":\\"light\\",\\"service\\":\\"turn_on\\",\\"service_data\\":{\\"entity_id\\":\\"light.k\\"}}" 1714521601250000000\n',
     );
   });
+
+  it('spells ha_event points for INFLUX_FLAVOR (backslashes and a non-ASCII letter in the event type)', () => {
+    const msg = JSON.stringify({ type: 'event', event: { event_type: 'my\\type ü\\', data: {}, time_fired: '2024-05-01T00:00:01.25+00:00' }, id: 4 });
+    const influx = createSchemaBatchEncoder({ schema: 'typed' }).encode(framesJob([msg]));
+    expect(text(influx.lp)).toBe('ha_event,event_type=my\\type\\ ü/ data_str="{}" 1714521601250000000\n');
+    const vm = createSchemaBatchEncoder({ schema: 'typed', flavor: 'victoriametrics' }).encode(framesJob([msg]));
+    expect(text(vm.lp)).toBe('ha_event,event_type=my\\\\type\\ ü\\\\ data_str="{}" 1714521601250000000\n');
+  });
 });
 
 describe('batch encoder: bytes in, the same bytes out', () => {

@@ -29,6 +29,16 @@ describe('LineBatcher', () => {
     for (const s of sealed) expect(s.bytes).toBe(text(s).length);
   });
 
+  it('a line feed inside a string value is not a line boundary', () => {
+    const sealed: LineBatch[] = [];
+    const b = new LineBatcher({ maxLines: 2, maxBytes: 1 << 20, maxDelayMs: 1000 }, (x) => sealed.push(x));
+    const three = 'a s="one\ntwo" 1\nb s="x 2\n" 2\nc v=3 3\n';
+    b.push(Buffer.from(three), 3);
+    b.flush();
+    expect(sealed.map(text)).toEqual(['a s="one\ntwo" 1\nb s="x 2\n" 2\n', 'c v=3 3\n']);
+    expect(sealed.map((s) => s.lines)).toEqual([2, 1]);
+  });
+
   it('seals after maxDelayMs', () => {
     vi.useFakeTimers();
     try {

@@ -62,3 +62,35 @@ describe('checkDatabase (v2) with a token that may not read buckets', () => {
     expect(v.message).toMatch(/^InfluxDB at .* rejected INFLUX_TOKEN \(401\): /);
   });
 });
+
+describe('checkDatabase (v1): whether INFLUX_FLAVOR fits the database', () => {
+  async function ping(headers: Record<string, string>): Promise<InfluxConfig> {
+    server = createServer((_req, res) => res.writeHead(204, headers).end());
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    return { api: 'v1', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, db: 'ha' } as InfluxConfig;
+  }
+
+  it('InfluxDB with influxdb: up, nothing more', async () => {
+    const config = await ping({ 'X-Influxdb-Version': '1.6.7~rc0' });
+    expect(await checkDatabase(config, 'influxdb')).toEqual({
+      ok: true,
+      message: `database at ${config.url} is up (version 1.6.7~rc0); writing to database ha`,
+    });
+  });
+
+  it('no X-Influxdb-Version (VictoriaMetrics) with influxdb: says to set victoriametrics', async () => {
+    const config = await ping({ 'X-Server-Hostname': 'vm' });
+    expect(await checkDatabase(config, 'influxdb')).toEqual({
+      ok: true,
+      message: `database at ${config.url} is up (version unknown); writing to database ha; it sent no X-Influxdb-Version: if this is VictoriaMetrics, set INFLUX_FLAVOR=victoriametrics (a line feed in a string would split its line there)`,
+    });
+    expect((await checkDatabase(config, 'victoriametrics')).message).toBe(`database at ${config.url} is up (version unknown); writing to database ha`);
+  });
+
+  it('InfluxDB with victoriametrics: says influxdb reads strings exactly', async () => {
+    const config = await ping({ 'X-Influxdb-Version': '1.8.10' });
+    expect((await checkDatabase(config, 'victoriametrics')).message).toBe(
+      `database at ${config.url} is up (version 1.8.10); writing to database ha; it is InfluxDB, which reads strings exactly with INFLUX_FLAVOR=influxdb (victoriametrics is set)`,
+    );
+  });
+});

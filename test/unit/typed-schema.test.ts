@@ -35,7 +35,8 @@ describe('typed schema: one state → one line', () => {
     ['inf is text', { state: 'inf' }, `sensor,entity_id=sensor.x state="inf" ${NS}\n`],
     ['hex is text', { state: '0x1F' }, `sensor,entity_id=sensor.x state="0x1F" ${NS}\n`],
     ['constructor is text', { state: 'constructor' }, `sensor,entity_id=sensor.x state="constructor" ${NS}\n`],
-    ['quotes and newline in state', { state: 'say "hi"\nbye' }, `sensor,entity_id=sensor.x state="say \\"hi\\"\\\\nbye" ${NS}\n`],
+    // The line feed stays raw inside the quotes: InfluxDB reads it back exactly (lineEnd finds the line's end).
+    ['quotes and newline in state', { state: 'say "hi"\nbye' }, `sensor,entity_id=sensor.x state="say \\"hi\\"\nbye" ${NS}\n`],
     [
       'attribute types',
       { attributes: { n: 3, f: 0.5, t: true, no: false, s: 'txt', arr: [1, 'a'], obj: { k: null }, nul: null, big: 1e300 } },
@@ -187,5 +188,19 @@ describe('typed schema with NORMALIZE_UNITS', () => {
     ],
   ])('%s', (_name, state, attributes, line) => {
     expect(encode(state, attributes)).toBe(line);
+  });
+});
+
+describe('INFLUX_FLAVOR', () => {
+  const state = { entity_id: 'sensor.x', state: 'two\nlines', attributes: { 'a\\b': 'C:\\temp', unit_of_measurement: 'u\\' }, last_updated: TS };
+
+  it('influxdb: a raw line feed in the string, backslashes in names literal, a last one becomes /', () => {
+    expect(createTypedEncoder().encodeState(state)).toBe(`sensor,entity_id=sensor.x,unit=u/ state="two\nlines",a\\b_str="C:\\\\temp" ${NS}\n`);
+  });
+
+  it('victoriametrics: the line feed as the two characters \\n, every backslash of a name doubled', () => {
+    expect(createTypedEncoder({ flavor: 'victoriametrics' }).encodeState(state)).toBe(
+      `sensor,entity_id=sensor.x,unit=u\\\\ state="two\\\\nlines",a\\\\b_str="C:\\\\temp" ${NS}\n`,
+    );
   });
 });

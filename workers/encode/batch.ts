@@ -12,6 +12,7 @@ import { fromLatin1Form } from '../latin1.js';
 import { isoToNs } from '../timestamp.js';
 import { InvalidStateError, type HaState, type StateEncoder } from '../typed-schema.js';
 import { lineTimeUs, type RecordBuilder } from './records.js';
+import { escaperFor, type Escaper } from '../line-protocol.js';
 import type { EncodeJob, EncodeResult } from './result.js';
 
 const MAX_ERRORS_KEPT = 5;
@@ -23,10 +24,12 @@ export interface ThreadState {
   readonly reportedIds: Set<string>;
   /** Escaped event_type tags. */
   readonly eventTypeTags: Map<string, string>;
+  /** The target's spelling (INFLUX_FLAVOR) for the lines this module writes itself (ha_event). */
+  readonly escaper: Escaper;
 }
 
-export function createThreadState(): ThreadState {
-  return { reportedIds: new Set(), eventTypeTags: new Map() };
+export function createThreadState(escaper: Escaper = escaperFor('influxdb')): ThreadState {
+  return { reportedIds: new Set(), eventTypeTags: new Map(), escaper };
 }
 
 export class Batch {

@@ -16,6 +16,7 @@ import { isControlMessage } from '../../src/ha/messages.js';
 import { toLatin1Form } from '../latin1.js';
 import { InvalidStateError, MAX_NESTING, NestingTooDeepError, nestsDeeperThan } from '../invalid.js';
 import type { StateEncoder } from '../typed-schema.js';
+import { escaperFor, type Flavor } from '../line-protocol.js';
 import { Batch, createThreadState } from './batch.js';
 import { encodeEvent, type HaEvent } from './live-event.js';
 import { RecordBuilder } from './records.js';
@@ -44,6 +45,8 @@ export function escapesAreAscii(bytes: Buffer): boolean {
 export interface BatchEncoderOptions {
   /** Restart de-duplication: return records for the main thread's judge (EncodeResult.dedup). */
   readonly dedup?: boolean;
+  /** INFLUX_FLAVOR, for the ha_event lines (the state encoders have their own). */
+  readonly flavor?: Flavor;
 }
 
 /**
@@ -52,7 +55,7 @@ export interface BatchEncoderOptions {
  * thread: it remembers which entity ids it has reported (EncodeResult.newEntityIds).
  */
 export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: StateEncoder, options: BatchEncoderOptions = {}) {
-  const thread = createThreadState();
+  const thread = createThreadState(escaperFor(options.flavor));
   const textEncoder = new TextEncoder();
   const records = options.dedup === true ? new RecordBuilder() : null;
 

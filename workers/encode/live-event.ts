@@ -4,7 +4,6 @@
  * one timestamp); any other event an `ha_event` point at time_fired, unless its type is observed
  * silently (registry updates the ingestor subscribed to for itself).
  */
-import { escapeStringValue, escapeTagValue } from '../line-protocol.js';
 import { badTimeReason, isoToNs } from '../timestamp.js';
 import { InvalidStateError, MAX_NESTING, NestingTooDeepError, nestsDeeperThan } from '../invalid.js';
 import { capString, STRING_FIELD_MAX, type HaState } from '../typed-schema.js';
@@ -73,7 +72,7 @@ function otherEventLine(b: Batch, ev: HaEvent, type: string): string {
   const tags = b.thread.eventTypeTags;
   let tag = tags.get(type);
   if (tag === undefined) {
-    tag = escapeTagValue(type);
+    tag = b.thread.escaper.tag(type);
     if (tag === '') throw new InvalidStateError('event without event_type');
     if (tags.size > 10_000) tags.clear();
     tags.set(type, tag);
@@ -82,6 +81,6 @@ function otherEventLine(b: Batch, ev: HaEvent, type: string): string {
   if (ns === null) throw new InvalidStateError(`${type}: time_fired ${badTimeReason(ev.time_fired)}`);
   // JSON.stringify recurses: a value nested past the bound is refused before it is reached.
   if (nestsDeeperThan(ev.data, MAX_NESTING)) throw new NestingTooDeepError(`${type}: event data`);
-  const data = escapeStringValue(capString(JSON.stringify(ev.data ?? {}), STRING_FIELD_MAX));
+  const data = b.thread.escaper.stringValue(capString(JSON.stringify(ev.data ?? {}), STRING_FIELD_MAX));
   return `ha_event,event_type=${tag} data_str="${data}" ${ns}\n`;
 }

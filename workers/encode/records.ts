@@ -11,6 +11,7 @@
  * the length of.
  */
 import { RECORD_INTS, REC, type DedupRecords } from './result.js';
+import { lineEnd } from '../line-protocol.js';
 
 /**
  * Two 32-bit hashes (FNV-1a and a multiply-xorshift lane) of `s[start, end)` read as UTF-8, into
@@ -110,10 +111,10 @@ export class RecordBuilder {
       const at = r * RECORD_INTS;
       const ordinal = ints[at + REC.start] as number;
       while (line < ordinal) {
-        pos = lp.indexOf(0x0a, pos) + 1;
+        pos = lineEnd(lp, pos) + 1;
         line++;
       }
-      const end = lp.indexOf(0x0a, pos) + 1;
+      const end = lineEnd(lp, pos) + 1;
       const sp = lp.lastIndexOf(0x20, end - 1);
       hashBytes(lp, pos, sp - (ints[at + REC.end] as number), ints, at + REC.hashHi);
       ints[at + REC.start] = pos;
