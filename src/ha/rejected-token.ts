@@ -26,11 +26,12 @@
  * `rejections` counts the attempts with this token HA rejected (they all count towards a ban).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { writeAtomically } from '../state/durable-write.js';
+import { readIfPresent } from '../state/files.js';
 
 export const REJECTED_TOKEN_FILE = 'ha-auth-rejected.json';
 const MAX_HA_MESSAGE = 200;
@@ -89,14 +90,8 @@ export class RejectedTokenFile {
 
   /** The record, or null when there is none; throws when the file exists but cannot be used. */
   async load(): Promise<RejectedTokenRecord | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    return parseRecord(text);
+    const bytes = await readIfPresent(this.path);
+    return bytes === null ? null : parseRecord(bytes.toString('utf8'));
   }
 
   save(record: RejectedTokenRecord): Promise<void> {

@@ -29,6 +29,16 @@ export interface StateSource {
   entityIds(): ReadonlySet<string>;
 }
 
+/** A saved file's content, or null when there is none (any other read error is thrown). */
+export async function readIfPresent(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export class StateFile {
   readonly path: string;
 
@@ -37,14 +47,9 @@ export class StateFile {
   }
 
   async load(): Promise<SavedState | null> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    const parsed = JSON.parse(text) as { version?: unknown; watermarkHaMs?: unknown; watermarkMs?: unknown; entityIds?: unknown };
+    const bytes = await readIfPresent(this.path);
+    if (bytes === null) return null;
+    const parsed = JSON.parse(bytes.toString('utf8')) as { version?: unknown; watermarkHaMs?: unknown; watermarkMs?: unknown; entityIds?: unknown };
     const watermark = parsed.version === 2 ? parsed.watermarkHaMs : parsed.version === 1 ? parsed.watermarkMs : undefined;
     if (typeof watermark !== 'number' || !Array.isArray(parsed.entityIds)) {
       throw new Error(`${this.path} is not a state file this version understands`);
@@ -86,12 +91,7 @@ export class SeenStatesFile {
   }
 
   /** The saved bytes, or null when there is no file. */
-  async load(): Promise<Uint8Array | null> {
-    try {
-      return await readFile(this.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
+  load(): Promise<Uint8Array | null> {
+    return readIfPresent(this.path);
   }
 }
