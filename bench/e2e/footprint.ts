@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nextMessage, stopChildren } from './harness.js';
 import { clockTicksPerSecond, parseMetric, type ProcSample, sampleProcess, switchesOver } from './proc.js';
 import { barPanels } from './svg.js';
 
@@ -65,40 +66,8 @@ interface Timing {
   readonly windowS: number;
 }
 
-type Msg = { type: string; [k: string]: unknown };
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
-
-function nextMessage(child: ChildProcess, type: string, timeoutMs = 60_000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${type} message within ${timeoutMs} ms`)), timeoutMs);
-    const onMessage = (m: Msg): void => {
-      if (m.type !== type) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(m);
-    };
-    child.on('message', onMessage);
-  });
-}
-
-async function stopAll(children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-          c.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
-}
 
 async function metricsText(port: number): Promise<string> {
   return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -195,7 +164,7 @@ async function ingestorRow(rate: number, t: Timing, ticks: number): Promise<Foot
     return summarise(name, rate, samples, counted, ticks);
   } finally {
     // The ingestor first, while the sink still takes its last batch and HA is still there.
-    for (const c of children.reverse()) await stopAll([c]);
+    for (const c of children.reverse()) await stopChildren([c]);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -208,7 +177,7 @@ async function floorRow(t: Timing, ticks: number): Promise<FootprintRow> {
     const samples = await sampleWindow(child.pid as number, t.windowS);
     return summarise('floor: empty Node + 1 idle worker thread', null, samples, { events: 0, fsyncs: null }, ticks);
   } finally {
-    await stopAll([child]);
+    await stopChildren([child]);
   }
 }
 

@@ -50,9 +50,28 @@ export interface RunResult {
   readonly eventLoopLagP99Ms: number | null;
 }
 
-type Msg = { type: string; [k: string]: unknown };
+export type Msg = { type: string; [k: string]: unknown };
 
-function nextMessage(child: ChildProcess, type: string, timeoutMs = 60_000): Promise<Msg> {
+/** SIGTERM first (a profiler writes its file on a clean exit), SIGKILL what is left after 5 s. */
+export async function stopChildren(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** The child's next IPC message of this type. */
+export function nextMessage(child: ChildProcess, type: string, timeoutMs = 60_000): Promise<Msg> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${type} message within ${timeoutMs} ms`)), timeoutMs);
     const onMessage = (m: Msg): void => {
@@ -208,21 +227,7 @@ export async function run(spec: RunSpec): Promise<RunResult> {
       eventLoopLagP99Ms: lag === null ? null : Math.round(lag * 1000 * 10) / 10,
     };
   } finally {
-    // SIGTERM first (a profiler writes its file on a clean exit), SIGKILL what is left after 5 s.
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-            c.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopChildren(children);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
