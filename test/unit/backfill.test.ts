@@ -172,37 +172,11 @@ describe('backfill', () => {
     const from = sim.haNowMs();
     await sim.emit({ count: 200 });
     const ids = sim.entityIds.filter((id) => !id.includes(','));
-    let waiting: ((e: StatesEncoded) => void) | null = null;
-    const frames: string[] = [];
-    const connection = {
-      request: () => Promise.reject(new Error('not used')),
-      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
-      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
-    };
-    const { log } = capturingLogger();
-    const restMaxBytes = 30_000;
-    const report = await backfill(
-      {
-        connection,
-        httpBase: `http://127.0.0.1:${sim.port}`,
-        token: 't',
-        feedFrame: (frame) => {
-          frames.push(frame.toString());
-          waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
-        },
-        maxWindowMs: 3_600_000,
-        log,
-        metrics: createMetrics(),
-        restMaxBytes,
-      },
-      from - 60_000,
-      sim.haNowMs() + 1,
-      ids,
-    );
+    const { report, frames } = await restBackfillCapped(sim, from - 60_000, sim.haNowMs() + 1, ids, false);
     expect(report.unfilled).toEqual([]);
     expect(report.via).toBe('rest');
     expect(frames.length).toBeGreaterThan(2);
-    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(restMaxBytes + 100);
+    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(REST_MAX_BYTES + 100);
     const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
     const got = new Set(states.map((s) => `${s.entity_id} ${s.last_updated}`));
     const recorded = sim.emitted.filter((e) => !e.entityId.includes(',')).map((e) => `${e.entityId} ${e.lastUpdated}`);
@@ -219,36 +193,9 @@ describe('backfill', () => {
     await sim.emit({ count: 30 });
     await sim.recorderCaughtUp();
     const ids = ['sensor.big', ...sim.entityIds.filter((id) => !id.includes(',') && id !== 'sensor.big')];
-    let waiting: ((e: StatesEncoded) => void) | null = null;
-    const frames: string[] = [];
-    const connection = {
-      request: () => Promise.reject(new Error('not used')),
-      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
-      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
-    };
-    const { log } = capturingLogger();
-    const restMaxBytes = 30_000;
     const toMs = sim.haNowMs() + 1;
-    const report = await backfill(
-      {
-        connection,
-        httpBase: `http://127.0.0.1:${sim.port}`,
-        token: 't',
-        feedFrame: (frame) => {
-          frames.push(frame.toString());
-          waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
-        },
-        maxWindowMs: 3_600_000,
-        log,
-        metrics: createMetrics(),
-        restMaxBytes,
-      },
-      from - 60_000,
-      toMs,
-      ids,
-      true,
-    );
-    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(restMaxBytes + 100);
+    const { report, frames } = await restBackfillCapped(sim, from - 60_000, toMs, ids, true);
+    for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(REST_MAX_BYTES + 100);
     const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
     const got = new Set(states.map((s) => `${s.entity_id} ${s.last_updated}`));
     const recorded = sim.emitted.filter((e) => ids.includes(e.entityId));
@@ -269,3 +216,33 @@ describe('backfill', () => {
     expect(outside.filter((e) => !got.has(`${e.entityId} ${e.lastUpdated}`))).toEqual([]);
   });
 });
+
+const REST_MAX_BYTES = 30_000;
+
+/** A backfill against an HA without the history command (REST only), its answers bounded to REST_MAX_BYTES: the report and every answer fed in. */
+async function restBackfillCapped(sim: HaSimulator, fromMs: number, toMs: number, ids: string[], openEnd: boolean) {
+  let waiting: ((e: StatesEncoded) => void) | null = null;
+  const frames: string[] = [];
+  const connection = {
+    request: () => Promise.reject(new Error('not used')),
+    requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
+    expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
+  };
+  const { log } = capturingLogger();
+  const feedFrame = (frame: Buffer): void => {
+    frames.push(frame.toString());
+    waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
+  };
+  const opts = {
+    connection,
+    httpBase: `http://127.0.0.1:${sim.port}`,
+    token: 't',
+    feedFrame,
+    maxWindowMs: 3_600_000,
+    log,
+    metrics: createMetrics(),
+    restMaxBytes: REST_MAX_BYTES,
+  };
+  const report = await backfill(opts, fromMs, toMs, ids, openEnd);
+  return { report, frames };
+}
