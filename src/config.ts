@@ -408,6 +408,18 @@ export const VARIABLES = {
     doc: "leave out HA's start-up re-announcements of unchanged states (last point per entity kept in DATA_DIR/seen-states.bin)",
     default: () => 'true',
   },
+  IMPORT_HISTORY_ON_FIRST_START: {
+    schema: Type.String({ pattern: '^(false|true|all|\\d+(s|m|h|d))$' }),
+    expected: 'false, all (or true), or a duration such as 10d',
+    doc: "on the very first start (empty DATA_DIR), import HA's recorded history and long-term statistics from that far back (all: everything HA has)",
+    default: () => 'false',
+  },
+  STATISTICS: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: "keep HA's long-term statistics (hourly and 5-minute) in measurement ha_statistics, fetched as HA compiles them",
+    default: () => 'true',
+  },
 } as const satisfies Record<string, VarSpec>;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -465,6 +477,18 @@ export interface Config {
   readonly deadLetterDir: string;
   readonly backfillMaxWindowMs: number;
   readonly restartDedup: boolean;
+  /** IMPORT_HISTORY_ON_FIRST_START: how far back to import on a first start; null: no import. */
+  readonly importOnFirstStart: ImportRange | null;
+  /** STATISTICS: keep HA's long-term statistics up to date. */
+  readonly statistics: boolean;
+}
+
+/** How far back an import reaches: 'all' (everything HA has) or ms before now (HA's clock). */
+export type ImportRange = 'all' | number;
+
+/** `all` → 'all'; `10d` → its ms. */
+export function importRange(text: string): ImportRange {
+  return text === 'all' ? 'all' : durationMs(text);
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -704,6 +728,11 @@ function memorySection(v: Values): Pick<Config, 'memoryLimitMb' | 'encoderQueueB
   return { memoryLimitMb: limitMb, ...bounds, encoderQueueBytes: explicit ? v.num('ENCODER_QUEUE_BYTES') : bounds.encoderQueueBytes };
 }
 
+function firstStartImport(text: string): ImportRange | null {
+  if (text === 'false') return null;
+  return importRange(text === 'true' ? 'all' : text);
+}
+
 /** Validates the environment; throws one ConfigError naming every problem. */
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
@@ -737,6 +766,8 @@ export function loadConfig(env: Env): Config {
     deadLetterDir: v.str('DEAD_LETTER_DIR') as string,
     backfillMaxWindowMs: durationMs(v.str('BACKFILL_MAX_WINDOW') as string),
     restartDedup: v.str('RESTART_DEDUP') === 'true',
+    importOnFirstStart: firstStartImport(v.str('IMPORT_HISTORY_ON_FIRST_START') as string),
+    statistics: v.str('STATISTICS') === 'true',
   };
 }
 
