@@ -2,8 +2,9 @@
  * Python's view of JSON values, as Home Assistant's own InfluxDB integration applies it:
  * `float(x)` and `str(x)`. Needed so that SCHEMA=ha writes the same fields HA would.
  *
- * Known limit: JSON does not keep Python's int/float distinction, so `5.0` inside a list prints
- * as `5`, as an int would.
+ * JSON.parse loses Python's int/float distinction (`5.0` becomes 5); the frames of SCHEMA=ha
+ * that need it are parsed by workers/float-spelling.ts, which keeps it for numbers inside lists
+ * and dicts, so `[30.0, 100.0]` prints as HA prints it.
  *
  * Dict keys print sorted (workers/sorted-json.ts), unlike Python's insertion order: HA's REST
  * history sorts them, its live events do not, and one state must be one line.
@@ -11,6 +12,7 @@
  * Bounded: a value nested deeper than MAX_NESTING throws NestingTooDeepError (one invalid state,
  * workers/invalid.ts) long before the recursion could reach the thread's stack limit.
  */
+import { spelledAsFloat } from './float-spelling.js';
 import { MAX_NESTING, NestingTooDeepError } from './invalid.js';
 import { compareCodePoints } from './sorted-json.js';
 
@@ -49,6 +51,12 @@ export function pyFloatRepr(n: number): string {
   return `${i}${f ? `.${f}` : ''}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
+/** repr() of a float with no fraction (HA sent `5.0`): `5.0`, `-0.0`, `1e+16`. */
+function pyIntegralFloatRepr(n: number): string {
+  if (Object.is(n, -0)) return '-0.0';
+  return Math.abs(n) < 1e16 ? `${n}.0` : pyFloatRepr(n);
+}
+
 /** repr() of a str: single quotes unless it holds ' and no ", with Python's escapes. */
 export function pyStrRepr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
@@ -73,11 +81,13 @@ function pyRepr(value: unknown, what: string, depth: number): string {
   if (typeof value === 'string') return pyStrRepr(value);
   if (typeof value !== 'object') return String(value);
   if (depth > MAX_NESTING) throw new NestingTooDeepError(what);
-  if (Array.isArray(value)) return `[${value.map((v) => pyRepr(v, what, depth + 1)).join(', ')}]`;
+  const member = (v: unknown, key: number | string): string =>
+    typeof v === 'number' && spelledAsFloat(value, key) ? pyIntegralFloatRepr(v) : pyRepr(v, what, depth + 1);
+  if (Array.isArray(value)) return `[${value.map(member).join(', ')}]`;
   // Keys sorted (code point order), as HA's REST history sends them: one state, one line.
   return `{${Object.entries(value as Record<string, unknown>)
     .sort(([a], [b]) => compareCodePoints(a, b))
-    .map(([k, v]) => `${pyStrRepr(k)}: ${pyRepr(v, what, depth + 1)}`)
+    .map(([k, v]) => `${pyStrRepr(k)}: ${member(v, k)}`)
     .join(', ')}}`;
 }
 

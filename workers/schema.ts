@@ -19,5 +19,9 @@ export interface EncoderSetup {
 
 /** A batch encoder with both forms of the schema: what each worker (and POOL_SIZE=0) uses. */
 export function createSchemaBatchEncoder(options: SchemaOptions, setup: { readonly dedup?: boolean } = {}) {
-  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), { dedup: setup.dedup === true, flavor: options.flavor });
+  return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), {
+    dedup: setup.dedup === true,
+    flavor: options.flavor,
+    keepFloatSpelling: options.schema === 'ha',
+  });
 }

@@ -16,6 +16,7 @@ import { isControlMessage } from '../../src/ha/messages.js';
 import { toLatin1Form } from '../latin1.js';
 import { InvalidStateError, MAX_NESTING, NestingTooDeepError, nestsDeeperThan } from '../invalid.js';
 import type { StateEncoder } from '../typed-schema.js';
+import { mayHoldFloatSpelling, parseKeepingFloats } from '../float-spelling.js';
 import { escaperFor, type Flavor } from '../line-protocol.js';
 import { Batch, createThreadState } from './batch.js';
 import { encodeEvent, type HaEvent } from './live-event.js';
@@ -47,6 +48,8 @@ export interface BatchEncoderOptions {
   readonly dedup?: boolean;
   /** INFLUX_FLAVOR, for the ha_event lines (the state encoders have their own). */
   readonly flavor?: Flavor;
+  /** SCHEMA=ha: keep which integral numbers HA spelled as floats (workers/float-spelling.ts). */
+  readonly keepFloatSpelling?: boolean;
 }
 
 /**
@@ -59,6 +62,8 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
   const textEncoder = new TextEncoder();
   const records = options.dedup === true ? new RecordBuilder() : null;
 
+  const parse = options.keepFloatSpelling === true ? parseFrameKeepingFloats : JSON.parse;
+
   function encode(job: EncodeJob): EncodeResult {
     const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
     const latin1 = latin1Encoder !== undefined && !isAscii(text) && escapesAreAscii(text);
@@ -68,7 +73,7 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
     for (const end of job.ends) {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(latin1 ? text.toString('latin1', start, end) : text.toString('utf8', start, end));
+        parsed = parse(latin1 ? text.toString('latin1', start, end) : text.toString('utf8', start, end));
       } catch (err) {
         b.fail(`frame of ${end - start} bytes is not JSON: ${(err as Error).message}`);
         start = end;
@@ -85,6 +90,11 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
 }
 
 export type BatchEncoder = ReturnType<typeof createBatchEncoder>;
+
+/** JSON.parse, or the float-keeping parser when the text has a float-spelled number in brackets. */
+function parseFrameKeepingFloats(text: string): unknown {
+  return mayHoldFloatSpelling(text) ? parseKeepingFloats(text) : JSON.parse(text);
+}
 
 interface Message {
   type?: unknown;
