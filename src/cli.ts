@@ -80,8 +80,11 @@ async function withConfigFile(config: Config): Promise<Config> {
 }
 
 async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
+  const load = async (e: NodeJS.ProcessEnv): Promise<Config> => withConfigFile(loadConfig(e));
   try {
-    return await withConfigFile(loadConfig(env));
+    // In a Home Assistant add-on, its options too (src/addon/environment.ts).
+    if (env.SUPERVISOR_TOKEN) return await (await import('./addon/environment.js')).withAddonOptions(env, load);
+    return await load(env);
   } catch (err) {
     if (err instanceof ConfigError) return `${err.message}\n\nRun with --help for every variable and its default.\n`;
     throw err;

@@ -61,8 +61,8 @@ interface VarSpec {
   readonly expected: string;
   /** One line for --help and the README table. */
   readonly doc: string;
-  /** Default when unset or empty; absent = required (unless `optional`). */
-  readonly default?: (env: Env) => string;
+  /** Default when unset or empty; absent or undefined = required (unless `optional`). */
+  readonly default?: (env: Env) => string | undefined;
   readonly optional?: boolean;
   readonly secret?: boolean;
   /** Must parse as a URL (port in range, no spaces); shown without its user:password part. */
@@ -121,6 +121,17 @@ export function memoryBounds(limitMb: number | undefined): MemoryBounds {
   };
 }
 const httpUrl = Type.String({ pattern: '^https?://[^\\s/]+' });
+
+/**
+ * Inside a Home Assistant add-on the Supervisor sets SUPERVISOR_TOKEN and proxies HA Core's API:
+ * WebSocket at ws://supervisor/core/websocket, REST under http://supervisor/core/api/, both with
+ * that token (home-assistant/supervisor, supervisor/api/__init__.py `_register_proxy` and
+ * supervisor/api/proxy.py). SUPERVISOR_HOST stands in for `supervisor` in tests and development.
+ */
+const inAddon = (env: Env): boolean => Boolean(env.SUPERVISOR_TOKEN);
+const supervisorWebSocket = (env: Env): string | undefined => (inAddon(env) ? `ws://${env.SUPERVISOR_HOST || 'supervisor'}/core/websocket` : undefined);
+/** The add-on's data folder is the Supervisor's /data volume. */
+const dataDirDefault = (env: Env): string => env.DATA_DIR || (inAddon(env) ? '/data' : './data');
 const commaList = Type.String({ pattern: '^[^,]+(,[^,]+)*$' });
 const TAGS_JSON = 'a JSON object of strings, such as {"room":"hall, 1st floor"}';
 
@@ -129,14 +140,35 @@ export const VARIABLES = {
   HA_URL: {
     schema: Type.String({ pattern: '^(https?|wss?)://[^\\s/]+' }),
     expected: 'an http(s):// or ws(s):// URL such as http://homeassistant.local:8123',
-    doc: 'Home Assistant base URL, or its ws(s)://…/api/websocket URL',
+    doc: "Home Assistant base URL, or its ws(s)://…/api/websocket URL (add-on: the Supervisor's proxy, ws://supervisor/core/websocket)",
+    default: supervisorWebSocket,
     url: true,
   },
   HA_TOKEN: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a long-lived access token (HA profile → Security)',
-    doc: 'Home Assistant long-lived access token',
+    doc: 'Home Assistant long-lived access token (add-on: SUPERVISOR_TOKEN)',
+    default: (env) => (inAddon(env) ? env.SUPERVISOR_TOKEN : undefined),
     secret: true,
+  },
+  SUPERVISOR_TOKEN: {
+    schema: Type.String({ minLength: 1 }),
+    expected: "the token Home Assistant's Supervisor gives an add-on",
+    doc: 'set by the Supervisor inside a Home Assistant add-on: HA_URL, HA_TOKEN, DATA_DIR and HTTP_HOST then have add-on defaults, and ADDON_OPTIONS_FILE is read',
+    optional: true,
+    secret: true,
+  },
+  SUPERVISOR_HOST: {
+    schema: Type.String({ pattern: '^[^\\s/:@]+(:\\d{1,5})?$' }),
+    expected: 'a host name or address, with an optional :port',
+    doc: 'tests and development only: where the Supervisor is (host[:port]) instead of supervisor',
+    optional: true,
+  },
+  ADDON_OPTIONS_FILE: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a path to a JSON file',
+    doc: "with SUPERVISOR_TOKEN: the add-on's options (README, Install on Home Assistant OS); environment variables override them",
+    default: () => '/data/options.json',
   },
   HA_EVENT_TYPES: {
     schema: Type.String({ pattern: '^(\\*|[^,\\s]+(,[^,\\s]+)*)$' }),
@@ -344,14 +376,14 @@ export const VARIABLES = {
   HTTP_HOST: {
     schema: Type.String({ pattern: '^[^\\s/]+$' }),
     expected: 'an address to listen on, such as 127.0.0.1, 0.0.0.0 or ::',
-    doc: 'address of /health and /metrics (the container image sets 0.0.0.0)',
-    default: () => '127.0.0.1',
+    doc: "address of /health and /metrics (the container image sets 0.0.0.0; add-on: 0.0.0.0, for the Supervisor's watchdog)",
+    default: (env) => (inAddon(env) ? '0.0.0.0' : '127.0.0.1'),
   },
   DATA_DIR: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a folder path',
-    doc: 'folder for the spool, dead letters and saved state',
-    default: () => './data',
+    doc: 'folder for the spool, dead letters and saved state (add-on: /data)',
+    default: dataDirDefault,
   },
   LOG_LEVEL: {
     schema: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
@@ -382,7 +414,7 @@ export const VARIABLES = {
     schema: Type.String({ minLength: 1 }),
     expected: 'a folder path',
     doc: 'where batches that cannot be written now wait (default: DATA_DIR/spool)',
-    default: (env) => join(env.DATA_DIR || './data', 'spool'),
+    default: (env) => join(dataDirDefault(env), 'spool'),
   },
   SPOOL_MAX_BYTES: {
     schema: int(1024 * 1024, Number.MAX_SAFE_INTEGER),
@@ -394,7 +426,7 @@ export const VARIABLES = {
     schema: Type.String({ minLength: 1 }),
     expected: 'a folder path',
     doc: 'where points the database refuses one by one are kept (default: DATA_DIR/dead-letter)',
-    default: (env) => join(env.DATA_DIR || './data', 'dead-letter'),
+    default: (env) => join(dataDirDefault(env), 'dead-letter'),
   },
   BACKFILL_MAX_WINDOW: {
     schema: Type.String({ pattern: '^\\d+(ms|s|m|h|d)$' }),
@@ -437,6 +469,8 @@ export type InfluxConfig =
 
 export interface Config {
   readonly ha: { readonly url: string; readonly token: string; readonly eventTypes: readonly string[] | 'all' };
+  /** SUPERVISOR_TOKEN, when the ingestor runs as an add-on (a secret even when HA_TOKEN is another token). */
+  readonly supervisorToken: string | undefined;
   /** Where points go: InfluxDB-compatible HTTP, or gzip files in DATA_DIR/out. */
   readonly sink: 'influx' | 'file';
   /** Set when sink is 'influx'. */
@@ -743,6 +777,7 @@ export function loadConfig(env: Env): Config {
   const eventTypes = v.str('HA_EVENT_TYPES') as string;
   return {
     ha: { url: haWebSocketUrl(v.str('HA_URL') as string), token: v.str('HA_TOKEN') as string, eventTypes: eventTypes === '*' ? 'all' : eventTypes.split(',') },
+    supervisorToken: v.str('SUPERVISOR_TOKEN'),
     sink: v.str('SINK') as 'influx' | 'file',
     influx: influxSection(v),
     schema: schemaSection(v),
@@ -774,7 +809,7 @@ export function loadConfig(env: Env): Config {
 /** The table as text, for --help and the README. */
 export function describeVariables(): string {
   const rows = Object.entries(VARIABLES as Record<string, VarSpec>).map(([name, spec]) => {
-    const def = spec.default ? spec.default({}) : spec.optional ? '(optional)' : '(required)';
+    const def = spec.default?.({}) ?? (spec.optional ? '(optional)' : '(required)');
     return `  ${name.padEnd(20)} ${def.padEnd(16)} ${spec.doc}`;
   });
   return rows.join('\n');

@@ -1,5 +1,5 @@
 /**
- * The one redaction function: every configured secret (HA token, InfluxDB token, password, URL
+ * The one redaction function: every configured secret (HA token, the Supervisor's token, InfluxDB token, password, URL
  * credentials) and the forms it takes on the wire (`Token …`, `Bearer …`, `Basic base64(user:pw)`,
  * URL-encoded, JSON-escaped) is replaced by `[redacted]` in any text before it reaches a log
  * line, /health, /metrics or --check. Text from outside (a server echoing our request headers, an
@@ -43,7 +43,8 @@ export function createRedactor(secrets: readonly string[], basic: readonly (read
 
 /** The redactor for a configuration's secrets. */
 export function redactorFor(config: Config): Redact {
-  const secrets = [config.ha.token];
+  // The Supervisor's token is a secret even when HA_TOKEN is another one (an add-on given its own).
+  const secrets = [config.ha.token, ...(config.supervisorToken === undefined ? [] : [config.supervisorToken])];
   const basic: [string, string][] = [];
   const influx = config.influx;
   if (influx?.api === 'v2') secrets.push(influx.token);

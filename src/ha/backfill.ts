@@ -102,9 +102,14 @@ function restChunks(ids: readonly string[]): string[][] {
   return out;
 }
 
-/** HA's HTTP base from its WebSocket URL: ws://ha:8123/api/websocket → http://ha:8123. */
+/**
+ * HA's HTTP base from its WebSocket URL, to which `/api/…` paths are appended:
+ * ws://ha:8123/api/websocket → http://ha:8123; the Supervisor's proxy (an add-on), which serves
+ * the WebSocket at /core/websocket (and /core/api/websocket) and REST under /core/api/:
+ * ws://supervisor/core/websocket → http://supervisor/core.
+ */
 export function haHttpBase(wsUrl: string): string {
-  return wsUrl.replace(/^ws/, 'http').replace(/\/api\/websocket$/, '');
+  return wsUrl.replace(/^ws/, 'http').replace(/\/(api\/)?websocket$/, '');
 }
 
 /**

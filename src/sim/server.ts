@@ -73,6 +73,11 @@ export interface SimulatorOptions {
   readonly recorderLagMs?: number;
   /** The first this many connections break the auth protocol (see `authOkFirst`). */
   readonly authOkFirst?: number;
+  /**
+   * Answer as Home Assistant's Supervisor does to an add-on: the WebSocket at /core/websocket, REST
+   * under /core/api/ (home-assistant/supervisor, supervisor/api/__init__.py `_register_proxy`).
+   */
+  readonly supervisor?: boolean;
 }
 
 export interface EmitOptions {
@@ -171,7 +176,12 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst'>> & { port: number; host: string };
+  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'supervisor'>> & {
+    port: number;
+    host: string;
+  };
+  /** '/core' as the Supervisor's proxy, '' as HA itself. */
+  private readonly pathPrefix: string;
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
@@ -203,6 +213,7 @@ export class HaSimulator {
     this.clockOffsetMs = options.clockOffsetMs ?? 0;
     this.recorderLagMs = options.recorderLagMs ?? 0;
     this.authOkFirst = options.authOkFirst ?? 0;
+    this.pathPrefix = options.supervisor ? '/core' : '';
     this.rng = createRng(this.opts.seed);
     this.home = createHome(this.opts.entities, this.opts.seed);
     // Initial states: whole seconds (no fraction) in the last hour, as after an HA start.
@@ -238,7 +249,11 @@ export class HaSimulator {
   get url(): string {
     const addr = this.http?.address() as AddressInfo | null;
     if (!addr) throw new Error('simulator not started');
-    return `ws://${this.opts.host}:${addr.port}/api/websocket`;
+    return `ws://${this.opts.host}:${addr.port}${this.webSocketPath}`;
+  }
+
+  private get webSocketPath(): string {
+    return this.pathPrefix === '' ? '/api/websocket' : `${this.pathPrefix}/websocket`;
   }
 
   get port(): number {
@@ -269,7 +284,7 @@ export class HaSimulator {
 
   async start(): Promise<void> {
     const http = createServer((req, res) => this.rest(req, res));
-    const wss = new WebSocketServer({ server: http, path: '/api/websocket', perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+    const wss = new WebSocketServer({ server: http, path: this.webSocketPath, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
     wss.on('connection', (ws) => this.accept(ws));
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -819,7 +834,8 @@ export class HaSimulator {
   /** GET /api/history/period/<start>?end_time=…&filter_entity_id=a,b (Bearer token): lists of full states. */
   private rest(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://sim');
-    const m = /^\/api\/history\/period\/(.+)$/.exec(url.pathname);
+    const path = url.pathname.startsWith(`${this.pathPrefix}/`) ? url.pathname.slice(this.pathPrefix.length) : '';
+    const m = /^\/api\/history\/period\/(.+)$/.exec(path);
     if (req.method !== 'GET' || m === null) {
       res.writeHead(404).end('404: Not Found');
       return;
