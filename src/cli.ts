@@ -10,7 +10,6 @@
  *   process: an exit would let a supervisor's restart loop send the token again and again)
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { startIngestor, type Ingestor } from './app.js';
@@ -65,23 +64,49 @@ export function parseFlags(args: readonly string[]): { check: boolean; replayDea
   }
 }
 
-/** Reads CONFIG_FILE, when set, and merges its filters into those of the environment. */
-async function withConfigFile(config: Config): Promise<Config> {
-  if (config.configFile === undefined) return config;
-  let text: string;
+/**
+ * The configuration: the environment, over CONFIG_FILE's values when it is set (variable by
+ * variable: a variable set and not empty in the environment wins), the file's filter lists added
+ * to the environment's. Problems of both are listed together.
+ */
+export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
+  const path = env.CONFIG_FILE;
+  if (path === undefined || path === '') return loadConfig(env);
+  // Imported here: the YAML parser serves this one read and would stay in memory for the whole run.
+  const { mergeFilters, readConfigFile } = await import('./config-file/index.js');
+  let file: Awaited<ReturnType<typeof readConfigFile>>;
   try {
-    text = await readFile(config.configFile, 'utf8');
+    file = await readConfigFile(path);
   } catch (err) {
-    throw new ConfigError([`CONFIG_FILE: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError([...err.problems, ...envProblems(env)]);
   }
-  const { mergeFilters, parseFilterFile } = await import('./filter-file.js');
-  const fromFile = parseFilterFile(text, config.configFile);
-  return { ...config, schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, fromFile) } };
+  const fromEnv = Object.entries(env).filter(([, v]) => v !== undefined && v !== '');
+  const setInEnv = new Set(fromEnv.map(([k]) => k));
+  const sources = Object.fromEntries(Object.entries(file.sources).filter(([name]) => !setInEnv.has(name)));
+  const config = loadConfig({ ...file.variables, ...Object.fromEntries(fromEnv) }, sources);
+  return {
+    ...config,
+    schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, file.filters) },
+    notices: file.notices,
+    fileSecrets: file.secrets,
+  };
 }
 
-async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
+/** With a file that cannot be used, the environment's own wrong values are still worth listing. */
+function envProblems(env: NodeJS.ProcessEnv): readonly string[] {
   try {
-    return await withConfigFile(loadConfig(env));
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    // Only values that are wrong: what is missing may be what the file was to give.
+    return err instanceof ConfigError ? err.problems.filter((p) => !/required|set both|not set/.test(p)) : [];
+  }
+}
+
+async function configOrMessage(env: NodeJS.ProcessEnv): Promise<Config | string> {
+  try {
+    return await configFrom(env);
   } catch (err) {
     if (err instanceof ConfigError) return `${err.message}\n\nRun with --help for every variable and its default.\n`;
     throw err;
@@ -92,6 +117,7 @@ async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
 async function serve(config: Config, redact: Redact): Promise<number> {
   // Every log line passes the redaction on its way out, whatever wrote it.
   const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
+  for (const notice of config.notices ?? []) log.info(notice);
   let ingestor: Ingestor;
   try {
     ingestor = await startIngestor(config, { log, redact });
@@ -132,7 +158,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     process.stdout.write(`${version()}\n`);
     return EXIT.ok;
   }
-  const config = await configFrom(env);
+  const config = await configOrMessage(env);
   if (typeof config === 'string') {
     process.stderr.write(config);
     return EXIT.config;
