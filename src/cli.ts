@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import { startIngestor, type Ingestor } from './app.js';
 import { describeVariables, loadConfig, type Config } from './config.js';
 import { ConfigError, StartError } from './errors.js';
-import { redactorFor, type Redact } from './redact.js';
+import { createRedactor, redactorFor, type Redact } from './redact.js';
 
 export const EXIT = { ok: 0, failure: 1, config: 2, authRejected: 3 } as const;
 
@@ -84,7 +84,14 @@ export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
   const fromEnv = Object.entries(env).filter(([, v]) => v !== undefined && v !== '');
   const setInEnv = new Set(fromEnv.map(([k]) => k));
   const sources = Object.fromEntries(Object.entries(file.sources).filter(([name]) => !setInEnv.has(name)));
-  const config = loadConfig({ ...file.variables, ...Object.fromEntries(fromEnv) }, sources);
+  let config: Config;
+  try {
+    config = loadConfig({ ...file.variables, ...Object.fromEntries(fromEnv) }, sources);
+  } catch (err) {
+    // A !secret used where its value is shown (a host in a URL) is not shown either.
+    const redact = createRedactor(file.secrets);
+    throw err instanceof ConfigError ? new ConfigError(err.problems.map(redact)) : err;
+  }
   return {
     ...config,
     schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, file.filters) },

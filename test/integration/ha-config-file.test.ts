@@ -190,6 +190,22 @@ describe("CONFIG_FILE = HA's influxdb: block", () => {
     await startIngestor(sim, configFolder(block('  verify_ssl: false\n'), ''));
     await until('a write without verification', () => received.find((r) => r.startsWith('POST /write?db=db')), 20_000);
   });
+
+  it('a block with mistakes stops the start (exit 2) listing every problem, however many, and no secret', async () => {
+    const dir = configFolder(
+      `influxdb:\n  hostname: db\n  port: 70000\n  password: !secret influxdb_pasword\n${['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8'].map((k) => `  ${k}: 1\n`).join('')}`,
+      `influxdb_password: ${PASSWORD}\n`,
+    );
+    const { code, stderr } = await IngestorProcess.runToExit({ HA_URL: 'http://127.0.0.1:1', HA_TOKEN: 't', CONFIG_FILE: join(dir, 'influxdb.yaml') });
+    expect(code).toBe(2);
+    const file = join(dir, 'influxdb.yaml');
+    expect(stderr).toContain(`CONFIG_FILE ${file}: influxdb: unknown key "hostname" (did you mean "host"?)`);
+    expect(stderr).toContain(`CONFIG_FILE ${file}: influxdb.port: expected a port number from 1 to 65535, got 70000`);
+    expect(stderr).toContain(`CONFIG_FILE ${file}: influxdb.password: !secret influxdb_pasword: not found in ${join(dir, 'secrets.yaml')}`);
+    // Before, eight unknown keys or more gave "invalid configuration:" and nothing else.
+    expect(stderr.match(/unknown key/g)).toHaveLength(9);
+    expect(stderr).not.toContain(PASSWORD);
+  });
 });
 
 /** Every line's time is a whole millisecond within 1 ms below a state's last_updated (influxdb-client truncates). */

@@ -282,6 +282,14 @@ describe('environment over the file', () => {
     );
   });
 
+  it('a !secret value inside a message about another value is redacted', async () => {
+    writeFileSync(join(dir, 'secrets.yaml'), 'influx_host: "secret host name"\n');
+    const file = write('secret-host.yaml', 'influxdb:\n  host: !secret influx_host\n');
+    await expect(configFrom({ ...HA, CONFIG_FILE: file })).rejects.toThrow(
+      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://[redacted]:8086"`,
+    );
+  });
+
   it("the file's problems and the environment's wrong values in one listing", async () => {
     const file = write('bad.yaml', 'influxdb:\n  prot: 1\n');
     await expect(configFrom({ ...HA, CONFIG_FILE: file, GZIP_LEVEL: '12' })).rejects.toThrow(
