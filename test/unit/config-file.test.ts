@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { configFrom } from '../../src/cli.js';
+import { configFrom } from '../../src/config-sources.js';
 import { configFromText, type ReadText } from '../../src/config-file/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { redactorFor } from '../../src/redact.js';
