@@ -26,7 +26,7 @@
 import type { EntitySettings, FilterConfig } from '../../workers/filters.js';
 import type { VariableName } from '../config.js';
 import { UnsupportedTag } from './yaml.js';
-import { bool, type Checked, didYouMean, ensureList, ensureListCsv, entityId, mapping, oneOf, port, positiveInt, str } from './values.js';
+import { bool, type Checked, didYouMean, ensureList, ensureListCsv, entityId, hostName, mapping, oneOf, port, positiveInt, str } from './values.js';
 
 export interface FileSettings {
   /** Variables the file sets (the environment's win over these). */
@@ -168,7 +168,7 @@ function connectionSettings(block: Record<string, unknown>, at: At, problems: Pr
   const api = get('api_version', oneOf(['1', '2'], true)) ?? '1';
   out.set('INFLUX_API', api === '2' ? 'v2' : 'v1', 'api_version');
   const ssl = get('ssl', bool) ?? (api === '2' ? HA_DEFAULTS.sslV2 : false);
-  const host = get('host', str) ?? (api === '2' ? HA_DEFAULTS.hostV2 : HA_DEFAULTS.hostV1);
+  const host = get('host', hostName) ?? (api === '2' ? HA_DEFAULTS.hostV2 : HA_DEFAULTS.hostV1);
   const p = get('port', port) ?? (api === '2' ? undefined : HA_DEFAULTS.portV1);
   const path = get('path', str) ?? '';
   // influxdb-python puts a missing leading `/` on the path; an IPv6 address needs its brackets.

@@ -41,6 +41,18 @@ export function bool(v: unknown): Checked<boolean> {
   return expected('true or false');
 }
 
+/**
+ * A host name or address (cv.string in HA, which then builds `scheme://host:port`): a scheme,
+ * a path or a port in it would make a URL HA cannot use either, so it is said here.
+ */
+export function hostName(v: unknown): Checked<string> {
+  const s = str(v);
+  if ('expected' in s || /^\s*$|:\/\/|[/\s]/.test(s.ok) || /^[^:]+:\d+$/.test(s.ok)) {
+    return expected('a host name or address without scheme, port or path (ssl: true gives https, port: and path: the rest)');
+  }
+  return s;
+}
+
 /** vol.Coerce(int) for whole numbers, then a range. */
 function integer(v: unknown, min: number, max: number, what: string): Checked<number> {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : Number.NaN;

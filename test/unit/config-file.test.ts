@@ -234,6 +234,13 @@ describe('every problem at once', () => {
     expect(problems).toEqual(keys.map((k) => `CONFIG_FILE /ha/influx.yaml: (top level): unknown key "${k}"`));
   });
 
+  it('a host written as a URL or with a port is refused with what to write instead', async () => {
+    const expected = 'expected a host name or address without scheme, port or path (ssl: true gives https, port: and path: the rest)';
+    expect(await problemsOf('host: http://db.local\n')).toEqual([`CONFIG_FILE /ha/influx.yaml: host: ${expected}, got "http://db.local"`]);
+    expect(await problemsOf('host: db.local:8086\n')).toEqual([`CONFIG_FILE /ha/influx.yaml: host: ${expected}, got "db.local:8086"`]);
+    expect((await configFromText('host: "fe80::1"\n', 'f.yaml')).variables.INFLUX_URL).toBe('http://[fe80::1]:8086');
+  });
+
   it("HA's own combination rules: a token with api_version 1, a user with api_version 2", async () => {
     expect(await problemsOf('token: t\n')).toEqual(['CONFIG_FILE /ha/influx.yaml: token: only with api_version: 2 (HA refuses it with api_version 1)']);
     expect(await problemsOf('api_version: 2\nusername: u\npassword: p\ntoken: t\n')).toEqual([
@@ -276,17 +283,17 @@ describe('environment over the file', () => {
   });
 
   it('a value from the file that the variable refuses is named by its place in the file', async () => {
-    const file = write('bad-host.yaml', 'influxdb:\n  host: "bad host"\n');
+    const file = write('bad-host.yaml', 'influxdb:\n  host: "bad^host"\n');
     await expect(configFrom({ ...HA, CONFIG_FILE: file })).rejects.toThrow(
-      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://bad host:8086"`,
+      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://bad^host:8086" (not a valid URL: check the host name and that the port is 1 to 65535)`,
     );
   });
 
   it('a !secret value inside a message about another value is redacted', async () => {
-    writeFileSync(join(dir, 'secrets.yaml'), 'influx_host: "secret host name"\n');
+    writeFileSync(join(dir, 'secrets.yaml'), 'influx_host: "secret^host^name"\n');
     const file = write('secret-host.yaml', 'influxdb:\n  host: !secret influx_host\n');
     await expect(configFrom({ ...HA, CONFIG_FILE: file })).rejects.toThrow(
-      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://[redacted]:8086"`,
+      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://[redacted]:8086" (not a valid URL: check the host name and that the port is 1 to 65535)`,
     );
   });
 
