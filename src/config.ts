@@ -309,7 +309,7 @@ export const VARIABLES = {
   CONFIG_FILE: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a path to a .yaml, .yml or .json file',
-    doc: "filters and per-entity settings with HA's influxdb: keys (README, Filters)",
+    doc: "Home Assistant's influxdb: block as pasted (connection, schema, filters), or filters only; the environment wins (README, CONFIG_FILE)",
     optional: true,
   },
   POOL_SIZE: {
