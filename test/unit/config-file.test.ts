@@ -241,6 +241,16 @@ describe('every problem at once', () => {
     expect((await configFromText('host: "fe80::1"\n', 'f.yaml')).variables.INFLUX_URL).toBe('http://[fe80::1]:8086');
   });
 
+  it('the other messages: a tag HA does not know, an attribute name with a comma, a secrets.yaml that is not a mapping', async () => {
+    expect(await problemsOf('host: !lambda x\n')).toEqual(['CONFIG_FILE /ha/influx.yaml: cannot be read as YAML: Unresolved tag: !lambda at line 1, column 7']);
+    expect(await problemsOf('tags_attributes: [room, "a,b"]\n')).toEqual([
+      'CONFIG_FILE /ha/influx.yaml: tags_attributes.1: an attribute name with a comma cannot be used here',
+    ]);
+    expect(await problemsOf('password: !secret pw\n', files({ '/ha/secrets.yaml': '- pw\n' }))).toEqual([
+      'CONFIG_FILE /ha/influx.yaml: (top level): /ha/secrets.yaml: expected a mapping of secret names to values',
+    ]);
+  });
+
   it("HA's own combination rules: a token with api_version 1, a user with api_version 2", async () => {
     expect(await problemsOf('token: t\n')).toEqual(['CONFIG_FILE /ha/influx.yaml: token: only with api_version: 2 (HA refuses it with api_version 1)']);
     expect(await problemsOf('api_version: 2\nusername: u\npassword: p\ntoken: t\n')).toEqual([
