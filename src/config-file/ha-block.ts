@@ -119,15 +119,18 @@ export class Problems {
 }
 
 /** The block itself: under `influxdb:` (other top-level keys are other integrations', as in HA) or the whole file. */
-export function pickBlock(data: unknown): { block: unknown; path: string[]; wrapped: boolean } {
+export function pickBlock(data: unknown): { block: unknown; path: string[]; wrapped: boolean; outside: string[] } {
   if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'influxdb' in data) {
-    return { block: (data as { influxdb: unknown }).influxdb ?? {}, path: ['influxdb'], wrapped: true };
+    // influxdb's own keys beside it are an indentation slip, which HA would not apply either.
+    const outside = Object.keys(data).filter((k) => KNOWN_KEYS.includes(k));
+    return { block: (data as { influxdb: unknown }).influxdb ?? {}, path: ['influxdb'], wrapped: true, outside };
   }
-  return { block: data ?? {}, path: [], wrapped: false };
+  return { block: data ?? {}, path: [], wrapped: false, outside: [] };
 }
 
 /** The settings of a block (see the module header); problems into `problems`. */
 export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Problems): FileSettings {
+  for (const key of picked.outside) problems.add([key], 'belongs under influxdb: (indent it), or it is not applied');
   const block = problems.take(picked.path, picked.block, mapping);
   if (block === undefined) return { variables: {}, sources: {}, filters: {}, notices: [] };
   const at = (key: string) => [...picked.path, key];

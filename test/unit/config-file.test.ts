@@ -125,6 +125,12 @@ describe("HA's influxdb: block → variables", () => {
     expect(c.variables.INFLUX_URL).toBe('http://h:8086');
   });
 
+  it("influxdb's own keys beside influxdb: (an indentation slip) are a problem, not silently left out", async () => {
+    expect(await problemsOf('influxdb:\n  host: h\ninclude:\n  domains: sensor\n')).toEqual([
+      'CONFIG_FILE /ha/influx.yaml: include: belongs under influxdb: (indent it), or it is not applied',
+    ]);
+  });
+
   it('max_retries and retry_count: accepted, one notice saying what happens instead', async () => {
     const c = await configFromText('max_retries: 3\nretry_count: 2\n', 'f.yaml');
     expect(c.notices).toEqual([
