@@ -10,11 +10,11 @@
  *   process: an exit would let a supervisor's restart loop send the token again and again)
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { startIngestor, type Ingestor } from './app.js';
-import { describeVariables, loadConfig, type Config } from './config.js';
+import { describeVariables, type Config } from './config.js';
+import { configFrom } from './config-sources.js';
 import { ConfigError, StartError } from './errors.js';
 import { redactorFor, type Redact } from './redact.js';
 
@@ -65,26 +65,12 @@ export function parseFlags(args: readonly string[]): { check: boolean; replayDea
   }
 }
 
-/** Reads CONFIG_FILE, when set, and merges its filters into those of the environment. */
-async function withConfigFile(config: Config): Promise<Config> {
-  if (config.configFile === undefined) return config;
-  let text: string;
+async function configOrMessage(env: NodeJS.ProcessEnv): Promise<Config | string> {
   try {
-    text = await readFile(config.configFile, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`CONFIG_FILE: cannot read ${config.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
-  }
-  const { mergeFilters, parseFilterFile } = await import('./filter-file.js');
-  const fromFile = parseFilterFile(text, config.configFile);
-  return { ...config, schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, fromFile) } };
-}
-
-async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
-  const load = async (e: NodeJS.ProcessEnv): Promise<Config> => withConfigFile(loadConfig(e));
-  try {
-    // In a Home Assistant add-on, its options too (src/addon/environment.ts).
-    if (env.SUPERVISOR_TOKEN) return await (await import('./addon/environment.js')).withAddonOptions(env, load);
-    return await load(env);
+    // In a Home Assistant add-on, its options too, beneath the environment and over CONFIG_FILE
+    // (src/addon/environment.ts).
+    if (env.SUPERVISOR_TOKEN) return await (await import('./addon/environment.js')).withAddonOptions(env, configFrom);
+    return await configFrom(env);
   } catch (err) {
     if (err instanceof ConfigError) return `${err.message}\n\nRun with --help for every variable and its default.\n`;
     throw err;
@@ -95,6 +81,7 @@ async function configFrom(env: NodeJS.ProcessEnv): Promise<Config | string> {
 async function serve(config: Config, redact: Redact): Promise<number> {
   // Every log line passes the redaction on its way out, whatever wrote it.
   const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
+  for (const notice of config.notices ?? []) log.info(notice);
   let ingestor: Ingestor;
   try {
     ingestor = await startIngestor(config, { log, redact });
@@ -135,7 +122,7 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     process.stdout.write(`${version()}\n`);
     return EXIT.ok;
   }
-  const config = await configFrom(env);
+  const config = await configOrMessage(env);
   if (typeof config === 'string') {
     process.stderr.write(config);
     return EXIT.config;

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { FilterConfig } from '../workers/filters.js';
+import type { Precision, TimePrecision } from '../workers/ha-precision.js';
 import type { Flavor } from '../workers/line-protocol.js';
 import type { SchemaOptions } from '../workers/typed-schema.js';
 import { ConfigError } from './errors.js';
@@ -217,6 +218,24 @@ export const VARIABLES = {
     doc: 'v1: retention policy (default: the database default)',
     optional: true,
   },
+  INFLUX_TLS_VERIFY: {
+    schema: Type.Union([Type.Literal('true'), Type.Literal('false')]),
+    expected: 'true or false',
+    doc: "https: verify the database's certificate (HA's verify_ssl); false accepts any certificate",
+    default: () => 'true',
+  },
+  INFLUX_TLS_CA_FILE: {
+    schema: Type.String({ minLength: 1 }),
+    expected: 'a path to a PEM file',
+    doc: "https: CA certificate(s) the database's certificate is verified against (HA's ssl_ca_cert), besides the usual ones",
+    optional: true,
+  },
+  INFLUX_PRECISION: {
+    schema: Type.Union(['s', 'ms', 'us', 'ns'].map((p) => Type.Literal(p))),
+    expected: 's, ms, us or ns',
+    doc: "SCHEMA=ha: timestamps truncated to this unit as HA's client does (HA's precision); the typed schema keeps ns",
+    default: () => 'ns',
+  },
   INFLUX_USERNAME: { schema: Type.String({ minLength: 1 }), expected: 'a user name', doc: 'v1: user (Basic auth)', optional: true },
   INFLUX_PASSWORD: {
     schema: Type.String({ minLength: 1 }),
@@ -322,7 +341,7 @@ export const VARIABLES = {
   CONFIG_FILE: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a path to a .yaml, .yml or .json file',
-    doc: "filters and per-entity settings with HA's influxdb: keys (README, Filters)",
+    doc: "Home Assistant's influxdb: block as pasted (connection, schema, filters), or filters only; the environment wins (README, CONFIG_FILE)",
     optional: true,
   },
   POOL_SIZE: {
@@ -456,7 +475,15 @@ export const VARIABLES = {
 
 export type VariableName = keyof typeof VARIABLES;
 
-export type InfluxConfig =
+/** How an https:// database's certificate is checked. Absent: verified against Node's CAs. */
+export interface InfluxTls {
+  /** INFLUX_TLS_VERIFY. */
+  readonly verify: boolean;
+  /** INFLUX_TLS_CA_FILE: read when the client is built (not while validating). */
+  readonly caFile: string | undefined;
+}
+
+export type InfluxConfig = (
   | { readonly api: 'v2'; readonly url: string; readonly token: string; readonly org: string; readonly bucket: string }
   | {
       readonly api: 'v1';
@@ -465,7 +492,8 @@ export type InfluxConfig =
       readonly rp: string | undefined;
       readonly username: string | undefined;
       readonly password: string | undefined;
-    };
+    }
+) & { readonly tls?: InfluxTls };
 
 export interface Config {
   readonly ha: { readonly url: string; readonly token: string; readonly eventTypes: readonly string[] | 'all' };
@@ -515,6 +543,10 @@ export interface Config {
   readonly importOnFirstStart: ImportRange | null;
   /** STATISTICS: keep HA's long-term statistics up to date. */
   readonly statistics: boolean;
+  /** Said once at start-up (info): CONFIG_FILE keys accepted without effect here. */
+  readonly notices?: readonly string[];
+  /** Values CONFIG_FILE took from secrets.yaml: redacted like the tokens. */
+  readonly fileSecrets?: readonly string[];
 }
 
 /** How far back an import reaches: 'all' (everything HA has) or ms before now (HA's clock). */
@@ -590,8 +622,14 @@ class Values {
   }
 }
 
+/**
+ * Where a value came from, for messages: a variable set by CONFIG_FILE is named by its place in
+ * the file (`CONFIG_FILE x.yaml: port (INFLUX_URL)`), one from the environment by its name.
+ */
+export type Sources = Readonly<Partial<Record<string, string>>>;
+
 /** Each variable against its schema (defaults applied); every problem into `problems`. */
-function readVariables(env: Env, problems: string[]): Values {
+function readVariables(env: Env, problems: string[], sources: Sources): Values {
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(VARIABLES) as [string, VarSpec][]) {
     const given = env[name];
@@ -600,10 +638,11 @@ function readVariables(env: Env, problems: string[]): Values {
       if (!spec.optional) problems.push(`${name}: required (${spec.expected}), not set`);
       continue;
     }
+    const label = given !== undefined && given !== '' && sources[name] !== undefined ? `${sources[name]} (${name})` : name;
     const value = convert(spec.schema, raw);
     const invalid = !check(spec.schema, value) ? '' : spec.url ? urlProblem(raw) : null;
     if (invalid !== null) {
-      problems.push(`${name}: expected ${spec.expected}, got ${describeGiven(spec, raw)}${invalid === '' ? '' : ` (${invalid})`}`);
+      problems.push(`${label}: expected ${spec.expected}, got ${describeGiven(spec, raw)}${invalid === '' ? '' : ` (${invalid})`}`);
       continue;
     }
     values[name] = value;
@@ -674,11 +713,15 @@ function checkCombinations(v: Values, problems: string[]): void {
 function influxSection(v: Values): InfluxConfig | null {
   if (v.str('SINK') !== 'influx') return null;
   const { url, username, password } = splitCredentials(v.str('INFLUX_URL') as string);
+  const verify = v.str('INFLUX_TLS_VERIFY') === 'true';
+  const caFile = v.str('INFLUX_TLS_CA_FILE');
+  // Node's own checks unless a setting says otherwise.
+  const tls = verify && caFile === undefined ? {} : { tls: { verify, caFile } };
   if (v.str('INFLUX_API') === 'v2') {
-    return { api: 'v2', url, token: v.str('INFLUX_TOKEN') as string, org: v.str('INFLUX_ORG') as string, bucket: v.str('INFLUX_BUCKET') as string };
+    return { api: 'v2', url, token: v.str('INFLUX_TOKEN') as string, org: v.str('INFLUX_ORG') as string, bucket: v.str('INFLUX_BUCKET') as string, ...tls };
   }
   const db = v.str('INFLUX_DB') as string;
-  return { api: 'v1', url, db, rp: v.str('INFLUX_RP'), username: username ?? v.str('INFLUX_USERNAME'), password: password ?? v.str('INFLUX_PASSWORD') };
+  return { api: 'v1', url, db, rp: v.str('INFLUX_RP'), username: username ?? v.str('INFLUX_USERNAME'), password: password ?? v.str('INFLUX_PASSWORD'), ...tls };
 }
 
 /**
@@ -714,6 +757,13 @@ function checkTags(v: Values, problems: string[]): void {
   if ('problem' in parsed) problems.push(`INFLUX_TAGS: expected ${TAGS_JSON}, got ${JSON.stringify(raw)} (${parsed.problem})`);
 }
 
+/** INFLUX_PRECISION other than ns: truncated as the client HA uses for that API would (workers/ha-precision.ts). */
+function haPrecision(v: Values): { precision?: TimePrecision } {
+  const unit = v.str('INFLUX_PRECISION') as Precision;
+  if (unit === 'ns') return {};
+  return { precision: { unit, client: v.str('SINK') === 'influx' && v.str('INFLUX_API') === 'v2' ? 'influxdb-client' : 'influxdb-python' } };
+}
+
 function schemaSection(v: Values): SchemaOptions {
   const filters: FilterConfig = {
     include: { domains: v.list('INCLUDE_DOMAINS'), entities: v.list('INCLUDE_ENTITIES'), entity_globs: v.list('INCLUDE_ENTITY_GLOBS') },
@@ -736,6 +786,7 @@ function schemaSection(v: Values): SchemaOptions {
       ignoreAttributes: [],
       // As HA's integration with the same API: its v1 client drops "" fields, its v2 client writes them.
       emptyStringFields: v.str('SINK') === 'influx' && v.str('INFLUX_API') === 'v2',
+      ...haPrecision(v),
     },
     filters,
     flavor,
@@ -767,10 +818,13 @@ function firstStartImport(text: string): ImportRange | null {
   return importRange(text === 'true' ? 'all' : text);
 }
 
-/** Validates the environment; throws one ConfigError naming every problem. */
-export function loadConfig(env: Env): Config {
+/**
+ * Validates the environment (with CONFIG_FILE's values merged in by the caller: `sources` names
+ * where those came from); throws one ConfigError naming every problem.
+ */
+export function loadConfig(env: Env, sources: Sources = {}): Config {
   const problems: string[] = [];
-  const v = readVariables(env, problems);
+  const v = readVariables(env, problems, sources);
   checkCombinations(v, problems);
   checkTags(v, problems);
   if (problems.length > 0) throw new ConfigError(problems);

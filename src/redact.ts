@@ -1,6 +1,7 @@
 /**
- * The one redaction function: every configured secret (HA token, the Supervisor's token, InfluxDB token, password, URL
- * credentials) and the forms it takes on the wire (`Token …`, `Bearer …`, `Basic base64(user:pw)`,
+ * The one redaction function: every configured secret (HA token, the Supervisor's token, InfluxDB
+ * token, password, URL credentials, CONFIG_FILE's `!secret` values) and the forms it takes on the
+ * wire (`Token …`, `Bearer …`, `Basic base64(user:pw)`,
  * URL-encoded, JSON-escaped) is replaced by `[redacted]` in any text before it reaches a log
  * line, /health, /metrics or --check. Text from outside (a server echoing our request headers, an
  * error page) is the usual way a secret would get there; the hook on the log stream catches every
@@ -53,5 +54,7 @@ export function redactorFor(config: Config): Redact {
     basic.push([influx.username ?? '', influx.password]);
   }
   if (config.enrich.weatherApiKey !== undefined) secrets.push(config.enrich.weatherApiKey);
+  // Whatever CONFIG_FILE took from secrets.yaml (`!secret`), wherever it was used.
+  secrets.push(...(config.fileSecrets ?? []));
   return createRedactor(secrets, basic);
 }

@@ -23,10 +23,12 @@
  *   while with api_version 2 (influxdb-client's Point quotes every string) it is written as "".
  * - timestamp: the state's last_updated, whichever path brought it (live, snapshot, history):
  *   one state, one timestamp. HA's integration uses time_fired, a few µs later; other event
- *   types (ha_event points) keep time_fired.
+ *   types (ha_event points) keep time_fired. With `precision` (HA's `precision:`), truncated as
+ *   HA's client truncates (ha-precision.ts), still written in ns.
  */
 import { escaperFor, formatFloat, type Escaper, type Flavor } from './line-protocol.js';
 import { pyFloat, pyStr } from './python-values.js';
+import { haTimestampNs, type TimePrecision } from './ha-precision.js';
 import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
 import { attributeName, InvalidStateError, type HaState, type StateEncoder } from './typed-schema.js';
@@ -41,6 +43,8 @@ export interface HaSchemaOptions {
   readonly ignoreAttributes: readonly string[];
   /** Write string fields that are "" (HA with api_version 2) or leave them out (api_version 1). Default: left out. */
   readonly emptyStringFields?: boolean;
+  /** HA's `precision:`; absent or ns: the timestamp as it came (ns). */
+  readonly precision?: TimePrecision;
 }
 
 export const DEFAULT_HA_SCHEMA: HaSchemaOptions = {
@@ -149,6 +153,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
   const rulesFor = compileFilters({ ...filters, ignore_attributes: [...(filters?.ignore_attributes ?? []), ...options.ignoreAttributes] });
   const tagAttributes = new Set(options.tagsAttributes);
   const times = new IsoReader();
+  const precision = options.precision?.unit === 'ns' ? undefined : options.precision;
 
   function encodeState(s: HaState, timeNs?: string): string | null {
     if (typeof s !== 'object' || s === null || typeof s.entity_id !== 'string') throw new InvalidStateError('state without entity_id');
@@ -159,8 +164,9 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const dot = s.entity_id.indexOf('.');
     if (dot <= 0) throw new InvalidStateError(`entity_id ${JSON.stringify(s.entity_id)} has no domain`);
     const domain = s.entity_id.slice(0, dot);
-    const ns = timeNs ?? (typeof s.last_updated === 'string' ? times.read(s.last_updated) : null);
-    if (ns === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
+    const read = timeNs ?? (typeof s.last_updated === 'string' ? times.read(s.last_updated) : null);
+    if (read === null) throw new InvalidStateError(`${s.entity_id}: last_updated ${badTimeReason(s.last_updated)}`);
+    const ns = precision === undefined ? read : haTimestampNs(read, precision);
     const attributes = (s.attributes ?? {}) as Record<string, unknown>;
     const measurement = measurementOf(options, s, domain, attributes, rules.overrideMeasurement);
 

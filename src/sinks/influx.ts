@@ -14,9 +14,14 @@
  * - A response body is read up to MAX_BODY_BYTES, the rest is discarded (the connection is
  *   closed), and the whole request has a deadline: a body that never ends cannot grow memory or
  *   hold a request slot.
+ * - https: the certificate is verified (INFLUX_TLS_VERIFY=false turns that off, HA's
+ *   `verify_ssl: false`), against Node's CAs, or only those of INFLUX_TLS_CA_FILE when set (HA's
+ *   `ssl_ca_cert`). The file is read when the client is built; unreadable, the start fails.
  */
+import { readFileSync } from 'node:fs';
 import { type Dispatcher, Pool } from 'undici';
-import type { InfluxConfig } from '../config.js';
+import type { InfluxConfig, InfluxTls } from '../config.js';
+import { StartError } from '../errors.js';
 
 export interface WriteTarget {
   readonly origin: string;
@@ -25,6 +30,23 @@ export interface WriteTarget {
   readonly headers: Readonly<Record<string, string>>;
   /** For logs: where we write, without secrets. */
   readonly description: string;
+  readonly tls?: InfluxTls;
+}
+
+/** undici's `connect` options for the target's certificate checks (undefined: Node's defaults). */
+export function tlsConnectOptions(tls: InfluxTls | undefined): { rejectUnauthorized: boolean; ca?: string[] } | undefined {
+  if (tls === undefined || (tls.verify && tls.caFile === undefined)) return undefined;
+  if (tls.caFile === undefined || !tls.verify) return { rejectUnauthorized: tls.verify };
+  let extra: string;
+  try {
+    extra = readFileSync(tls.caFile, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new StartError('INFLUX_TLS_CA_UNREADABLE', `INFLUX_TLS_CA_FILE=${tls.caFile}: cannot read it: ${why}`, { cause: err, exitCode: 2 });
+  }
+  // Only the file's CAs, as HA's clients do with ssl_ca_cert (requests' `verify=<file>`, urllib3's
+  // `ca_certs`): a private CA pins the database. NODE_EXTRA_CA_CERTS adds to Node's list instead.
+  return { rejectUnauthorized: true, ca: [extra] };
 }
 
 export function influxWriteTarget(influx: InfluxConfig): WriteTarget {
@@ -39,6 +61,7 @@ export function influxWriteTarget(influx: InfluxConfig): WriteTarget {
       path: `${base}/api/v2/write?${q}`,
       headers,
       description: `${url.origin}${base} (v2, org ${influx.org}, bucket ${influx.bucket})`,
+      tls: influx.tls,
     };
   }
   const q = new URLSearchParams({ db: influx.db, precision: 'ns' });
@@ -46,7 +69,7 @@ export function influxWriteTarget(influx: InfluxConfig): WriteTarget {
   if (influx.username !== undefined && influx.password !== undefined) {
     headers.authorization = `Basic ${Buffer.from(`${influx.username}:${influx.password}`).toString('base64')}`;
   }
-  return { origin: url.origin, path: `${base}/write?${q}`, headers, description: `${url.origin}${base} (v1, database ${influx.db})` };
+  return { origin: url.origin, path: `${base}/write?${q}`, headers, description: `${url.origin}${base} (v1, database ${influx.db})`, tls: influx.tls };
 }
 
 export interface WriteResponse {
@@ -147,6 +170,7 @@ export function createHttpWriteClient(target: WriteTarget, opts: { connections: 
     headersTimeout: opts.timeoutMs,
     bodyTimeout: opts.timeoutMs,
     connectTimeout: Math.min(opts.timeoutMs, 10_000),
+    connect: tlsConnectOptions(target.tls),
   });
   const plainHeaders = target.headers;
   const gzipHeaders = { ...target.headers, 'content-encoding': 'gzip' };

@@ -7,9 +7,10 @@
  * is one line for the log; the ingestor keeps running whatever it says (the database may come up
  * later), and /health reports the first failing write.
  */
+import type { Dispatcher } from 'undici';
 import type { Flavor } from '../../workers/line-protocol.js';
 import type { InfluxConfig } from '../config.js';
-import { influxWriteTarget } from './influx.js';
+import { influxWriteTarget, tlsConnectOptions } from './influx.js';
 
 export interface CheckVerdict {
   readonly ok: boolean;
@@ -38,7 +39,8 @@ async function askDatabase(influx: InfluxConfig, flavor: Flavor): Promise<CheckV
   if (influx.api === 'v2') {
     // Imported here: the client serves this one check and would cost its memory for the whole run.
     const { HttpError, InfluxDB } = await import('@influxdata/influxdb-client');
-    const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: TIMEOUT_MS });
+    // The same certificate checks as the writes (INFLUX_TLS_VERIFY, INFLUX_TLS_CA_FILE).
+    const client = new InfluxDB({ url: influx.url, token: influx.token, timeout: TIMEOUT_MS, transportOptions: tlsConnectOptions(influx.tls) ?? {} });
     const q = new URLSearchParams({ name: influx.bucket, org: influx.org });
     try {
       const res = (await client.transport.request(`/api/v2/buckets?${q}`, null, { method: 'GET' })) as { buckets?: unknown[] };
@@ -69,11 +71,7 @@ async function askDatabase(influx: InfluxConfig, flavor: Flavor): Promise<CheckV
     }
   }
   try {
-    const { request } = await import('undici');
-    const res = await request(new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), {
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
-    });
+    const res = await requestWithTls(influx, new URL('ping', influx.url.endsWith('/') ? influx.url : `${influx.url}/`), { method: 'GET' });
     await res.body.dump();
     const version = res.headers['x-influxdb-version'];
     if (res.statusCode >= 300) return { ok: false, message: `${influx.url}/ping answered ${res.statusCode}` };
@@ -91,15 +89,28 @@ async function askDatabase(influx: InfluxConfig, flavor: Flavor): Promise<CheckV
 /** Whether an empty body may be written: what the database says before it reads any line. */
 export async function probeWrite(influx: InfluxConfig): Promise<{ status: number; text: string }> {
   const target = influxWriteTarget(influx);
-  const { request } = await import('undici');
-  const res = await request(`${target.origin}${target.path}`, {
-    method: 'POST',
-    headers: target.headers,
-    body: '',
-    headersTimeout: TIMEOUT_MS,
-    bodyTimeout: TIMEOUT_MS,
-  });
+  const res = await requestWithTls(influx, `${target.origin}${target.path}`, { method: 'POST', headers: target.headers, body: '' });
   return { status: res.statusCode, text: (await res.body.text()).trim().slice(0, 300) };
+}
+
+/** One request with the database's certificate checks (an Agent of its own when they differ from Node's). */
+async function requestWithTls(
+  influx: InfluxConfig,
+  url: string | URL,
+  opts: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
+): Promise<Dispatcher.ResponseData> {
+  const { Agent, request } = await import('undici');
+  const connect = tlsConnectOptions(influx.tls);
+  const dispatcher = connect === undefined ? undefined : new Agent({ connect });
+  try {
+    const res = await request(url, { ...opts, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS, dispatcher });
+    // The body is read by the caller; the Agent closes once it is (close waits for requests under way).
+    if (dispatcher !== undefined) res.body.once('close', () => void dispatcher.close());
+    return res;
+  } catch (err) {
+    await dispatcher?.destroy();
+    throw err;
+  }
 }
 
 /** An answer that authorized the write: 2xx, or a 400 about the (empty) content. */

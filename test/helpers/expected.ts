@@ -27,6 +27,19 @@ export function nsOf(iso: string): string {
   return (BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'))).toString();
 }
 
+const HA_ON: Record<string, number> = { on: 1, locked: 1, above_horizon: 1, open: 1, home: 1, off: 0, unlocked: 0, below_horizon: 0, closed: 0, not_home: 0 };
+
+/** SCHEMA=ha: the `value` and `state` fields HA's integration writes for a state (its rules, not our encoder). */
+export function haValueState(state: string, attributes: Record<string, unknown>): [number | null, string | null] {
+  const n = Number(state.trim());
+  const isNumber = state.trim() !== '' && !/[a-df-z]/i.test(state) && Number.isFinite(n);
+  // With a text state the value field is free, so an attribute named "value" takes it (HA does
+  // so); a state Python reads as inf or nan takes it but is not written.
+  const pythonNumber = /^[+-]?(inf|infinity|nan)$/i.test(state.trim());
+  const attrValue = typeof attributes.value === 'number' && !pythonNumber ? attributes.value : null;
+  return [isNumber ? n : (HA_ON[state] ?? attrValue), isNumber || pythonNumber ? null : state];
+}
+
 function numeric(s: string): number | null {
   const t = s.trim();
   if (t === '' || /[a-df-z]/i.test(t) || /^[-+]?(nan|inf)/i.test(t)) return null;

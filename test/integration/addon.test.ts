@@ -49,16 +49,19 @@ describe('as a Home Assistant add-on', () => {
     sim.dropConnections();
     await emitting;
     // REST takes ids as a comma list: the simulator's one id with a comma cannot be asked for.
+    // Its missed states are left out of both sides: the last of them may still come with the
+    // snapshot after the reconnect, when no newer state of it arrived first.
     const missed = new Set(sim.emitted.filter((e) => !e.delivered && e.entityId.includes(',')));
+    const missedAt = new Set([...missed].map((e) => `${e.entityId} ${e.lastUpdatedUs}000`));
     const expected = expectedPoints(
       [...sim.snapshotStates.values()],
       sim.emitted.filter((e) => !missed.has(e)),
-    );
+    ).filter((p) => !missedAt.has(`${p.entityId} ${p.time}`));
     let actual: ExpectedPoint[] = [];
     await until(
       'every point in the database',
       async () => {
-        actual = await readInfluxV1(influxUrl, db);
+        actual = (await readInfluxV1(influxUrl, db)).filter((p) => !missedAt.has(`${p.entityId} ${p.time}`));
         return actual.length >= expected.length ? true : undefined;
       },
       30_000,

@@ -4,7 +4,7 @@
  * value/state, time_fired), read back from a real InfluxDB 1.6.7.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { nsOf } from '../helpers/expected.js';
+import { haValueState, nsOf } from '../helpers/expected.js';
 import { influxQuery } from '../helpers/influxql.js';
 import { Scenario } from '../helpers/scenario.js';
 
@@ -13,8 +13,6 @@ afterEach(async () => {
   await sc?.stop();
   sc = null;
 });
-
-const ON: Record<string, number> = { on: 1, locked: 1, above_horizon: 1, open: 1, home: 1, off: 0, unlocked: 0, below_horizon: 0, closed: 0, not_home: 0 };
 
 describe('SCHEMA=ha', () => {
   it('writes the series HA would write: measurement, tags, value/state and time, point by point', async () => {
@@ -29,15 +27,7 @@ describe('SCHEMA=ha', () => {
       const unit = attributes.unit_of_measurement;
       const measurement = typeof unit === 'string' && unit !== '' ? unit : entityId;
       const [domain, objectId] = [entityId.slice(0, entityId.indexOf('.')), entityId.slice(entityId.indexOf('.') + 1)];
-      const n = Number(state.trim());
-      const numeric = state.trim() !== '' && !/[a-df-z]/i.test(state) && Number.isFinite(n);
-      // With a text state the value field is free, so an attribute named "value" takes it (HA does
-      // so); a state Python reads as inf or nan takes it but is not written.
-      const pythonNumber = /^[+-]?(inf|infinity|nan)$/i.test(state.trim());
-      const attrValue = typeof attributes.value === 'number' && !pythonNumber ? attributes.value : null;
-      const value = numeric ? n : (ON[state] ?? attrValue);
-      const shownState = numeric || pythonNumber ? null : state;
-      want.set(`${measurement}|${domain}|${objectId}|${nsOf(time)}`, JSON.stringify([value, shownState]));
+      want.set(`${measurement}|${domain}|${objectId}|${nsOf(time)}`, JSON.stringify(haValueState(state, attributes)));
     };
     for (const st of sc.sim.snapshotStates.values()) add(st.entity_id, st.state, st.attributes, st.last_updated);
     for (const e of sc.sim.emitted) add(e.entityId, e.state, e.attributes, e.lastUpdated);

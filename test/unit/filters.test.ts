@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { mergeFilters, parseFilterFile } from '../../src/filter-file.js';
+import { configFromText, mergeFilters } from '../../src/config-file/index.js';
 import { createHaEncoder, DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
 import { compileFilters, type FilterConfig } from '../../workers/filters.js';
 import { createTypedEncoder } from '../../workers/typed-schema.js';
@@ -100,23 +100,24 @@ describe('filters in both schemas', () => {
 });
 
 describe('CONFIG_FILE', () => {
-  it('reads YAML and JSON with HA keys', () => {
+  it('reads YAML and JSON with HA keys', async () => {
     const yaml =
       'include:\n  domains: [sensor]\nexclude:\n  entity_globs: ["sensor.*_rssi"]\ncomponent_config:\n  sensor.a:\n    override_measurement: outdoor\n';
-    expect(parseFilterFile(yaml, 'f.yaml')).toEqual({
+    expect((await configFromText(yaml, 'f.yaml')).filters).toMatchObject({
       include: { domains: ['sensor'] },
       exclude: { entity_globs: ['sensor.*_rssi'] },
       component_config: { 'sensor.a': { override_measurement: 'outdoor' } },
     });
-    expect(parseFilterFile('{"ignore_attributes":["icon"]}', 'f.json')).toEqual({ ignore_attributes: ['icon'] });
-    expect(parseFilterFile('', 'empty.yaml')).toEqual({});
+    expect((await configFromText('{"ignore_attributes":["icon"]}', 'f.json')).filters).toMatchObject({ ignore_attributes: ['icon'] });
+    expect((await configFromText('', 'empty.yaml')).variables).toEqual({});
   });
 
-  it('reports every problem with its place, in one error', () => {
-    const bad = 'include:\n  domains: [sensor, 3]\n  bogus: 1\ncomponent_config:\n  sensor.a:\n    override_measurement: ""\nextra: true\n';
+  it('reports every problem with its place, in one error', async () => {
+    // An empty override_measurement is valid in HA (it means none): no longer a problem.
+    const bad = 'include:\n  domains: [sensor, [3]]\n  bogus: 1\ncomponent_config:\n  sensor.a:\n    override_measurement: ""\nextra: true\n';
     let problems: readonly string[] = [];
     try {
-      parseFilterFile(bad, 'f.yaml');
+      await configFromText(bad, 'f.yaml');
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       problems = (err as ConfigError).problems;
@@ -124,14 +125,13 @@ describe('CONFIG_FILE', () => {
     expect(problems).toEqual([
       'CONFIG_FILE f.yaml: (top level): unknown key "extra"',
       'CONFIG_FILE f.yaml: include: unknown key "bogus"',
-      'CONFIG_FILE f.yaml: include.domains.1: must be string',
-      'CONFIG_FILE f.yaml: component_config.sensor.a.override_measurement: must not have fewer than 1 characters',
+      'CONFIG_FILE f.yaml: include.domains.1: expected a text, got a list',
     ]);
   });
 
-  it('says when the file is not YAML or JSON', () => {
-    expect(() => parseFilterFile('{not json', 'f.json')).toThrow(/^invalid configuration:\n {2}- CONFIG_FILE f\.json: cannot be read as JSON: /);
-    expect(() => parseFilterFile('a: [1, 2', 'f.yaml')).toThrow(/CONFIG_FILE f\.yaml: cannot be read as YAML: /);
+  it('says when the file is not YAML or JSON', async () => {
+    await expect(configFromText('{not json', 'f.json')).rejects.toThrow(/^invalid configuration:\n {2}- CONFIG_FILE f\.json: cannot be read as JSON: /);
+    await expect(configFromText('a: [1, 2', 'f.yaml')).rejects.toThrow(/CONFIG_FILE f\.yaml: cannot be read as YAML: /);
   });
 
   it('adds the file to the environment', () => {
