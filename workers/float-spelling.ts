@@ -21,19 +21,31 @@ export function spelledAsFloat(container: object, member: number | string): bool
 }
 
 /**
- * A cheap test on the frame's text: an integral number spelled with a fraction or an exponent as
- * an array element (after `[` or a comma: object members start with a quote), or as a member of
- * an object other than a state's attributes (`attributes`, history's `"s":…,"a":`), whose own numbers
- * Python's float() reads the same either way. Over-matching only costs the slower parse;
- * under-matching is what the unit tests guard.
+ * Cheap tests on a frame's text for an integral number spelled with a fraction or an exponent
+ * (`5.0`, `1e3`). Over-matching only costs the slower parse; under-matching is what the unit
+ * tests guard.
+ *
+ * NESTED finds one inside a list or a dict that is itself a value, not a member of a state's
+ * attributes (`"attributes":{`, history's `"s":…,"a":{`), whose numbers Python's float() reads the
+ * same either way. Every such number is one of: an array element (after `[` or a comma: object
+ * members start with a quote); a member whose nearest bracket before it is a `{` other than the
+ * attributes' own; or one whose nearest bracket before it is `[`, `]` or `}` (a member after a
+ * nested value). A bracket inside a string only makes a match more likely.
  */
 const INTEGRAL_FLOAT = '-?\\d+(?:\\.0+(?:[eE][+-]?\\d+)?|[eE][+-]?\\d+)';
-const FLOAT_IN_CONTAINER = new RegExp(
-  `[[,]\\s*${INTEGRAL_FLOAT}\\s*[,\\]}]|(?<!"attributes":|"s":"(?:[^"\\\\]|\\\\.)*","a":)\\{[^{}[\\]]*":\\s*${INTEGRAL_FLOAT}\\s*[,}]`,
+const NESTED = new RegExp(
+  [
+    `[[,]\\s*${INTEGRAL_FLOAT}\\s*[,\\]}]`,
+    `(?<!"attributes":|"s":"(?:[^"\\\\]|\\\\.)*","a":)\\{[^{}[\\]]*":\\s*${INTEGRAL_FLOAT}\\s*[,}]`,
+    `[[\\]}][^{}[\\]]*":\\s*${INTEGRAL_FLOAT}\\s*[,}]`,
+  ].join('|'),
 );
+/** Any such number: the attributes' own too (SCHEMA=ha with tags_attributes prints them as tags). */
+const ANYWHERE = new RegExp(`[:,[]\\s*${INTEGRAL_FLOAT}\\s*[,\\]}]`);
 
-export function mayHoldFloatSpelling(text: string): boolean {
-  return FLOAT_IN_CONTAINER.test(text);
+/** `everywhere`: the attributes' own numbers count too. */
+export function mayHoldFloatSpelling(text: string, everywhere = false): boolean {
+  return (everywhere ? ANYWHERE : NESTED).test(text);
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;

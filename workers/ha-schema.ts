@@ -27,7 +27,7 @@
  *   HA's client truncates (ha-precision.ts), still written in ns.
  */
 import { escaperFor, formatFloat, type Escaper, type Flavor } from './line-protocol.js';
-import { pyFloat, pyStr } from './python-values.js';
+import { pyFloat, pyStr, pyStrMember } from './python-values.js';
 import { haTimestampNs, type TimePrecision } from './ha-precision.js';
 import { badTimeReason, IsoReader } from './timestamp.js';
 import { compileFilters, type FilterConfig } from './filters.js';
@@ -183,7 +183,7 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const tags: Record<string, string> = { domain, entity_id: s.entity_id.slice(dot + 1) };
     for (const [rawKey, value] of Object.entries(attributes)) {
       if (tagAttributes.has(rawKey)) {
-        tags[rawKey] = pyStr(value, attributeName(s.entity_id, rawKey));
+        tags[rawKey] = pyStrMember(attributes, rawKey, attributeName(s.entity_id, rawKey));
         continue;
       }
       if (

@@ -91,6 +91,12 @@ function pyRepr(value: unknown, what: string, depth: number): string {
     .join(', ')}}`;
 }
 
+/** Python's str() of `container[key]`, a float HA spelled `5.0` printed as such. */
+export function pyStrMember(container: object, key: string, what: string): string {
+  const value = (container as Record<string, unknown>)[key];
+  return typeof value === 'number' && spelledAsFloat(container, key) ? pyIntegralFloatRepr(value) : pyStr(value, what);
+}
+
 /** Python's str(x) for a JSON value; `what` names it in NestingTooDeepError. */
 export function pyStr(value: unknown, what = 'a value'): string {
   return typeof value === 'string' ? value : pyRepr(value, what, 1);

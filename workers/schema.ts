@@ -22,6 +22,6 @@ export function createSchemaBatchEncoder(options: SchemaOptions, setup: { readon
   return createBatchEncoder(createStateEncoder(options), createStateEncoder(options, true), {
     dedup: setup.dedup === true,
     flavor: options.flavor,
-    keepFloatSpelling: options.schema === 'ha',
+    keepFloatSpelling: options.schema !== 'ha' ? undefined : options.ha.tagsAttributes.length > 0 ? 'everywhere' : 'nested',
   });
 }

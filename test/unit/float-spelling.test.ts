@@ -53,6 +53,11 @@ describe('mayHoldFloatSpelling: which frames take the slower parse', () => {
     ['{"attributes":{"forecast":[{"temperature":21.0}]}}', true],
     ['{"attributes":{"a":{"x":1.0}}}', true],
     ['{"sensor.t":[{"s":"q\\"","a":{"t":21.0}}]}', false],
+    // A member after a nested value, with or without members between (review of issue 12).
+    ['{"attributes":{"d":{"ids":[1,2],"level":5.0}}}', true],
+    ['{"attributes":{"d":{"ids":[1,2],"x":"a","level":5.0}}}', true],
+    ['{"attributes":{"o":{"a":{"x":1},"b":5.0}}}', true],
+    ['{"attributes":{"o":{"name":"a}b","level":5.0}}}', true],
     ['{"state":"21.0","attributes":{"s":"a"}}', false],
   ])('%s → %s', (text, expected) => {
     expect(mayHoldFloatSpelling(text)).toBe(expected);
@@ -82,6 +87,25 @@ describe("SCHEMA=ha through the batch encoder: the digits rule sees HA's spellin
 
   it('[1.5, 5.0]: two dots, no float, where JSON.parse alone gives list=1.55', () => {
     expect(encode(frame('{"list":[1.5,5.0]}'))).not.toMatch(/list=/);
+  });
+
+  it("a dict member after a nested value: {'ids': [1, 2], 'level': 5.0} has one dot, so HA's float 125", () => {
+    expect(encode(frame('{"d":{"ids":[1,2],"level":5.0}}'))).toContain(`d_str="{'ids': [1, 2], 'level': 5.0}",d=125 `);
+  });
+
+  it('tags_attributes: a float HA spelled 5.0 is the tag 5.0, as str(5.0) in HA', () => {
+    const bytes = new Uint8Array(Buffer.from(frame('{"level":5.0,"n":2}')));
+    const job: EncodeJob = { bytes, ends: new Uint32Array([bytes.length]), session: 1, stateResults: [] };
+    const ha = { ...DEFAULT_HA_SCHEMA, tagsAttributes: ['level', 'n'] };
+    const line = Buffer.from(createSchemaBatchEncoder({ schema: 'ha', ha }).encode(job).lp).toString('utf8');
+    expect(line).toMatch(/^light\.k,domain=light,entity_id=k,level=5\.0,n=2 /);
+  });
+
+  it('a frame nested beyond the parser takes JSON.parse: its other messages are still written', () => {
+    const deep = `${'['.repeat(5_000)}1${']'.repeat(5_000)}`;
+    const text = `[${frame(`{"deep":${deep},"hs_color":[30.0,100.0]}`)},${frame('{"brightness":3}').replace('light.k', 'light.j').replace('light.k', 'light.j')}]`;
+    const line = encode(text);
+    expect(line).toContain('light.j,domain=light,entity_id=j');
   });
 
   it('the typed schema keeps compact JSON as before', () => {

@@ -48,8 +48,11 @@ export interface BatchEncoderOptions {
   readonly dedup?: boolean;
   /** INFLUX_FLAVOR, for the ha_event lines (the state encoders have their own). */
   readonly flavor?: Flavor;
-  /** SCHEMA=ha: keep which integral numbers HA spelled as floats (workers/float-spelling.ts). */
-  readonly keepFloatSpelling?: boolean;
+  /**
+   * SCHEMA=ha: keep which integral numbers HA spelled as floats (workers/float-spelling.ts), inside
+   * nested lists and dicts, or everywhere (tags_attributes prints attributes as tags).
+   */
+  readonly keepFloatSpelling?: 'nested' | 'everywhere';
 }
 
 /**
@@ -62,7 +65,8 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
   const textEncoder = new TextEncoder();
   const records = options.dedup === true ? new RecordBuilder() : null;
 
-  const parse = options.keepFloatSpelling === true ? parseFrameKeepingFloats : JSON.parse;
+  const everywhere = options.keepFloatSpelling === 'everywhere';
+  const parse = options.keepFloatSpelling === undefined ? JSON.parse : (text: string) => parseFrameKeepingFloats(text, everywhere);
 
   function encode(job: EncodeJob): EncodeResult {
     const text = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
@@ -91,9 +95,19 @@ export function createBatchEncoder(utf8Encoder: StateEncoder, latin1Encoder?: St
 
 export type BatchEncoder = ReturnType<typeof createBatchEncoder>;
 
-/** JSON.parse, or the float-keeping parser when the text has a float-spelled number in brackets. */
-function parseFrameKeepingFloats(text: string): unknown {
-  return mayHoldFloatSpelling(text) ? parseKeepingFloats(text) : JSON.parse(text);
+/**
+ * JSON.parse, or the float-keeping parser when the text has a float-spelled number where it
+ * matters. A frame nested beyond that parser's recursion (HA's orjson stops at 255 levels, so not
+ * HA's) is JSON.parse's: one frame's spelling is worth less than its messages.
+ */
+function parseFrameKeepingFloats(text: string, everywhere: boolean): unknown {
+  if (!mayHoldFloatSpelling(text, everywhere)) return JSON.parse(text);
+  try {
+    return parseKeepingFloats(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw err;
+    return JSON.parse(text);
+  }
 }
 
 interface Message {
