@@ -23,6 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHome, createRng, registriesFor, type Attributes, type Rng, type SimEntity } from './home.js';
+import { SeededHistory } from './recorded.js';
 
 export interface SimState {
   entity_id: string;
@@ -73,6 +74,14 @@ export interface SimulatorOptions {
   readonly recorderLagMs?: number;
   /** The first this many connections break the auth protocol (see `authOkFirst`). */
   readonly authOkFirst?: number;
+  /**
+   * Days of history HA's recorder holds from before the simulator started (src/sim/recorded.ts:
+   * generated, not stored), ending an hour before now; with it, each entity's initial state is a
+   * recorded row too. 0: none (the default: history holds only what the simulator emits).
+   */
+  readonly historyDays?: number;
+  /** One recorded change per entity every this many seconds in those days (default 300). */
+  readonly historyIntervalS?: number;
 }
 
 export interface EmitOptions {
@@ -171,7 +180,14 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst'>> & { port: number; host: string };
+  private readonly opts: Required<
+    Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'historyDays' | 'historyIntervalS'>
+  > & {
+    port: number;
+    host: string;
+  };
+  /** The days recorded before the simulator started (historyDays), or null. */
+  readonly seeded: SeededHistory | null = null;
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
@@ -214,6 +230,14 @@ export class HaSimulator {
       this.initial.set(entity.entityId, st);
     }
     this.clockUs = this.haNowMs() * 1000;
+    if ((options.historyDays ?? 0) > 0) {
+      this.seeded = new SeededHistory(this.home, this.opts.seed, options.historyDays as number, options.historyIntervalS ?? 300, (nowS - 3600) * 1e6);
+      // HA records every state it sets, the ones current at its start too.
+      for (const st of this.initial.values()) {
+        const us = microsFromIso(st.last_updated);
+        this.history.set(st.entity_id, [{ s: st.state, a: st.attributes, us, lcUs: us, committedAt: 0 }]);
+      }
+    }
   }
 
   /** Now on HA's clock, ms. */
@@ -227,6 +251,12 @@ export class HaSimulator {
     let rows = this.history.get(entityId);
     if (rows === undefined) this.history.set(entityId, (rows = []));
     rows.push({ ...row, committedAt: this.lastCommitAt });
+  }
+
+  /** Every row the recorder holds now, seeded and emitted (tests compare a database against it). */
+  *recordedRows(): Generator<{ entityId: string; s: string; a: Attributes; us: number }> {
+    if (this.seeded !== null) yield* this.seeded.all();
+    for (const [entityId, rows] of this.history) for (const r of rows) yield { entityId, s: r.s, a: r.a, us: r.us };
   }
 
   /** Resolves once every row emitted so far is in history (the recorder caught up). */
@@ -771,7 +801,10 @@ export class HaSimulator {
     const now = Date.now();
     for (const id of ids) {
       const all = significantOnly && !SIGNIFICANT_DOMAINS.has(id.slice(0, id.indexOf('.')));
-      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 > start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
+      const recorded = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 > start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
+      // Seeded rows are all older than the recorded ones, and each is a change (significant).
+      const seeded = (this.seeded?.between(id, start, end) ?? []).map((r) => ({ ...r, committedAt: 0 }));
+      const rows = seeded.length === 0 ? recorded : [...seeded, ...recorded];
       if (rows.length > 0) out.push([id, rows]);
     }
     return out;
@@ -784,7 +817,8 @@ export class HaSimulator {
     for (const r of this.history.get(id) ?? []) if (r.committedAt <= now && r.us / 1e6 < start) found = r;
     if (found !== null) return found;
     const st = this.initial.get(id);
-    return st !== undefined && microsFromIso(st.last_updated) / 1e6 < start ? { s: st.state, a: st.attributes } : null;
+    if (st !== undefined && microsFromIso(st.last_updated) / 1e6 < start) return { s: st.state, a: st.attributes };
+    return this.seeded?.before(id, start) ?? null;
   }
 
   /**
