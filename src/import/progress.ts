@@ -52,7 +52,7 @@ export class ProgressReporter {
   private status: ImportStatus = { state: 'waiting', importer: null, fraction: 0, items: 0, points: 0, requests: 0, bytes: 0, etaSeconds: null };
   private startedAt = 0;
   private lastShown = 0;
-  /** Totals of the importers already finished (points, requests, bytes are per run). */
+  /** Totals of the runs before this one (an importer's points, requests, bytes are per run). */
   private base = { points: 0, requests: 0, bytes: 0 };
   private counted = { points: 0, requests: 0, bytes: 0 };
 
@@ -69,14 +69,16 @@ export class ProgressReporter {
     return this.status;
   }
 
-  /** An importer begins (or resumes after a reconnect). */
+  /**
+   * An importer begins, or resumes after a reconnect: its run counts from zero again, on top of
+   * what the runs before it counted.
+   */
   begin(importer: ImportProgress['importer']): void {
-    if (this.status.importer !== importer) {
-      this.base = { points: this.status.points, requests: this.status.requests, bytes: this.status.bytes };
-      this.counted = { ...this.base };
-      this.startedAt = this.now();
-    }
-    this.status = { ...this.status, state: 'running', importer, fraction: this.status.importer === importer ? this.status.fraction : 0 };
+    this.base = { points: this.status.points, requests: this.status.requests, bytes: this.status.bytes };
+    this.counted = { ...this.base };
+    const resumed = this.status.importer === importer;
+    if (!resumed) this.startedAt = this.now();
+    this.status = { ...this.status, state: 'running', importer, fraction: resumed ? this.status.fraction : 0 };
     this.show(true);
   }
 
