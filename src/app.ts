@@ -399,7 +399,11 @@ class App implements Ingestor {
         token: config.ha.token,
         haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
         feedFrame: (frame) => p.batcher.push(frame),
-        durable: () => p.watermark.drained(p.watermark.mark()),
+        // A window's lines are all in the writer when its answer resolves: sealed now, not a second later.
+        durable: () => {
+          p.writer.flush();
+          return p.watermark.drained(p.watermark.mark());
+        },
         entityIds: () => p.resync.entityIds,
       },
       dataDir: config.dataDir,

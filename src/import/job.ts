@@ -40,6 +40,8 @@ export const RECORDER_WAIT_MS = 120_000;
 export const PROBE_INTERVAL_MS = 1_000;
 export const ROOM_POLL_MS = 100;
 export const RETRY_MS = 30_000;
+/** A wait for room longer than this is logged (once per this long). */
+const WAIT_TOLD_MS = 60_000;
 /** stop() waits this long for a run to end. */
 const STOP_WAIT_MS = 2_000;
 
@@ -84,6 +86,8 @@ export class ImportJob {
   private readonly done = new Set<string>();
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  /** The newest subscribed connection: a run that ends after it subscribed resumes on it. */
+  private latest: { session: number; snapshot: StatesEncoded | null; closed: boolean } | null = null;
 
   constructor(private readonly opts: ImportJobOptions) {}
 
@@ -110,6 +114,7 @@ export class ImportJob {
   }
 
   subscribed(session: number, snapshot: StatesEncoded | null): void {
+    this.latest = { session, snapshot, closed: false };
     if (this.phase !== 'pending' || this.stopped) return;
     const run: Run = { session, closed: false, liveFirst: this.run?.session === session ? this.run.liveFirst : null, wake: null };
     this.run = run;
@@ -125,6 +130,7 @@ export class ImportJob {
   }
 
   closed(session: number): void {
+    if (this.latest?.session === session) this.latest.closed = true;
     const run = this.run;
     if (run === null || run.session !== session) return;
     run.closed = true;
@@ -158,7 +164,11 @@ export class ImportJob {
     } catch (err) {
       if (err instanceof HaConnectionLostError || run.closed) {
         this.phase = this.stopped ? 'running' : 'pending';
-        if (!this.stopped) log.info('the connection closed during the history import: it resumes on the next connection');
+        if (this.stopped) return;
+        log.info('the connection closed during the history import: it resumes on the next connection');
+        // The next connection may have subscribed while this run was still ending.
+        const next = this.latest;
+        if (next !== null && !next.closed && next.session !== run.session) this.subscribed(next.session, next.snapshot);
         return;
       }
       this.phase = 'failed';
@@ -186,11 +196,17 @@ export class ImportJob {
     return { ...context, log, metrics, dataDir, room: () => this.room(run) };
   }
 
-  /** Rule 4: resolves when live traffic leaves room; rejects when the run ends. */
+  /** Rule 4: resolves when live traffic leaves room; rejects when the run ends. Says why it waits, once a minute. */
   private async room(run: Run): Promise<void> {
+    let toldAt = Date.now();
     for (;;) {
       if (run.closed) throw new Paused('history import', 'the connection closed');
-      if (this.opts.busy() === null) return;
+      const why = this.opts.busy();
+      if (why === null) return;
+      if (Date.now() - toldAt >= WAIT_TOLD_MS) {
+        toldAt = Date.now();
+        this.opts.log.info({ why }, `the history import waits: ${why}`);
+      }
       await this.wait(run, () => false, ROOM_POLL_MS);
     }
   }

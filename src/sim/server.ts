@@ -825,7 +825,14 @@ export class HaSimulator {
    * history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}, with HA's
    * defaults: include_start_time_state and significant_changes_only true (a start-time row: the
    * entity's state then, "lu" at the window start), no_attributes false (true: no "a"); a
-   * start_time after HA's now answers {}.
+   * start_time after HA's now answers {}. (home-assistant/core
+   * homeassistant/components/history/websocket_api.py at 07a8521e185cb6bd089395266de415f17c799747:
+   * the command's schema defaults include_start_time_state=True, significant_changes_only=True,
+   * minimal_response=False, no_attributes=False; `start_time > utcnow()` → `{}`. The start-time
+   * state is the entity's newest row with last_updated before the start, recorder/history/
+   * modern.py at 03d83305fdac5b196b046247498947a99522d2a8, _get_single_entity_start_time_stmt.)
+   * minimal_response is not played: it only leaves out the attributes of middle rows, and the
+   * ingestor asks with it only for "is anything recorded here" (no rows written).
    */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
     const start = secondsFromRequest(String(msg.start_time));

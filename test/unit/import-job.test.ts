@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ImportRange } from '../../src/config.js';
-import { IngestorError } from '../../src/errors.js';
+import { HaConnectionLostError, IngestorError } from '../../src/errors.js';
 import type { BackfillOptions } from '../../src/ha/backfill.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import type { Command } from '../../src/ha/messages.js';
@@ -178,6 +178,24 @@ describe('import job', () => {
       { fromMs: null, toMs: T0 + 1 },
     ]);
     expect(j.status?.state).toBe('done');
+  });
+
+  it('a run that ends after the next connection subscribed resumes on that connection at once', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const states = fakeImporter('states', async (_, call) => {
+      if (call !== 1) return;
+      await gate; // e.g. a window waiting to be durable while the connection closes
+      throw new HaConnectionLostError('history/history_during_period', 'not connected');
+    });
+    const { job: j } = job({ importers: [states.importer], range: 'all' });
+    j.subscribed(1, snapshot('sensor.a', T0));
+    await until(() => states.windows.length === 1);
+    j.closed(1);
+    j.subscribed(2, snapshot('sensor.a', T0 + 9_000));
+    release();
+    await until(() => j.status?.state === 'done');
+    expect(states.windows.length).toBe(2);
   });
 
   it('a step HA refused for now is asked again; an error that cannot pass ends the job visibly', async () => {
