@@ -64,7 +64,7 @@ export class StatesImporter implements Importer {
       );
       return this.report(cursor, ids.length, tally);
     }
-    if (cursor === null) cursor = await this.begin(ctx, file, opts, ids, window);
+    if (cursor === null) cursor = await this.begin(ctx, file, opts, ids, window, tally);
     else ctx.log.info({ from: iso(cursor.doneUntilMs), to: iso(cursor.toMs) }, 'states import resumed where it stopped');
     const tooBigBefore = ctx.metrics.haFramesTooBig.get();
     try {
@@ -83,10 +83,21 @@ export class StatesImporter implements Importer {
   }
 
   /** Fixes the range (rule 2) and saves it before anything is fetched. */
-  private async begin(ctx: ImporterContext, file: CursorFile, opts: BackfillOptions, ids: readonly string[], window: ImportWindow): Promise<ImportCursor> {
+  private async begin(
+    ctx: ImporterContext,
+    file: CursorFile,
+    opts: BackfillOptions,
+    ids: readonly string[],
+    window: ImportWindow,
+    tally: Tally,
+  ): Promise<ImportCursor> {
     let fromMs = window.fromMs;
     if (fromMs === null) {
-      fromMs = await findOldest(recordedAtAny(opts, ids, restOnly(opts)), window.toMs);
+      const recorded = recordedAtAny(opts, ids, restOnly(opts));
+      fromMs = await findOldest(async (atMs) => {
+        tally.requests++;
+        return recorded(atMs);
+      }, window.toMs);
       ctx.log.info({ oldest: iso(fromMs) }, "HA's recorder holds states from about here on");
     }
     fromMs = Math.min(fromMs, window.toMs);
