@@ -13,10 +13,8 @@
  * - complete: [fromMs, toMs) is done. A rerun then writes nothing; deleting the file forces a
  *   fresh import.
  */
-import { join } from 'node:path';
 import { IngestorError } from '../errors.js';
-import { writeAtomically } from '../state/durable-write.js';
-import { readIfPresent } from '../state/files.js';
+import { RecordFile } from '../state/files.js';
 
 export const CURSOR_FILE = 'import-states.json';
 
@@ -59,21 +57,9 @@ export function serializeCursor(c: ImportCursor): string {
   return `${JSON.stringify({ version: 1, fromMs: c.fromMs, toMs: c.toMs, doneUntilMs: c.doneUntilMs, complete: c.complete, points: c.points })}\n`;
 }
 
-export class CursorFile {
-  readonly path: string;
-
+export class CursorFile extends RecordFile<ImportCursor> {
   constructor(dataDir: string) {
-    this.path = join(dataDir, CURSOR_FILE);
-  }
-
-  /** null: no import has begun in this DATA_DIR. */
-  async load(): Promise<ImportCursor | null> {
-    const bytes = await readIfPresent(this.path);
-    return bytes === null ? null : parseCursor(bytes.toString('utf8'), this.path);
-  }
-
-  save(c: ImportCursor): Promise<void> {
-    return writeAtomically(this.path, serializeCursor(c));
+    super(dataDir, CURSOR_FILE, parseCursor, serializeCursor);
   }
 }
 
