@@ -1,6 +1,7 @@
 /**
  * `--import-history all` end to end: the built ingestor, the simulator holding two days of
- * recorded history (and its recorder committing late), real InfluxDB 1.6.7. Every recorded state
+ * recorded history (its recorder committing late, its clock hours behind ours: everything is
+ * placed in HA's time), real InfluxDB 1.6.7. Every recorded state
  * is imported exactly once while a live stream runs, the import meets the live stream without a
  * gap, a rerun writes nothing, and a SIGKILL in the middle resumes to the same exact result.
  */
@@ -8,6 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { startScenario, useCleanups } from '../helpers/cleanups.js';
 import { expectSamePoints, readInfluxV1 } from '../helpers/expected.js';
 import { expectedWithHistory, expectLog, importDone, importEnd, importHealth, importPoints, recordedBefore } from '../helpers/import-history.js';
+import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { until } from '../helpers/ports.js';
 import type { Scenario } from '../helpers/scenario.js';
 
@@ -28,9 +30,23 @@ async function expectComplete(sc: Scenario, timeoutMs = 20_000): Promise<void> {
   expectSamePoints(actual, expected);
 }
 
+/** Every point of every measurement (derived ones too), as InfluxDB keeps them: one per series and time. */
+async function readAllPoints(sc: Scenario): Promise<unknown[]> {
+  const measurements = (await influxQuery(sc.influxUrl, sc.db, 'SHOW MEASUREMENTS')).flatMap((m) => m.values.map((v) => String(v[0])));
+  const out: unknown[] = [];
+  for (const m of measurements) out.push(...rowsOf(await influxQuery(sc.influxUrl, sc.db, `SELECT * FROM "${m}"`)));
+  return out;
+}
+
 describe('--import-history all', () => {
   it('imports every recorded state exactly once beside a live stream; a rerun writes nothing new', async () => {
-    const sc = await startScenario(cleanups, { influxUrl: inject('influxV1Url'), db: 'import_all', sim: SIM, args: ['--import-history'] });
+    const sc = await startScenario(cleanups, {
+      influxUrl: inject('influxV1Url'),
+      db: 'import_all',
+      sim: { ...SIM, clockOffsetMs: -3 * 3_600_000 },
+      env: { SELF_METRICS_INTERVAL_S: '0' },
+      args: ['--import-history'],
+    });
     const live = sc.sim.emit({ count: 1_500, rate: 300 });
     const ingestor = sc.ingestor as NonNullable<typeof sc.ingestor>;
     const done = await importDone(ingestor);
@@ -41,7 +57,17 @@ describe('--import-history all', () => {
     expect(await importPoints(ingestor)).toBe(recordedBefore(sc, toMs));
     expect(done.points).toBe(recordedBefore(sc, toMs));
     expect(done.fraction).toBe(1);
+    expect(await ingestor.metric('ha_ingestor_import_requests_total{importer="states"}')).toBeGreaterThan(0);
+    expect(await ingestor.metric('ha_ingestor_import_received_bytes_total{importer="states"}')).toBeGreaterThan(0);
+    // The end is on HA's clock (3 h behind ours), not ours.
+    expect(Date.now() - toMs).toBeGreaterThan(2 * 3_600_000);
     await expectComplete(sc);
+    // Lines written twice: only each entity's snapshot state (also a recorded row before the end)
+    // and at most the first live change (in the end's millisecond).
+    const written = await ingestor.metric('ha_ingestor_points_written_total');
+    const distinct = (await readAllPoints(sc)).length;
+    expect(written - distinct).toBeGreaterThanOrEqual(SIM.entities);
+    expect(written - distinct).toBeLessThanOrEqual(SIM.entities + 1);
 
     // A rerun with the same flag: the cursor says done, nothing is imported again.
     await ingestor.stop();
