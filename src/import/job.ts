@@ -88,13 +88,19 @@ export class ImportJob {
   private running: Promise<void> = Promise.resolve();
   /** The newest subscribed connection: a run that ends after it subscribed resumes on it. */
   private latest: { session: number; snapshot: StatesEncoded | null; closed: boolean } | null = null;
+  /** The newest connection's first live state change, once seen. */
+  private live: { session: number; first: LiveFirst } | null = null;
 
   constructor(private readonly opts: ImportJobOptions) {}
 
   /** Whether the job has anything to do (rule 1); reads the states cursor when nothing was asked for. */
   async prepare(): Promise<boolean> {
     if (this.opts.range !== null) return true;
-    const cursor = await new CursorFile(this.opts.dataDir).load().catch(() => null);
+    const file = new CursorFile(this.opts.dataDir);
+    const cursor = await file.load().catch((err: Error) => {
+      this.opts.log.error({ err, file: file.path }, `the import cursor cannot be read: ${err.message}`);
+      return null;
+    });
     if (cursor === null || cursor.complete) {
       this.phase = 'idle';
       return false;
@@ -116,15 +122,18 @@ export class ImportJob {
   subscribed(session: number, snapshot: StatesEncoded | null): void {
     this.latest = { session, snapshot, closed: false };
     if (this.phase !== 'pending' || this.stopped) return;
-    const run: Run = { session, closed: false, liveFirst: this.run?.session === session ? this.run.liveFirst : null, wake: null };
+    const run: Run = { session, closed: false, liveFirst: this.live?.session === session ? this.live.first : null, wake: null };
     this.run = run;
     this.phase = 'running';
     this.running = this.runOn(run, snapshot);
   }
 
+  /** The first live state changes of a connection (they may come before its `subscribed`). */
   liveSeen(session: number, first: readonly LiveFirst[]): void {
+    if (first[0] === undefined || this.live?.session === session) return;
+    this.live = { session, first: first[0] };
     const run = this.run;
-    if (run === null || run.session !== session || run.liveFirst !== null || first[0] === undefined) return;
+    if (run === null || run.session !== session || run.liveFirst !== null) return;
     run.liveFirst = first[0];
     run.wake?.();
   }

@@ -119,6 +119,14 @@ describe('import job', () => {
     j.liveSeen(1, [{ entityId: 'sensor.b', haMs: T0 + 2_000 }]);
     await j.idle();
     expect(states.windows).toEqual([{ fromMs: null, toMs: T0 + 2_001 }]);
+
+    // No snapshot (HA 0.96 with a NaN attribute), the first live change seen before `subscribed`.
+    const late = fakeImporter('states');
+    const other = job({ importers: [late.importer], range: 'all', newestMs: T0 + 5_000 });
+    other.job.liveSeen(1, [{ entityId: 'sensor.b', haMs: T0 + 3_000 }]);
+    other.job.subscribed(1, null);
+    await other.job.idle();
+    expect(late.windows).toEqual([{ fromMs: null, toMs: T0 + 3_001 }]);
   });
 
   it("waits until HA's recorder shows the anchor's row before importing anything", async () => {
