@@ -18,6 +18,10 @@
  * 5. The entities asked for: every id known when the import starts (ctx.entityIds(): this
  *    connection's get_states and every id seen before). An entity deleted from HA before the
  *    ingestor ever saw it is not asked for: HA's API lists no recorded-only entity ids.
+ * 6. Request sizes follow the answers: a step whose answers averaged over TARGET_ANSWER_BYTES
+ *    makes the next step's requests half as long and half as wide (a quarter of the rows); one
+ *    far under it, twice as long and wide again, up to the configured size. An answer over
+ *    MAX_FRAME_BYTES still drops the connection, and the next run asks 4× smaller.
  */
 import { HaConnectionLostError, IngestorError } from '../errors.js';
 import { backfill, MAX_SHRINK, restOnly, type BackfillOptions, type BackfillReport } from '../ha/backfill.js';
@@ -122,10 +126,12 @@ export class StatesImporter implements Importer {
     while (!cursor.complete) {
       const from = cursor.doneUntilMs;
       const to = Math.min(cursor.toMs, from + stepMs);
+      const bytesBefore = tally.bytes;
       const wsBytesBefore = ctx.metrics.haBytes.get();
       const report = await backfill(opts, from, to, ids, false, this.shrink);
       tally.bytes += ctx.metrics.haBytes.get() - wsBytesBefore;
       tally.requests += report.requests;
+      this.resize(ctx, (tally.bytes - bytesBefore) / Math.max(1, report.requests));
       this.settleUnfilled(ctx, report);
       await ctx.durable();
       tally.points += report.points;
@@ -135,6 +141,13 @@ export class StatesImporter implements Importer {
     }
     ctx.log.info({ from: iso(cursor.fromMs), to: iso(cursor.toMs), points: cursor.points, requests: tally.requests }, 'states import complete');
     return this.report(cursor, ids.length, tally);
+  }
+
+  /** Rule 6: the next step's requests sized from this one's answers. */
+  private resize(ctx: ImporterContext, bytesPerRequest: number): void {
+    const next = nextShrink(this.shrink, bytesPerRequest);
+    if (next > this.shrink) ctx.log.info({ bytesPerRequest: Math.round(bytesPerRequest), shrink: next }, "the import's answers are large: smaller requests");
+    this.shrink = next;
   }
 
   /**
@@ -186,6 +199,22 @@ export class ImportStepError extends IngestorError {
   constructor(why: string) {
     super('IMPORT_STEP_FAILED', `a step of the history import could not be fetched: ${why}`, true);
   }
+}
+
+/** An answer about this big is the aim: far under MAX_FRAME_BYTES (16 MiB), a few MB in an encoder at a time. */
+export const TARGET_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Halvings for the next requests, from the mean answer of the last step: one more above the
+ * target, one fewer under a quarter of it (never below the configured size, never to the
+ * REST-only MAX_SHRINK: only answers that dropped the connection go there).
+ */
+export function nextShrink(shrink: number, bytesPerRequest: number): number {
+  if (shrink >= MAX_SHRINK) return shrink;
+  if (bytesPerRequest > TARGET_ANSWER_BYTES) return Math.min(MAX_SHRINK - 1, shrink + 1);
+  // Each halving quarters an answer: one under a quarter of the target grows back to under it.
+  if (bytesPerRequest < TARGET_ANSWER_BYTES / 4 && shrink > 0) return shrink - 1;
+  return shrink;
 }
 
 export const createStatesImporter = (tuning?: StatesTuning): StatesImporter => new StatesImporter(tuning);

@@ -1,7 +1,7 @@
 /**
  * The history import's pieces on their own: the cursor file (format, durability of "done", every
- * message for a file it cannot use), the search for HA's oldest record, the progress bar, and the
- * --import-history argument.
+ * message for a file it cannot use), the search for HA's oldest record, the progress bar, the
+ * --import-history argument, and how request sizes follow the answers.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,8 @@ import { parseFlags } from '../../src/cli.js';
 import { advance, CURSOR_FILE, CursorError, CursorFile, parseCursor, serializeCursor, type ImportCursor } from '../../src/import/cursor.js';
 import { DAY_MS, findOldest, PRECISION_MS } from '../../src/import/oldest.js';
 import { barLine, formatDuration, LOG_INTERVAL_MS, ProgressReporter } from '../../src/import/progress.js';
+import { nextShrink } from '../../src/import/states.js';
+import { MAX_SHRINK } from '../../src/ha/backfill.js';
 import { createMetrics } from '../../src/metrics.js';
 
 const dirs: string[] = [];
@@ -155,5 +157,20 @@ describe('--import-history', () => {
     ['--import-history', '10'],
   ])('%s %s is refused with one clear message', (...args) => {
     expect(parseFlags(args)).toEqual({ error: `--import-history: "${args[1]}" is neither "all" nor a duration such as 10d, 36h or 90m` });
+  });
+});
+
+describe('import request sizes', () => {
+  const MB = 1024 * 1024;
+  it.each([
+    [0, 1 * MB, 0, 'small answers at the configured size: unchanged'],
+    [0, 6 * MB, 1, 'over the 4 MiB aim: a quarter of the rows next'],
+    [2, 6 * MB, 3, 'still over: smaller again'],
+    [MAX_SHRINK - 1, 9 * MB, MAX_SHRINK - 1, 'never to REST-only by size alone'],
+    [3, 0.5 * MB, 2, 'far under (a quarter): back up'],
+    [3, 2 * MB, 3, 'between: unchanged (4× would pass the aim)'],
+    [MAX_SHRINK, 0, MAX_SHRINK, 'REST after dropped connections stays REST'],
+  ])('%i halvings, %d bytes per answer → %i (%s)', (shrink, bytes, next) => {
+    expect(nextShrink(shrink, bytes)).toBe(next);
   });
 });
