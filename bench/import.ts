@@ -2,9 +2,9 @@
  * `node dist/bench/import.js`: the history import's speed and HA-side cost. The simulator holds
  * 10 days × 300 entities of recorded history at one change per entity every 5 minutes (864,000
  * rows: a busy home's sensors; HA keeps 10 days by default), the ingestor (the built app, a
- * process of its own) imports it all (`--import-history all`) into the counting sink (or, with
- * INFLUX_V1_URL, into that InfluxDB 1.x, database `bench_import`) with 2–3 request sizes
- * (time window × entity ids per request). Measured: points/s from the import's start to its
+ * process of its own) imports it all (`--import-history all`) into the counting sink with 2–3
+ * request sizes (time window × entity ids per request); with INFLUX_V1_URL, the default size once
+ * more into that InfluxDB 1.x (database `bench_import`). Measured: points/s from the import's start to its
  * "done" (every point durable), requests and bytes read from HA (the ingestor's own import
  * metrics), the simulator's CPU answering them, the ingestor's peak RSS. Saves
  * bench/results/import.json and regenerates the `import` section of docs/benchmarks.md.
@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nextMessage, stopChildren } from './e2e/harness.js';
+import { IMPORT_ENTITIES_PER_REQUEST, IMPORT_WINDOW_MS } from '../src/import/states.js';
 import { machine } from './machine.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -66,7 +67,7 @@ async function metric(port: number, name: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function one(windowHours: number, entitiesPerRequest: number): Promise<ImportResult> {
+async function one(windowHours: number, entitiesPerRequest: number, influx?: string): Promise<ImportResult> {
   const children: ChildProcess[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-import-'));
   try {
@@ -75,7 +76,6 @@ async function one(windowHours: number, entitiesPerRequest: number): Promise<Imp
     });
     children.push(sim);
     const ready = await nextMessage(sim, 'ready');
-    const influx = process.env.INFLUX_V1_URL;
     let writeBase = influx ?? '';
     if (influx === undefined) {
       const sink = fork(here('./e2e/sink-process.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -147,8 +147,10 @@ function table(results: readonly ImportResult[]): string {
 }
 
 const results: ImportResult[] = [];
-for (const [h, n] of SIZES) {
-  const r = await one(h, n);
+const runs: [number, number, string | undefined][] = SIZES.map(([h, n]) => [h, n, undefined]);
+if (process.env.INFLUX_V1_URL !== undefined) runs.push([IMPORT_WINDOW_MS / 3_600_000, IMPORT_ENTITIES_PER_REQUEST, process.env.INFLUX_V1_URL]);
+for (const [h, n, influx] of runs) {
+  const r = await one(h, n, influx);
   process.stdout.write(`${JSON.stringify(r)}\n`);
   results.push(r);
 }
