@@ -9,7 +9,7 @@
  * metrics), the simulator's CPU answering them, the ingestor's peak RSS. Saves
  * bench/results/import.json and regenerates the `import` section of docs/benchmarks.md.
  *
- *   node dist/bench/import.js [--quick] [--no-docs]
+ *   npm run bench:import [-- --quick] [-- --no-docs]      (INFLUX_V1_URL=…: the InfluxDB row too)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
