@@ -1,6 +1,7 @@
 /**
- * The history import without the flag, and against an old HA: IMPORT_HISTORY_ON_FIRST_START
- * imports on a first start (no state.json in DATA_DIR) and not on the next one; HA before 2022.5
+ * The history import without the flag, against an old HA, and cut by dropped connections:
+ * IMPORT_HISTORY_ON_FIRST_START imports on a first start (no state.json in DATA_DIR) and not on
+ * the next one; a dropped connection resumes the import on the next one; HA before 2022.5
  * (simulator mode 'old', no history/history_during_period) is imported over REST
  * /api/history/period (the exact comparison shows no made-up initial-state row was written). Built ingestor, real InfluxDB 1.6.7.
  */
@@ -73,5 +74,30 @@ describe('old HA (before history/history_during_period)', () => {
     expect(sc.sim.unknownCommands).toBe(0);
     expectLog(ingestor, 'the import cannot fetch');
     await expectComplete(sc, comma);
+  });
+});
+
+describe('a connection lost during the import', () => {
+  it('resumes on the next connection, in the same process, and the result is exact', async () => {
+    const sc = await startScenario(cleanups, {
+      influxUrl: inject('influxV1Url'),
+      db: 'import_drops',
+      sim: { entities: 40, historyDays: 2, historyIntervalS: 600 },
+      args: ['--import-history', 'all'],
+    });
+    sc.sim.historyDelayMs = 100; // a busy recorder: the import lasts long enough to be cut
+    const ingestor = sc.ingestor as NonNullable<typeof sc.ingestor>;
+    const live = sc.sim.emit({ count: 600, rate: 150 });
+    for (const at of [0.2, 0.6]) {
+      await until(`import at ${at}`, async () => ((await importHealth(ingestor))?.fraction ?? 0) >= at || undefined, 30_000, 50);
+      sc.sim.dropConnections();
+      await sc.sim.waitForSubscribers(1, 30_000);
+    }
+    await importDone(ingestor);
+    await live;
+    await sc.sim.recorderCaughtUp();
+    expectLog(ingestor, 'the connection closed during the history import: it resumes on the next connection');
+    expect(await importPoints(ingestor)).toBeGreaterThanOrEqual(recordedBefore(sc, importEnd(ingestor) as number));
+    await expectComplete(sc);
   });
 });
