@@ -14,11 +14,11 @@
  *   INFLUX_V1_URL=… [INFLUXD_PID=…]  the InfluxDB rows too (with the pid: the database's CPU per point)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { type FullSpeedPeak, footprintChart, footprintMarkdown, runFootprint } from './e2e/footprint.js';
 import { bulkLoad, run, type RunResult, type RunSpec } from './e2e/harness.js';
 import { barChart } from './e2e/svg.js';
+import { machine } from './machine.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { measureWireBytes, wireBytesMarkdown } from './wire-bytes.js';
 
@@ -31,11 +31,6 @@ const withFootprint = !args.has('--no-footprint');
 const resultsDir = process.env.BENCH_RESULTS_DIR ?? `${root}bench/results`;
 /** 10,000 events a day, the stated need. */
 const NEED_PER_SECOND = 10_000 / 86_400;
-
-export function machine(): string {
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  return `${cpus().length} × ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
-}
 
 function microTable(results: MicroResult[]): string {
   const rows = results.map(

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config, ImportRange } from './config.js';
 import { checkDataFolders } from './data-dir.js';
 import { StartError } from './errors.js';
 import { Enrichment } from './enrich/index.js';
@@ -23,6 +23,10 @@ import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
 import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
 import { getConfig } from './ha/messages.js';
+import { ImportJob } from './import/job.js';
+import { ProgressReporter, type BarStream } from './import/progress.js';
+import { createStatesImporter, type StatesTuning } from './import/states.js';
+import { statisticsImporter } from './import/statistics.js';
 import { healthReport } from './http/health.js';
 import { startHttpServer } from './http/server.js';
 import { Lifecycle } from './lifecycle.js';
@@ -63,10 +67,16 @@ export interface StartOptions {
   readonly log: Logger;
   /** Applied to /health and /metrics (src/redact.ts); the log stream has its own hook. */
   readonly redact?: Redact;
+  /** --import-history: import what HA's recorder holds from that far back (src/import/job.ts). */
+  readonly importHistory?: ImportRange;
+  /** Where the import's progress bar goes (a terminal), or null: log lines. */
+  readonly progressBar?: BarStream | null;
+  /** Request sizes of the states import (bench/import.ts); defaults from src/import/states.ts. */
+  readonly importTuning?: StatesTuning;
 }
 
-export async function startIngestor(config: Config, { log, redact = (t) => t }: StartOptions): Promise<Ingestor> {
-  const app = new App(config, log, redact);
+export async function startIngestor(config: Config, { log, redact = (t) => t, ...imports }: StartOptions): Promise<Ingestor> {
+  const app = new App(config, log, redact, imports);
   try {
     await app.build();
   } catch (err) {
@@ -94,6 +104,7 @@ class App implements Ingestor {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly redact: Redact,
+    private readonly imports: Pick<StartOptions, 'importHistory' | 'progressBar' | 'importTuning'> = {},
   ) {
     this.lifecycle = new Lifecycle(log);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -139,6 +150,7 @@ class App implements Ingestor {
     this.parts = { server, guard, tokenRejectedBefore, saved, watermark, knownIds, clockOffset, saver, writer, spool, dedup, enrichment } as Parts;
     await this.buildPipeline(this.parts);
     this.buildConnection(this.parts);
+    await this.buildImport(this.parts);
     // In HA's clock: our now minus the measured offset (unknown before the first live event).
     metrics.watermarkAge.collect(() => {
       const v = watermark.value();
@@ -174,7 +186,9 @@ class App implements Ingestor {
       redact: this.redact,
       metrics: () => this.metrics.registry.render(),
       health: () =>
-        this.parts?.connection === undefined ? { healthy: false, body: { ha: { state: 'starting' } } } : healthReport({ ...this.parts, metrics: this.metrics }),
+        this.parts?.connection === undefined
+          ? { healthy: false, body: { ha: { state: 'starting' } } }
+          : healthReport({ ...this.parts, metrics: this.metrics, importStatus: this.parts.importJob?.status ?? null }),
     });
     return this.lifecycle.add('HTTP server', server, (s) => new Promise<void>((resolve) => s.close(() => resolve())));
   }
@@ -243,7 +257,10 @@ class App implements Ingestor {
       dedup: p.dedup,
       replies: (session, replies) => p.connection.receive(session, replies),
       resync: {
-        liveSeen: (session, first) => p.resync.liveSeen(session, first),
+        liveSeen: (session, first) => {
+          p.resync.liveSeen(session, first);
+          p.importJob?.liveSeen(session, first);
+        },
         knownEntity: (id) => p.resync.knownEntity(id),
         dataLost: (reason, lost) => p.resync.dataLost(reason, lost),
       },
@@ -321,6 +338,7 @@ class App implements Ingestor {
         closed: (session) => {
           p.batcher.flush();
           p.resync.closed(session);
+          p.importJob?.closed(session);
         },
         beforeSubscribe: async (session) => {
           // The gap's start is held from now; the connection's possible re-announcements wait.
@@ -332,6 +350,7 @@ class App implements Ingestor {
           void p.enrichment.subscribed(() => p.connection.request(getConfig()));
           // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
           void p.resync.subscribed(session, snapshot);
+          p.importJob?.subscribed(session, snapshot);
         },
         authenticated: () => void p.guard.accepted(),
         // Logged and recorded by the guard; the ingestor stays up, visibly unhealthy.
@@ -359,6 +378,46 @@ class App implements Ingestor {
       metrics,
     });
     metrics.haLastEventSeconds.collect(() => (p.connection.lastFrameAt === 0 ? undefined : (Date.now() - p.connection.lastFrameAt) / 1000));
+  }
+
+  /**
+   * The history import (src/import/job.ts), when --import-history was given, or on a first start
+   * (no state.json) with IMPORT_HISTORY_ON_FIRST_START, or when an import begun earlier is not
+   * complete. Registered after the pipeline, so stopped before it.
+   */
+  private async buildImport(p: Parts): Promise<void> {
+    const { config, log, metrics } = this;
+    const firstStart = p.saved.state === null;
+    const range = this.imports.importHistory ?? (firstStart ? config.importOnFirstStart : null);
+    const backfill = p.resync.backfillOptions;
+    const job = new ImportJob({
+      importers: [createStatesImporter(this.imports.importTuning), statisticsImporter],
+      range,
+      context: {
+        connection: p.connection,
+        httpBase: backfill.httpBase,
+        token: config.ha.token,
+        haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
+        feedFrame: (frame) => p.batcher.push(frame),
+        // A window's lines are all in the writer when its answer resolves: sealed now, not a second later.
+        durable: () => {
+          p.writer.flush();
+          return p.watermark.drained(p.watermark.mark());
+        },
+        entityIds: () => p.resync.entityIds,
+      },
+      dataDir: config.dataDir,
+      backfill,
+      busy: () => importBusy(p, config),
+      ready: () => p.resync.idle(),
+      progress: new ProgressReporter(log, metrics, this.imports.progressBar ?? null),
+      log,
+      metrics,
+    });
+    if (!(await job.prepare())) return;
+    if (range !== null && firstStart && this.imports.importHistory === undefined)
+      log.info('first start with IMPORT_HISTORY_ON_FIRST_START: importing what HA already recorded');
+    p.importJob = this.lifecycle.add('history import', job, (j) => j.stop());
   }
 
   /**
@@ -442,6 +501,17 @@ interface Parts {
   batcher: FrameBatcher;
   connection: HaConnection;
   resync: Resync;
+  /** The history import, when one was asked for or is unfinished. */
+  importJob?: ImportJob;
+}
+
+/** Why live traffic needs the queues now (the import waits), or null. Marks: a quarter of each bound. */
+function importBusy(p: Parts, config: Config): string | null {
+  if (p.pool.queuedBytes > config.encoderQueueBytes / 4) return 'the encoder queue is busy';
+  if (p.writer.queueBytes > config.writerQueueBytes / 4) return 'the writer queue is busy';
+  if (p.overflow.active) return 'frames wait on disk for the encoders';
+  if (p.spool.bytes > 0) return 'the database is behind (the spool is not empty)';
+  return null;
 }
 
 function writerAccept(p: Parts, line: string): void {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { startIngestor, type Ingestor } from './app.js';
-import { describeVariables, type Config } from './config.js';
+import { describeVariables, importRange, type Config, type ImportRange } from './config.js';
 import { configFrom } from './config-sources.js';
 import { ConfigError, StartError } from './errors.js';
 import { redactorFor, type Redact } from './redact.js';
@@ -25,7 +25,24 @@ const OPTIONS = {
   'replay-dead-letters': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  'import-history': { type: 'string' },
 } as const;
+
+const IMPORT_FLAG = '--import-history';
+
+/**
+ * `--import-history` takes an optional value, which parseArgs cannot express: given bare (last,
+ * or before another option), it means `all`.
+ */
+function withImportDefault(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    out.push(arg);
+    if (arg === IMPORT_FLAG && (i + 1 >= args.length || (args[i + 1] as string).startsWith('-'))) out.push('all');
+  }
+  return out;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,7 +52,12 @@ function version(): string {
 export function usage(): string {
   return `ha-influx-ingestor ${version()}: Home Assistant events → InfluxDB line protocol, nothing lost.
 
-Usage: ha-influx-ingestor [--check | --replay-dead-letters | --help | --version]
+Usage: ha-influx-ingestor [--import-history [DURATION|all]] [--check | --replay-dead-letters | --help | --version]
+  --import-history [DURATION|all]
+             while running live, also import the states HA's recorder already holds (and its
+             long-term statistics): from that far back (10d, 36h, …) or everything (all, the
+             default). Resumes after a restart; a finished import is not done again (delete
+             DATA_DIR/import-states.json to force it)
   --check    validate the configuration, try Home Assistant's token and the database's
              write permission, print a verdict, exit 0 when everything is ready (3 when HA
              rejects the token; the token is tried even if an earlier rejection was recorded)
@@ -51,14 +73,27 @@ ${describeVariables()}
 }
 
 /** The parsed flags, or the message for a wrong argument. */
-export function parseFlags(args: readonly string[]): { check: boolean; replayDeadLetters: boolean; help: boolean; version: boolean } | { error: string } {
+export function parseFlags(
+  args: readonly string[],
+): { check: boolean; replayDeadLetters: boolean; help: boolean; version: boolean; importHistory: ImportRange | null } | { error: string } {
   try {
-    const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args: withImportDefault(args), options: OPTIONS, strict: true, allowPositionals: false });
+    const text = values['import-history'];
+    let importHistory: ImportRange | null = null;
+    if (text !== undefined) {
+      try {
+        importHistory = importRange(text);
+        if (importHistory === 0) throw new Error('empty');
+      } catch {
+        return { error: `${IMPORT_FLAG}: "${text}" is neither "all" nor a duration such as 10d, 36h or 90m` };
+      }
+    }
     return {
       check: values.check === true,
       replayDeadLetters: values['replay-dead-letters'] === true,
       help: values.help === true,
       version: values.version === true,
+      importHistory,
     };
   } catch (err) {
     return { error: (err as Error).message };
@@ -78,13 +113,19 @@ async function configOrMessage(env: NodeJS.ProcessEnv): Promise<Config | string>
 }
 
 /** Runs the ingestor until a signal or a fatal error; resolves with the exit code. */
-async function serve(config: Config, redact: Redact): Promise<number> {
+async function serve(config: Config, redact: Redact, importHistory: ImportRange | null): Promise<number> {
   // Every log line passes the redaction on its way out, whatever wrote it.
   const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
   for (const notice of config.notices ?? []) log.info(notice);
   let ingestor: Ingestor;
   try {
-    ingestor = await startIngestor(config, { log, redact });
+    ingestor = await startIngestor(config, {
+      log,
+      redact,
+      ...(importHistory === null ? {} : { importHistory }),
+      // The bar on a terminal only; elsewhere (a container's log) progress is a log line every 10 s.
+      progressBar: process.stderr.isTTY ? process.stderr : null,
+    });
   } catch (err) {
     // A known cause is one line; anything else keeps its stack for the bug report.
     if (err instanceof StartError) log.fatal({ code: err.code }, `cannot start: ${err.message}`);
@@ -138,5 +179,5 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = p
     if (lines.some((l) => l.authRejected === true)) return EXIT.authRejected;
     return lines.every((l) => l.ok) ? EXIT.ok : EXIT.failure;
   }
-  return serve(config, redact);
+  return serve(config, redact, flags.importHistory);
 }

@@ -191,6 +191,13 @@ export function createMetrics(registry = new Registry('ha_ingestor')) {
     backfills: registry.counter('backfills_total', 'backfills from HA history, by result (complete, partial)'),
     backfillPoints: registry.counter('backfill_points_total', 'points written from HA history'),
     backfillUnfilledSeconds: registry.counter('backfill_unfilled_seconds_total', 'seconds of gaps that could not be filled from HA history'),
+    importPoints: registry.counter('import_points_total', 'points imported from what HA already recorded (--import-history), by importer'),
+    importRequests: registry.counter('import_requests_total', 'requests to HA made by the history import, by importer'),
+    importBytes: registry.counter(
+      'import_received_bytes_total',
+      'bytes of answers read by the history import, by importer (WebSocket: every frame received meanwhile)',
+    ),
+    importFraction: registry.gauge('import_progress_ratio', "share of the running importer's work done (0 to 1)"),
     watermarkAge: registry.gauge('watermark_age_seconds', "how far the durable watermark trails HA's clock (our clock minus the measured offset)"),
     weatherRequests: registry.counter('weather_requests_total', 'OpenWeatherMap requests, by result (ok, error)'),
     weatherBreakerOpen: registry.gauge('weather_breaker_state', 'weather circuit breaker: 0 closed, 0.5 half-open, 1 open'),

@@ -31,7 +31,7 @@ import { HaCommandError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { HaConnection, StatesEncoded } from './connection.js';
 import { haHasCommand } from './version.js';
-import { historyDuringPeriod, historyStart } from './messages.js';
+import { historyDuringPeriod, historyStart, historyStatesAt } from './messages.js';
 import { MAX_FRAME_BYTES } from './socket.js';
 
 export const WINDOW_MS = 60 * 60_000;
@@ -54,6 +54,16 @@ export interface BackfillOptions {
   readonly metrics: Metrics;
   /** Largest REST history answer read (default MAX_FRAME_BYTES); a larger one is asked for in halves. */
   readonly restMaxBytes?: number;
+  /** Time per request before halvings (default WINDOW_MS); the history import tunes it (bench/import.ts). */
+  readonly windowMs?: number;
+  /** Entity ids per WebSocket request before halvings (default ENTITIES_PER_REQUEST). */
+  readonly entitiesPerRequest?: number;
+  /** Awaited before every request: the history import waits there while live traffic needs the queues. */
+  readonly beforeRequest?: () => Promise<void>;
+  /** Told the bytes of every REST answer read (the import's HA-side cost). */
+  readonly restBytes?: (bytes: number) => void;
+  /** 'import': the history import's own report and metrics, not the backfill's. */
+  readonly purpose?: 'backfill' | 'import';
 }
 
 /**
@@ -70,8 +80,15 @@ export interface BackfillReport {
   readonly points: number;
   readonly requests: number;
   readonly via: 'websocket' | 'rest' | 'none';
-  /** What could not be filled, with its bounds. */
-  readonly unfilled: { readonly from: number; readonly to: number; readonly why: string }[];
+  /** What could not be filled, with its bounds; `lasting`: asking again cannot fill it. */
+  readonly unfilled: Unfilled[];
+}
+
+export interface Unfilled {
+  readonly from: number;
+  readonly to: number;
+  readonly why: string;
+  readonly lasting?: true;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -125,10 +142,10 @@ export async function backfill(
   openEnd = false,
   shrink = 0,
 ): Promise<BackfillReport> {
-  const windowMs = Math.ceil(WINDOW_MS / 2 ** Math.min(shrink, MAX_SHRINK));
-  const perRequest = Math.max(1, ENTITIES_PER_REQUEST >> Math.min(shrink, MAX_SHRINK));
+  const windowMs = Math.ceil((opts.windowMs ?? WINDOW_MS) / 2 ** Math.min(shrink, MAX_SHRINK));
+  const perRequest = Math.max(1, (opts.entitiesPerRequest ?? ENTITIES_PER_REQUEST) >> Math.min(shrink, MAX_SHRINK));
   const { connection, log, metrics } = opts;
-  const unfilled: { from: number; to: number; why: string }[] = [];
+  const unfilled: Unfilled[] = [];
   let from = fromMs;
   if (toMs - from > opts.maxWindowMs) {
     unfilled.push({ from, to: toMs - opts.maxWindowMs, why: 'older than BACKFILL_MAX_WINDOW' });
@@ -139,11 +156,14 @@ export async function backfill(
   const websocketHistory = hasWebSocketHistory(opts);
   let via: BackfillReport['via'] = shrink >= MAX_SHRINK || !websocketHistory ? 'rest' : 'websocket';
   if (shrink >= MAX_SHRINK) log.warn('history answers were over MAX_FRAME_BYTES even in the smallest requests: the backfill uses /api/history/period');
-  else if (!websocketHistory) {
+  else if (!websocketHistory && opts.purpose !== 'import') {
     // Not asked: HA logs every unknown command as an ERROR (src/ha/version.ts).
     log.info({ haVersion: connection.haVersion }, 'Home Assistant is older than history/history_during_period (2022.5): using /api/history/period');
+  }
+  if (shrink < MAX_SHRINK && !websocketHistory) {
     const unaskable = entityIds.filter((id) => id.includes(','));
-    if (unaskable.length > 0) unfilled.push({ from, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
+    if (unaskable.length > 0)
+      unfilled.push({ from, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}`, lasting: true });
   }
   const seen = new Set<string>();
 
@@ -157,6 +177,7 @@ export async function backfill(
     const end = openEnd && start + windowMs >= toMs ? null : Math.min(toMs, start + windowMs);
     const idChunks = via === 'rest' ? restChunks(entityIds) : chunks(entityIds, perRequest);
     for (const ids of idChunks) {
+      await opts.beforeRequest?.();
       requests++;
       if (via === 'websocket') {
         let error: HaCommandError;
@@ -172,7 +193,7 @@ export async function backfill(
           via = 'rest';
           const unaskable = entityIds.filter((id) => id.includes(','));
           if (unaskable.length > 0)
-            unfilled.push({ from: start, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}` });
+            unfilled.push({ from: start, to: toMs, why: `entity ids with a comma cannot be asked for over REST: ${unaskable.join(' | ')}`, lasting: true });
           start -= windowMs; // this window again, over REST
           continue windows;
         }
@@ -189,6 +210,7 @@ export async function backfill(
   }
 
   const report: BackfillReport = { from, to: toMs, entities: seen.size, points, requests, via, unfilled };
+  if (opts.purpose === 'import') return report; // the import reports per run (src/import/states.ts)
   metrics.backfills.inc(1, { result: unfilled.length === 0 ? 'complete' : 'partial' });
   metrics.backfillPoints.inc(points);
   log.info({ from: iso(from), to: iso(toMs), entities: seen.size, points, requests, via }, 'backfill from Home Assistant history done');
@@ -294,6 +316,7 @@ async function restWindow(ctx: RestContext, start: number, end: number | null, i
         from: start,
         to,
         why: `the /api/history/period answer for ${ids[0]} from ${iso(start)} to ${iso(to)} is over ${opts.restMaxBytes ?? MAX_FRAME_BYTES} bytes (at most a minute: asked no smaller)`,
+        lasting: true,
       });
       return null;
     }
@@ -304,6 +327,7 @@ async function restWindow(ctx: RestContext, start: number, end: number | null, i
     return null;
   }
   if (typeof body === 'string') return body;
+  opts.restBytes?.(body.length);
   const { id, reply } = opts.connection.expectStates('rest');
   opts.feedFrame(Buffer.concat([Buffer.from(`{"id":${id},"type":"result","success":true,"result":`), body, Buffer.from('}')]));
   return ctx.settle(await reply) ? null : 'the REST history answer could not be read';
@@ -352,3 +376,27 @@ export async function probeRecorder(opts: BackfillOptions, entityId: string, fro
   }
   return { newestMs: newest, rest: true };
 }
+
+/**
+ * Whether HA's recorder holds a state of any of `entityIds` at or before `atMs` (HA time): one
+ * small answer per call (at most one row per entity, no attributes), read here. Over REST the
+ * same question is /api/history/period without skip_initial_state. Rejects when HA cannot answer.
+ */
+export async function recordedAt(opts: BackfillOptions, atMs: number, entityIds: readonly string[], rest: boolean): Promise<boolean> {
+  if (!rest && hasWebSocketHistory(opts)) {
+    try {
+      const result = (await opts.connection.request(historyStatesAt(atMs, entityIds))) as Record<string, unknown[]> | null;
+      return Object.values(result ?? {}).some((rows) => Array.isArray(rows) && rows.length > 0);
+    } catch (err) {
+      if (!(err instanceof HaCommandError) || err.haCode !== 'unknown_command') throw err;
+    }
+  }
+  const query = new URLSearchParams({ end_time: iso(atMs + 1), filter_entity_id: entityIds.join(','), minimal_response: '', no_attributes: '' });
+  const body = await restGet(opts, `${opts.httpBase}/api/history/period/${encodeURIComponent(historyStart(atMs))}?${query}`);
+  if (typeof body === 'string') throw new HaCommandError('history', 'rest_failed', body);
+  if (body === TOO_BIG) return true;
+  return (JSON.parse(body.toString('utf8')) as unknown[][]).some((list) => Array.isArray(list) && list.length > 0);
+}
+
+/** Whether HA's announced release needs the REST history (for callers that ask before backfilling). */
+export const restOnly = (opts: BackfillOptions): boolean => !hasWebSocketHistory(opts);

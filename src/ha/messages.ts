@@ -64,6 +64,24 @@ export function historyDuringPeriod(startMs: number, endMs: number | null, entit
   };
 }
 
+/**
+ * Each entity's state at `atMs` as HA's recorder has it (include_start_time_state: the state in
+ * force then, if the recorder holds one), without attributes: non-empty exactly when some entity
+ * has a recorded state at or before `atMs`. The history import's search for HA's oldest record.
+ */
+export function historyStatesAt(atMs: number, entityIds: readonly string[]): Command {
+  return {
+    type: 'history/history_during_period',
+    start_time: historyStart(atMs),
+    end_time: iso(atMs + 1),
+    entity_ids: entityIds,
+    include_start_time_state: true,
+    significant_changes_only: true,
+    minimal_response: true,
+    no_attributes: true,
+  };
+}
+
 export interface ResultMessage {
   id: number;
   type: 'result';

@@ -27,11 +27,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { writeAtomically } from '../state/durable-write.js';
-import { readIfPresent } from '../state/files.js';
+import { RecordFile } from '../state/files.js';
 
 export const REJECTED_TOKEN_FILE = 'ha-auth-rejected.json';
 const MAX_HA_MESSAGE = 200;
@@ -81,21 +79,9 @@ export function parseRecord(text: string): RejectedTokenRecord {
 }
 
 /** The file in DATA_DIR. */
-export class RejectedTokenFile {
-  readonly path: string;
-
+export class RejectedTokenFile extends RecordFile<RejectedTokenRecord> {
   constructor(dataDir: string) {
-    this.path = join(dataDir, REJECTED_TOKEN_FILE);
-  }
-
-  /** The record, or null when there is none; throws when the file exists but cannot be used. */
-  async load(): Promise<RejectedTokenRecord | null> {
-    const bytes = await readIfPresent(this.path);
-    return bytes === null ? null : parseRecord(bytes.toString('utf8'));
-  }
-
-  save(record: RejectedTokenRecord): Promise<void> {
-    return writeAtomically(this.path, `${JSON.stringify(record)}\n`);
+    super(dataDir, REJECTED_TOKEN_FILE, parseRecord, (record) => `${JSON.stringify(record)}\n`);
   }
 
   async remove(): Promise<void> {

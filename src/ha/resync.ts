@@ -172,6 +172,11 @@ export class Resync {
     this.carried = { fromMs, ceiling };
   }
 
+  /** How the gap is fetched: the history import fetches the same way (src/import/job.ts). */
+  get backfillOptions(): BackfillOptions {
+    return this.opts.backfill;
+  }
+
   /** Every entity id ever seen: the backfill's candidates (the app saves them in state.json). */
   get entityIds(): string[] {
     return [...this.known];

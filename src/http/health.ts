@@ -6,6 +6,7 @@
 import type { ClockOffset } from '../ha/clock-offset.js';
 import type { HaConnection } from '../ha/connection.js';
 import { rejectionProblem, type TokenGuard } from '../ha/rejected-token.js';
+import type { ImportStatus } from '../import/progress.js';
 import type { Metrics } from '../metrics.js';
 import type { EncoderPool } from '../pipeline/encoder-pool.js';
 import type { Watermark } from '../pipeline/watermark.js';
@@ -22,6 +23,8 @@ export interface HealthSources {
   readonly spool: Spool;
   readonly watermark: Watermark;
   readonly metrics: Metrics;
+  /** The history import's progress, when one runs or ran (src/import/job.ts). */
+  readonly importStatus?: ImportStatus | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -57,6 +60,21 @@ export function healthReport(s: HealthSources, now = Date.now()): HealthReport {
       // HA's time up to which every live event is durable, and the batches not yet durable.
       watermark: iso(s.watermark.value()),
       heldBatches: s.watermark.held,
+      ...(s.importStatus == null ? {} : { import: importSection(s.importStatus) }),
     },
+  };
+}
+
+function importSection(s: ImportStatus) {
+  return {
+    state: s.state,
+    importer: s.importer,
+    fraction: Math.round(s.fraction * 1000) / 1000,
+    items: s.items,
+    points: s.points,
+    requests: s.requests,
+    bytes: s.bytes,
+    etaSeconds: s.etaSeconds === null ? null : Math.round(s.etaSeconds),
+    ...(s.problem === undefined ? {} : { problem: s.problem }),
   };
 }

@@ -10,7 +10,7 @@ import type { HaConnection } from '../ha/connection.js';
 import type { Metrics } from '../metrics.js';
 
 export interface ImporterContext {
-  readonly connection: Pick<HaConnection, 'request' | 'requestStates'> & { readonly haVersion?: string };
+  readonly connection: Pick<HaConnection, 'request' | 'requestStates' | 'expectStates'> & { readonly haVersion?: string };
   /** HA's base HTTP URL (REST fallback) and the token for it. */
   readonly httpBase: string;
   readonly token: string;
@@ -21,6 +21,12 @@ export interface ImporterContext {
   readonly metrics: Metrics;
   /** Resolves when live traffic leaves room (encoder and writer queues below their marks); awaited before every request. */
   readonly room: () => Promise<void>;
+  /** Hands a frame to the pipeline as if it came from the socket (a REST answer, like the backfill's). */
+  readonly feedFrame: (frame: Buffer) => void;
+  /** Resolves once everything handed to the pipeline so far is durable (written, spooled or dead-lettered). */
+  readonly durable: () => Promise<void>;
+  /** Every entity id known now: HA's get_states of this connection and every id seen before (state.json). */
+  readonly entityIds: () => readonly string[];
 }
 
 export interface ImportProgress {

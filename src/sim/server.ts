@@ -23,6 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHome, createRng, registriesFor, type Attributes, type Rng, type SimEntity } from './home.js';
+import { SeededHistory } from './recorded.js';
 
 export interface SimState {
   entity_id: string;
@@ -78,6 +79,14 @@ export interface SimulatorOptions {
    * under /core/api/ (home-assistant/supervisor, supervisor/api/__init__.py `_register_proxy`).
    */
   readonly supervisor?: boolean;
+  /**
+   * Days of history HA's recorder holds from before the simulator started (src/sim/recorded.ts:
+   * generated, not stored), ending an hour before now; with it, each entity's initial state is a
+   * recorded row too. 0: none (the default: history holds only what the simulator emits).
+   */
+  readonly historyDays?: number;
+  /** One recorded change per entity every this many seconds in those days (default 300). */
+  readonly historyIntervalS?: number;
 }
 
 export interface EmitOptions {
@@ -176,12 +185,16 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
-  private readonly opts: Required<Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'supervisor'>> & {
+  private readonly opts: Required<
+    Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'supervisor' | 'historyDays' | 'historyIntervalS'>
+  > & {
     port: number;
     host: string;
   };
   /** '/core' as the Supervisor's proxy, '' as HA itself. */
   private readonly pathPrefix: string;
+  /** The days recorded before the simulator started (historyDays), or null. */
+  readonly seeded: SeededHistory | null = null;
   private readonly rng: Rng;
   private readonly home: SimEntity[];
   private readonly states = new Map<string, SimState>();
@@ -225,6 +238,14 @@ export class HaSimulator {
       this.initial.set(entity.entityId, st);
     }
     this.clockUs = this.haNowMs() * 1000;
+    if ((options.historyDays ?? 0) > 0) {
+      this.seeded = new SeededHistory(this.home, this.opts.seed, options.historyDays as number, options.historyIntervalS ?? 300, (nowS - 3600) * 1e6);
+      // HA records every state it sets, the ones current at its start too.
+      for (const st of this.initial.values()) {
+        const us = microsFromIso(st.last_updated);
+        this.history.set(st.entity_id, [{ s: st.state, a: st.attributes, us, lcUs: us, committedAt: 0 }]);
+      }
+    }
   }
 
   /** Now on HA's clock, ms. */
@@ -238,6 +259,12 @@ export class HaSimulator {
     let rows = this.history.get(entityId);
     if (rows === undefined) this.history.set(entityId, (rows = []));
     rows.push({ ...row, committedAt: this.lastCommitAt });
+  }
+
+  /** Every row the recorder holds now, seeded and emitted (tests compare a database against it). */
+  *recordedRows(): Generator<{ entityId: string; s: string; a: Attributes; us: number }> {
+    if (this.seeded !== null) yield* this.seeded.all();
+    for (const [entityId, rows] of this.history) for (const r of rows) yield { entityId, s: r.s, a: r.a, us: r.us };
   }
 
   /** Resolves once every row emitted so far is in history (the recorder caught up). */
@@ -786,7 +813,10 @@ export class HaSimulator {
     const now = Date.now();
     for (const id of ids) {
       const all = significantOnly && !SIGNIFICANT_DOMAINS.has(id.slice(0, id.indexOf('.')));
-      const rows = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 > start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
+      const recorded = (this.history.get(id) ?? []).filter((r) => r.committedAt <= now && r.us / 1e6 > start && r.us / 1e6 < end && (!all || r.lcUs === r.us));
+      // Seeded rows are all older than the recorded ones, and each is a change (significant).
+      const seeded = (this.seeded?.between(id, start, end) ?? []).map((r) => ({ ...r, committedAt: 0 }));
+      const rows = seeded.length === 0 ? recorded : [...seeded, ...recorded];
       if (rows.length > 0) out.push([id, rows]);
     }
     return out;
@@ -799,14 +829,22 @@ export class HaSimulator {
     for (const r of this.history.get(id) ?? []) if (r.committedAt <= now && r.us / 1e6 < start) found = r;
     if (found !== null) return found;
     const st = this.initial.get(id);
-    return st !== undefined && microsFromIso(st.last_updated) / 1e6 < start ? { s: st.state, a: st.attributes } : null;
+    if (st !== undefined && microsFromIso(st.last_updated) / 1e6 < start) return { s: st.state, a: st.attributes };
+    return this.seeded?.before(id, start) ?? null;
   }
 
   /**
    * history/history_during_period's compressed answer: {"<id>":[{"s","a","lu","lc"}]}, with HA's
    * defaults: include_start_time_state and significant_changes_only true (a start-time row: the
    * entity's state then, "lu" at the window start), no_attributes false (true: no "a"); a
-   * start_time after HA's now answers {}.
+   * start_time after HA's now answers {}. (home-assistant/core
+   * homeassistant/components/history/websocket_api.py at 07a8521e185cb6bd089395266de415f17c799747:
+   * the command's schema defaults include_start_time_state=True, significant_changes_only=True,
+   * minimal_response=False, no_attributes=False; `start_time > utcnow()` → `{}`. The start-time
+   * state is the entity's newest row with last_updated before the start, recorder/history/
+   * modern.py at 03d83305fdac5b196b046247498947a99522d2a8, _get_single_entity_start_time_stmt.)
+   * minimal_response is not played: it only leaves out the attributes of middle rows, and the
+   * ingestor asks with it only for "is anything recorded here" (no rows written).
    */
   private historyDuring(msg: Record<string, unknown>): Record<string, unknown[]> {
     const start = secondsFromRequest(String(msg.start_time));

@@ -39,6 +39,33 @@ export async function readIfPresent(path: string): Promise<Buffer | null> {
   }
 }
 
+/**
+ * One JSON record in a file of DATA_DIR (the rejected-token record, the import cursor), written
+ * atomically; `parse` throws when the file exists but cannot be used.
+ */
+export class RecordFile<T> {
+  readonly path: string;
+
+  constructor(
+    dataDir: string,
+    name: string,
+    private readonly parse: (text: string, path: string) => T,
+    private readonly serialize: (record: T) => string,
+  ) {
+    this.path = join(dataDir, name);
+  }
+
+  /** The record, or null when there is no file. */
+  async load(): Promise<T | null> {
+    const bytes = await readIfPresent(this.path);
+    return bytes === null ? null : this.parse(bytes.toString('utf8'), this.path);
+  }
+
+  save(record: T): Promise<void> {
+    return writeAtomically(this.path, this.serialize(record));
+  }
+}
+
 export class StateFile {
   readonly path: string;
 

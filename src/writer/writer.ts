@@ -158,6 +158,11 @@ export class Writer {
     return this.memory.state;
   }
 
+  /** Gzipped bodies waiting in memory (for the database or the spool): the history import's mark. */
+  get queueBytes(): number {
+    return this.queuedBytes + this.memory.bytes;
+  }
+
   /** Watermark holds whose lines are not all settled yet. */
   get heldHolds(): number {
     return this.holds.size;
@@ -183,6 +188,11 @@ export class Writer {
     }
     if (hold !== undefined) this.holds.add(hold, lines);
     this.batcher.push(lp, lines, hold);
+  }
+
+  /** Seals the batch being filled now instead of at the flush interval (the history import's window end). */
+  flush(): void {
+    this.batcher.flush();
   }
 
   /**

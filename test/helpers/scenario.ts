@@ -29,12 +29,14 @@ export class Scenario {
     /** Credentials to read the database back with (it exists already). */
     readAuth?: { user: string; password: string };
     waitHealthy?: boolean;
+    /** Command-line arguments of the first start (e.g. --import-history). */
+    args?: readonly string[];
   }): Promise<Scenario> {
     const sim = new HaSimulator({ token: 'test-token', entities: 250, seed: 11, ...opts.sim });
     await sim.start();
     if (opts.readAuth === undefined) await createInfluxV1Database(opts.influxUrl, opts.db);
     const sc = new Scenario(sim, opts.influxUrl, opts.db, opts.env ?? {}, opts.readAuth);
-    await sc.startIngestor({}, opts.waitHealthy ?? true);
+    await sc.startIngestor({}, opts.waitHealthy ?? true, opts.args);
     return sc;
   }
 
@@ -50,8 +52,8 @@ export class Scenario {
     };
   }
 
-  async startIngestor(extra: Record<string, string> = {}, waitHealthy = true): Promise<IngestorProcess> {
-    this.ingestor = await IngestorProcess.start({ ...this.ingestorEnv, ...extra });
+  async startIngestor(extra: Record<string, string> = {}, waitHealthy = true, args: readonly string[] = []): Promise<IngestorProcess> {
+    this.ingestor = await IngestorProcess.start({ ...this.ingestorEnv, ...extra }, args);
     if (waitHealthy) await this.ingestor.healthy(30_000);
     else await this.sim.waitForSubscribers(1, 30_000);
     return this.ingestor;

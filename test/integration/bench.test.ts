@@ -7,16 +7,21 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const RUN = fileURLToPath(new URL('../../dist/bench/run.js', import.meta.url));
+const IMPORT = fileURLToPath(new URL('../../dist/bench/import.js', import.meta.url));
+
+/** Runs a built bench script with --quick, its results in `dir`; resolves with its exit code. */
+function runQuick(script: string, dir: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, '--quick'], { env: { ...process.env, BENCH_RESULTS_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', resolve);
+  });
+}
 
 describe('npm run bench -- --quick', () => {
   it('writes micro, end-to-end and footprint results, every run without loss', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
     try {
-      const code = await new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, [RUN, '--quick'], { env: { ...process.env, BENCH_RESULTS_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] });
-        child.once('exit', resolve);
-      });
-      expect(code).toBe(0);
+      expect(await runQuick(RUN, dir)).toBe(0);
       const micro = JSON.parse(readFileSync(join(dir, 'micro.json'), 'utf8')) as { results: { name: string; nsPerEvent: number }[] };
       expect(micro.results.length).toBeGreaterThanOrEqual(15);
       for (const r of micro.results) expect(r.nsPerEvent, r.name).toBeGreaterThan(0);
@@ -55,6 +60,25 @@ describe('npm run bench -- --quick', () => {
         if (r.rate !== null) expect(r.fsyncsPerMinute, r.name).toEqual(expect.any(Number));
       }
       expect(footprint.rows[1]?.events).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the import bench (--quick): every recorded row imported, with its HA-side cost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-import-smoke-'));
+    try {
+      expect(await runQuick(IMPORT, dir)).toBe(0);
+      const { results } = JSON.parse(readFileSync(join(dir, 'import.json'), 'utf8')) as {
+        results: { points: number; rows: number; pointsPerSecond: number; requests: number; megabytes: number }[];
+      };
+      expect(results.length).toBe(1);
+      for (const r of results) {
+        expect(r.points).toBe(r.rows);
+        expect(r.pointsPerSecond).toBeGreaterThan(0);
+        expect(r.requests).toBeGreaterThan(0);
+        expect(r.megabytes).toBeGreaterThan(0);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
