@@ -9,6 +9,7 @@
  * the watermark, close /health. Importing this module has no side effects.
  */
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -21,6 +22,8 @@ import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
+import type { StatisticsContext } from './import/statistics.js';
+import { StatisticsFollower } from './import/statistics-follower.js';
 import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
 import { getConfig } from './ha/messages.js';
 import { healthReport } from './http/health.js';
@@ -162,10 +165,39 @@ class App implements Ingestor {
         c.stop();
         await connectionDone;
       });
+      if (this.config.statistics) this.startStatistics(p);
     }
     const { influx } = this.config;
     if (influx !== null) void checkDatabase(influx, this.config.schema.flavor).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
     this.logStart(p);
+  }
+
+  /** STATISTICS: HA's long-term statistics kept up to date (src/import/statistics-follower.ts). */
+  private startStatistics(p: Parts): void {
+    const follower = new StatisticsFollower(this.importContext(p));
+    p.statistics = follower;
+    follower.start();
+    // Added after the connection, so stopped before it (and before the writer).
+    this.lifecycle.add('statistics follower', follower, (f) => f.stop());
+  }
+
+  /** What an import or the statistics follower needs of the running parts. */
+  importContext(p: Parts): StatisticsContext {
+    const ROOM_POLL_MS = 50;
+    return {
+      connection: p.connection,
+      // HA's clock: ours minus the offset measured from live events (ours until one arrived).
+      haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
+      clockKnown: () => p.clockOffset.offsetMs !== null,
+      dataDir: this.config.dataDir,
+      log: this.log,
+      metrics: this.metrics,
+      // Live traffic first: the encoder queue at most half full before a request.
+      room: async () => {
+        while (p.pool.queuedBytes > this.config.encoderQueueBytes / 2) await delay(ROOM_POLL_MS);
+      },
+      written: () => p.watermark.drained(p.watermark.mark()),
+    };
   }
 
   private async startHttp(): Promise<Server | null> {
@@ -332,6 +364,7 @@ class App implements Ingestor {
           void p.enrichment.subscribed(() => p.connection.request(getConfig()));
           // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
           void p.resync.subscribed(session, snapshot);
+          p.statistics?.connected();
         },
         authenticated: () => void p.guard.accepted(),
         // Logged and recorded by the guard; the ingestor stays up, visibly unhealthy.
@@ -442,6 +475,8 @@ interface Parts {
   batcher: FrameBatcher;
   connection: HaConnection;
   resync: Resync;
+  /** STATISTICS=true: the long-term statistics follower. */
+  statistics?: StatisticsFollower;
 }
 
 function writerAccept(p: Parts, line: string): void {

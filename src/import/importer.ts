@@ -21,6 +21,11 @@ export interface ImporterContext {
   readonly metrics: Metrics;
   /** Resolves when live traffic leaves room (encoder and writer queues below their marks); awaited before every request. */
   readonly room: () => Promise<void>;
+  /**
+   * Resolves once every line handed to the writer so far is settled: written, spooled or
+   * dead-lettered (the watermark's `drained(mark())`). A cursor is saved only after it.
+   */
+  readonly written: () => Promise<void>;
 }
 
 export interface ImportProgress {
