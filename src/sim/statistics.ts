@@ -59,6 +59,8 @@ export class SimStatistics {
   /** Statistics requests answered and bytes of their answers (the bench's HA-side cost). */
   requests = 0;
   bytes = 0;
+  /** Every statistics_during_period asked (tests: which windows came twice). */
+  readonly asked: { readonly period: string; readonly startMs: number; readonly endMs: number; readonly ids: number }[] = [];
 
   constructor(options: SimStatisticsOptions, seed: number, startMs: number) {
     const rng = createRng(seed ^ 0x5717);
@@ -111,6 +113,7 @@ export class SimStatistics {
     if (Number.isNaN(start) || Number.isNaN(end)) return { error: 'invalid_start_time' };
     const ids = msg.statistic_ids;
     if (!Array.isArray(ids) || ids.length === 0) return { error: 'invalid_format' };
+    this.asked.push({ period: String(msg.period), startMs: start, endMs: end, ids: ids.length });
     const out: Record<string, unknown[]> = {};
     for (const id of ids) {
       const s = this.byId.get(String(id));
