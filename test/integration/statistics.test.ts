@@ -115,6 +115,18 @@ describe('long-term statistics (STATISTICS=true)', () => {
       }
     }
 
+    // docs/schema.md's daily energy query: the last hourly `sum` of each local day minus the day before's.
+    const to = Math.min(...Object.values(done.periods.hour));
+    const id = 'sensor.energy_51';
+    const q = `SELECT difference(last("sum")) AS "kWh" FROM "ha_statistics" WHERE "statistic_id" = '${id}' AND "period" = 'hour' AND time >= ${first.hour}ms AND time < ${to}ms GROUP BY time(1d) tz('Europe/Berlin')`;
+    const daily = rowsOf(await influxQuery(s.influxUrl, s.db, q, { epoch: 'ms' }));
+    const berlinDay = (ms: number) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin' }).format(ms);
+    const lastSum = new Map<string, number>();
+    for (const w of stats.expected('hour', first.hour, to, haNow)) if (w.id === id) lastSum.set(berlinDay(w.startMs), w.row.sum as number);
+    const days = [...lastSum];
+    const want = days.slice(1).map(([day, sum], i) => [day, sum - (days[i] as [string, number])[1]]);
+    expect(daily.map((r) => [berlinDay(r.time as number), r.kWh])).toEqual(want);
+
     // A restart asks for nothing it has written: every window starts at or after the cursors.
     const asked = stats.asked.length;
     await s.ingestor?.stop();
