@@ -23,7 +23,7 @@ import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
 import type { StatisticsContext } from './import/statistics.js';
-import { StatisticsFollower } from './import/statistics-follower.js';
+import { type FollowerOptions, StatisticsFollower } from './import/statistics-follower.js';
 import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
 import { getConfig } from './ha/messages.js';
 import { healthReport } from './http/health.js';
@@ -66,10 +66,12 @@ export interface StartOptions {
   readonly log: Logger;
   /** Applied to /health and /metrics (src/redact.ts); the log stream has its own hook. */
   readonly redact?: Redact;
+  /** The statistics follower's chunk size (bench/statistics-import.ts compares some). */
+  readonly statistics?: FollowerOptions;
 }
 
-export async function startIngestor(config: Config, { log, redact = (t) => t }: StartOptions): Promise<Ingestor> {
-  const app = new App(config, log, redact);
+export async function startIngestor(config: Config, { log, redact = (t) => t, statistics = {} }: StartOptions): Promise<Ingestor> {
+  const app = new App(config, log, redact, statistics);
   try {
     await app.build();
   } catch (err) {
@@ -97,6 +99,7 @@ class App implements Ingestor {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly redact: Redact,
+    private readonly statisticsOptions: FollowerOptions,
   ) {
     this.lifecycle = new Lifecycle(log);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -174,7 +177,7 @@ class App implements Ingestor {
 
   /** STATISTICS: HA's long-term statistics kept up to date (src/import/statistics-follower.ts). */
   private startStatistics(p: Parts): void {
-    const follower = new StatisticsFollower(this.importContext(p));
+    const follower = new StatisticsFollower(this.importContext(p), this.statisticsOptions);
     p.statistics = follower;
     follower.start();
     // Added after the connection, so stopped before it (and before the writer).

@@ -109,15 +109,18 @@ export class StatisticsFollower {
 
   private async followWith(source: StatisticsSource, cursor: StatisticsCursor, grace: number): Promise<void> {
     const { ctx } = this;
-    if (this.ids === null || ctx.haNow() - this.idsAtMs >= IDS_REFRESH_MS) {
-      this.ids = await source.ids();
+    // A local: connected() may clear the list while this run waits for HA.
+    let ids = this.ids;
+    if (ids === null || ctx.haNow() - this.idsAtMs >= IDS_REFRESH_MS) {
+      ids = await source.ids();
+      this.ids = ids;
       this.idsAtMs = ctx.haNow();
     }
     const since = cursor.sinceMs as Record<'hour' | '5minute', number>;
     for (const period of PERIODS) {
       if (this.stopped) break;
       const cursors = cursor.periods[period];
-      alignCursors(cursors, this.ids, () => since[period]);
+      alignCursors(cursors, ids, () => since[period]);
       await syncPeriod(ctx, source, period, cursors, compiledUntil(ctx.haNow(), period, grace), {
         limits: this.options.limits ?? DEFAULT_PLAN_LIMITS,
         save: () => this.file.save(cursor),

@@ -786,8 +786,10 @@ export class HaSimulator {
       fail(answer.error, 'Invalid request');
       return true;
     }
+    const bytes = Buffer.byteLength(JSON.stringify(answer));
     this.statistics.requests++;
-    this.statistics.bytes += Buffer.byteLength(JSON.stringify(answer));
+    this.statistics.bytes += bytes;
+    this.statistics.largest = Math.max(this.statistics.largest, bytes);
     ok(answer);
     return true;
   }

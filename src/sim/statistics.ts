@@ -59,6 +59,8 @@ export class SimStatistics {
   /** Statistics requests answered and bytes of their answers (the bench's HA-side cost). */
   requests = 0;
   bytes = 0;
+  /** The largest answer so far (bytes). */
+  largest = 0;
   /** Every statistics_during_period asked (tests: which windows came twice). */
   readonly asked: { readonly period: string; readonly startMs: number; readonly endMs: number; readonly ids: number }[] = [];
 
@@ -131,6 +133,20 @@ export class SimStatistics {
     for (const s of this.list)
       for (const row of this.rows(s, period, fromMs, toMs, haNowMs, 'ms') ?? []) out.push({ id: s.id, startMs: row.start as number, row });
     return out;
+  }
+
+  /** How many rows `expected` would list, without making them (benchmarks: 1.75 M rows). */
+  count(period: 'hour' | '5minute', fromMs: number, toMs: number, haNowMs: number): number {
+    const p = period === 'hour' ? HOUR : FIVE_MIN;
+    const compiledEnd = Math.floor((haNowMs - COMPILE_DELAY_MS) / FIVE_MIN) * FIVE_MIN;
+    let n = 0;
+    for (const s of this.list) {
+      const oldest = p === HOUR ? s.firstMs : Math.max(s.firstMs, compiledEnd - this.shortTermMs);
+      const first = Math.max(oldest, Math.ceil(fromMs / p) * p);
+      const end = Math.min(toMs, compiledEnd - p + 1);
+      if (end > first) n += Math.ceil((end - first) / p);
+    }
+    return n;
   }
 
   private rows(s: SimStatistic, period: string, start: number, end: number, haNowMs: number, form = this.timeForm): Record<string, unknown>[] | null {
