@@ -15,12 +15,12 @@
  * hourly rows), list_statistic_ids once an hour; one cursor save per chunk.
  *
  * Without an import it begins at its first start (`sinceMs`, only new statistics); ids that
- * appear later begin there too.
+ * appear later begin there too. 5-minute cursors never lie behind HA's purge horizon (skipPurged).
  */
 import { HaConnectionLostError } from '../errors.js';
 import { PERIODS, type StatisticsCursor, StatisticsCursorFile, emptyCursor } from './statistics-cursor.js';
 import { DEFAULT_PLAN_LIMITS, compiledUntil, type PlanLimits } from './statistics-plan.js';
-import { COMPILE_GRACE_MS, type StatisticsContext, StatisticsSource, alignCursors, syncPeriod } from './statistics.js';
+import { COMPILE_GRACE_MS, type StatisticsContext, StatisticsSource, alignCursors, skipPurged, syncPeriod } from './statistics.js';
 
 export const FOLLOW_INTERVAL_MS = 5 * 60_000;
 /** Past each 5th minute (HA's clock): HA starts compiling at +10 s. */
@@ -121,7 +121,9 @@ export class StatisticsFollower {
       if (this.stopped) break;
       const cursors = cursor.periods[period];
       alignCursors(cursors, ids, () => since[period]);
-      await syncPeriod(ctx, source, period, cursors, compiledUntil(ctx.haNow(), period, grace), {
+      const toMs = compiledUntil(ctx.haNow(), period, grace);
+      if (period === '5minute') skipPurged(cursors, toMs);
+      await syncPeriod(ctx, source, period, cursors, toMs, {
         limits: this.options.limits ?? DEFAULT_PLAN_LIMITS,
         save: () => this.file.save(cursor),
         done: (encoded) => (this.points += encoded.points),

@@ -170,6 +170,15 @@ export async function syncPeriod(
   }
 }
 
+/**
+ * 5-minute rows older than HA's purge horizon are gone (purge_keep_days, default 10): cursors
+ * behind it move up to it, so a follower that was stopped for weeks does not walk empty windows.
+ */
+export function skipPurged(cursors: Map<string, number>, toMs: number): void {
+  const horizon = Math.floor((toMs - SHORT_TERM_KEEP_MS) / PERIOD_MS['5minute']) * PERIOD_MS['5minute'];
+  for (const [id, c] of cursors) if (c < horizon) cursors.set(id, horizon);
+}
+
 /** Keeps the cursors of listed ids only; `start` gives where an id not seen before begins. */
 export function alignCursors(cursors: Map<string, number>, ids: readonly string[], start: (id: string) => number): void {
   const listed = new Set(ids);
@@ -243,8 +252,8 @@ export class StatisticsImport {
     }
     // An id without a month has no hourly row in the window: nothing to ask for before its end.
     alignCursors(hourly, ids, (id) => Math.max(from, first.get(id) ?? ends.hour));
-    const shortFrom = Math.max(from, Math.floor((ends['5minute'] - SHORT_TERM_KEEP_MS) / PERIOD_MS['5minute']) * PERIOD_MS['5minute']);
-    alignCursors(cursor.periods['5minute'], ids, () => shortFrom);
+    alignCursors(cursor.periods['5minute'], ids, () => from);
+    skipPurged(cursor.periods['5minute'], ends['5minute']);
   }
 }
 

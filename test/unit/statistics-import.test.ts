@@ -230,6 +230,22 @@ describe('statistics follower (src/import/statistics-follower.ts)', () => {
     expect([...ha.points.values()].every((p) => p.writes === 1)).toBe(true);
   });
 
+  it("back after 30 days: the hourly backlog in full, 5-minute rows only from HA's purge horizon on (no empty windows walked)", async () => {
+    const ha = new StatisticsHa({ sensors: 2, counters: 2, days: 60, shortTermDays: 10 }, NOW);
+    const dir = await dataDir();
+    const since = NOW - 30 * DAY;
+    const c = emptyCursor();
+    c.sinceMs = { hour: since, '5minute': since };
+    await new StatisticsCursorFile(dir, 'statistics-follow.json').save(c);
+    await new StatisticsFollower(context(ha, dir), { limits: { rowsPerRequest: 2_000, maxIds: 100 } }).runOnce();
+    const hourEnd = compiledUntil(NOW, 'hour', 5 * 60_000);
+    const shortEnd = compiledUntil(NOW, '5minute', 5 * 60_000);
+    expect(pointsOf(ha, 'hour')).toEqual(expectedPoints(ha, 'hour', since, hourEnd));
+    expect(pointsOf(ha, '5minute')).toEqual(expectedPoints(ha, '5minute', shortEnd - 10 * DAY, shortEnd));
+    const fiveMinute = ha.commands.filter((m) => m.period === '5minute');
+    expect(Math.min(...fiveMinute.map((m) => Date.parse(String(m.start_time))))).toBe(shortEnd - 10 * DAY);
+  });
+
   it("waits for HA's clock before asking", async () => {
     const ha = new StatisticsHa({ sensors: 1, counters: 1, days: 2 }, NOW);
     const follower = new StatisticsFollower({ ...context(ha, await dataDir()), clockKnown: () => false });
