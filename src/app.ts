@@ -199,7 +199,11 @@ class App implements Ingestor {
       room: async () => {
         while (p.pool.queuedBytes > this.config.encoderQueueBytes / 2) await delay(ROOM_POLL_MS);
       },
-      written: () => p.watermark.drained(p.watermark.mark()),
+      // The batch holding the answer's lines goes now, not at FLUSH_INTERVAL_MS: one chunk at a time waits for it.
+      written: () => {
+        p.writer.flushNow();
+        return p.watermark.drained(p.watermark.mark());
+      },
     };
   }
 

@@ -185,6 +185,11 @@ export class Writer {
     this.batcher.push(lp, lines, hold);
   }
 
+  /** Cuts the batch being filled now instead of at the flush interval (an import waits for its lines). */
+  flushNow(): void {
+    this.batcher.flush();
+  }
+
   /**
    * Sends what is buffered and waits for every answer, up to `timeoutMs`; then spools whatever
    * is still unanswered. Resolves to the number of points spooled at the deadline. Callable at
