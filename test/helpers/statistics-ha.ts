@@ -4,7 +4,7 @@
  * would in a worker; the lines land in `points` (series and timestamp → line, and how often
  * each was written).
  */
-import { HaConnectionLostError } from '../../src/errors.js';
+import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import type { StatesEncoded } from '../../src/ha/connection.js';
 import type { Command } from '../../src/ha/messages.js';
 import { SimStatistics, type SimStatisticsOptions } from '../../src/sim/statistics.js';
@@ -53,5 +53,8 @@ export class StatisticsHa {
   private take(message: Command): void {
     this.commands.push(message);
     if (this.commands.length === this.loseAt) throw new HaConnectionLostError(message.type, 'connection closed');
+    // As the simulator: the ISO form plays a release with the history/ commands only.
+    const prefix = this.sim.timeForm === 'iso' ? 'history/' : 'recorder/';
+    if (!message.type.startsWith(prefix)) throw new HaCommandError(message.type, 'unknown_command', 'Unknown command.');
   }
 }

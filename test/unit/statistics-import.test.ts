@@ -185,6 +185,15 @@ describe('statistics import (src/import/statistics.ts) against the simulated rec
     expect(pointsOf(ha, '5minute')).toEqual(pointsOf(modern, '5minute'));
   });
 
+  it('a release that answers unknown_command to the first name gets the other, once', async () => {
+    const ha = new StatisticsHa({ ...small, timeForm: 'iso' }, NOW);
+    ha.haVersion = '2022.11.0';
+    const final = await new StatisticsImport(context(ha, await dataDir()), limits).run({ fromMs: null, toMs: NOW }, () => {});
+    expect(ha.commands.map((c) => c.type).slice(0, 2)).toEqual(['recorder/list_statistic_ids', 'history/list_statistic_ids']);
+    expect(ha.commands.filter((c) => c.type.startsWith('recorder/')).length).toBe(1);
+    expect(final.points).toBeGreaterThan(3000);
+  });
+
   it('HA without statistics (0.96) is sent no statistics command', async () => {
     const ha = new StatisticsHa(small, NOW);
     ha.haVersion = '0.96.5';
