@@ -98,20 +98,21 @@ export class StatisticsSource {
 
   private async send<T>(make: (p: StatisticsPrefix) => Command, call: (c: Command) => Promise<T>): Promise<T> {
     if (!this.available) throw new HaCommandError('statistics commands', 'unknown_command', `not in HA ${this.ctx.connection.haVersion}`);
-    await this.ctx.room();
-    const before = this.ctx.metrics.haBytes.get();
-    try {
+    for (;;) {
+      await this.ctx.room();
+      const before = this.ctx.metrics.haBytes.get();
       this.requests++;
-      return await call(make(this.prefix as StatisticsPrefix));
-    } catch (err) {
-      if (!(err instanceof HaCommandError) || err.haCode !== 'unknown_command' || this.switched) throw err;
-      this.switched = true;
-      this.prefix = otherPrefix(this.prefix as StatisticsPrefix);
-      this.ctx.log.warn({ prefix: this.prefix }, 'Home Assistant does not know this statistics command: trying its other name');
-      return this.send(make, call);
-    } finally {
-      // The connection's bytes while the request ran: the answer, and any live events beside it.
-      this.bytes += this.ctx.metrics.haBytes.get() - before;
+      try {
+        return await call(make(this.prefix as StatisticsPrefix));
+      } catch (err) {
+        if (!(err instanceof HaCommandError) || err.haCode !== 'unknown_command' || this.switched) throw err;
+        this.switched = true;
+        this.prefix = otherPrefix(this.prefix as StatisticsPrefix);
+        this.ctx.log.warn({ prefix: this.prefix }, 'Home Assistant does not know this statistics command: trying its other name');
+      } finally {
+        // The connection's bytes while the request ran: the answer, and any live events beside it.
+        this.bytes += this.ctx.metrics.haBytes.get() - before;
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EncodeJob, StateResultKind, StatesSummary } from '../../workers/encode-batch.js';
+import { DEFAULT_HA_SCHEMA } from '../../workers/ha-schema.js';
 import { createSchemaBatchEncoder } from '../../workers/schema.js';
 
 /** One result frame whose answer is statistics of `kind`. */
@@ -84,6 +85,18 @@ describe('statistics answers → ha_statistics points (workers/encode/statistics
     expect(r.skipped).toBe(1);
     expect(r.invalid).toBe(4);
     expect(summary.points).toBe(1);
+  });
+
+  it("SCHEMA=ha writes the same ha_statistics points (HA's integration never wrote statistics)", () => {
+    const answer = { 'sensor.x': [{ start: 1714564800000, end: 1714568400000, mean: 1.5, min: 1, max: 2, last_reset: null, state: null, sum: null }] };
+    const ha = createSchemaBatchEncoder({ schema: 'ha', ha: DEFAULT_HA_SCHEMA }).encode(job(answer));
+    expect(Buffer.from(ha.lp).toString('utf8')).toBe(encode(answer).text);
+    expect(encode(answer).text).toBe('ha_statistics,period=hour,statistic_id=sensor.x max=2,mean=1.5,min=1 1714564800000000000\n');
+  });
+
+  it('non-ASCII statistic ids read as Latin-1 on the fast path come out as the same UTF-8 bytes', () => {
+    const answer = { 'sensor.küche_energie': [{ start: 1714564800000, sum: 1 }] };
+    expect(encode(answer).text).toBe('ha_statistics,period=hour,statistic_id=sensor.küche_energie sum=1 1714564800000000000\n');
   });
 
   it('an empty answer (no rows in the window) writes nothing', () => {
