@@ -185,7 +185,7 @@ class App implements Ingestor {
   }
 
   /** What an import or the statistics follower needs of the running parts. */
-  importContext(p: Parts): StatisticsContext {
+  private importContext(p: Parts): StatisticsContext {
     const ROOM_POLL_MS = 50;
     return {
       connection: p.connection,

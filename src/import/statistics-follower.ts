@@ -46,6 +46,8 @@ export class StatisticsFollower {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** A connection came while a run was in progress: run once more after it. */
+  private again = false;
   /** Points written and requests sent since start (for tests and the log). */
   points = 0;
   requests = 0;
@@ -61,10 +63,14 @@ export class StatisticsFollower {
     this.schedule();
   }
 
-  /** A new connection to HA: the statistic ids are listed again and what was missed is fetched now. */
+  /**
+   * A new connection to HA: the statistic ids are listed again and what was missed is fetched now
+   * (after the run in progress, which the old connection's end has most likely cut short).
+   */
   connected(): void {
     this.ids = null;
-    void this.runOnce();
+    if (this.running !== null) this.again = true;
+    else void this.runOnce();
   }
 
   async stop(): Promise<void> {
@@ -80,7 +86,13 @@ export class StatisticsFollower {
         if (err instanceof HaConnectionLostError) this.ctx.log.debug({ err }, 'statistics follower: connection lost, next time');
         else this.ctx.log.warn({ err }, 'statistics follower: fetching new statistics failed, next time');
       })
-      .finally(() => (this.running = null));
+      .finally(() => {
+        this.running = null;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          void this.runOnce();
+        }
+      });
     return this.running;
   }
 

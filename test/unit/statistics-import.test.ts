@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HaConnectionLostError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { emptyCursor, StatisticsCursorFile } from '../../src/import/statistics-cursor.js';
@@ -253,6 +253,22 @@ describe('statistics follower (src/import/statistics-follower.ts)', () => {
     expect(pointsOf(ha, '5minute')).toEqual(expectedPoints(ha, '5minute', shortEnd - 10 * DAY, shortEnd));
     const fiveMinute = ha.commands.filter((m) => m.period === '5minute');
     expect(Math.min(...fiveMinute.map((m) => Date.parse(String(m.start_time))))).toBe(shortEnd - 10 * DAY);
+  });
+
+  it('a connection that comes while a run is cut short by the old one runs it again at once', async () => {
+    const ha = new StatisticsHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    const follower = new StatisticsFollower(context(ha, await dataDir()));
+    await follower.runOnce();
+    ha.nowMs += 2 * HOUR;
+    ha.loseAt = ha.commands.length + 2;
+    const cut = follower.runOnce();
+    follower.connected();
+    await cut;
+    // No tick, no call: the run that follows the connection fetches the two hours by itself.
+    await vi.waitFor(() => expect(pointsOf(ha, 'hour').size).toBe(8), { timeout: 5_000 });
+    const start = compiledUntil(NOW, 'hour', 5 * 60_000);
+    expect(pointsOf(ha, 'hour')).toEqual(expectedPoints(ha, 'hour', start, compiledUntil(ha.nowMs, 'hour', 5 * 60_000)));
+    expect(pointsOf(ha, 'hour').size).toBe(8);
   });
 
   it("waits for HA's clock before asking", async () => {
