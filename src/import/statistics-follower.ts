@@ -26,6 +26,7 @@ export const FOLLOW_INTERVAL_MS = 5 * 60_000;
 /** Past each 5th minute (HA's clock): HA starts compiling at +10 s. */
 export const TICK_OFFSET_MS = 40_000;
 const IDS_REFRESH_MS = 3_600_000;
+const MISSING_RETRY_MS = 86_400_000;
 
 export interface FollowerOptions {
   readonly limits?: PlanLimits;
@@ -46,6 +47,8 @@ export class StatisticsFollower {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** The release that answered neither name of the statistics commands, and when (asked again a day later). */
+  private missing: { readonly version: string; readonly atMs: number } | null = null;
   /** A connection came while a run was in progress: run once more after it. */
   private again = false;
   /** Points written and requests sent since start (for tests and the log). */
@@ -111,7 +114,7 @@ export class StatisticsFollower {
     const grace = this.options.graceMs ?? COMPILE_GRACE_MS;
     const cursor = await this.loadCursor(grace);
     const source = new StatisticsSource(ctx);
-    if (!source.available || this.stopped) return;
+    if (!source.available || this.stopped || this.knownMissing()) return;
     try {
       await this.followWith(source, cursor, grace);
     } finally {
@@ -125,6 +128,12 @@ export class StatisticsFollower {
     let ids = this.ids;
     if (ids === null || ctx.haNow() - this.idsAtMs >= IDS_REFRESH_MS) {
       ids = await source.ids();
+      if (ids === null) {
+        // Asked again only when another release answers (each unknown command is an ERROR in HA's log).
+        this.missing = { version: ctx.connection.haVersion ?? 'unknown', atMs: ctx.haNow() };
+        ctx.log.warn({ haVersion: this.missing.version }, 'Home Assistant answers no statistics command (is its recorder loaded?): asked again in a day');
+        return;
+      }
       this.ids = ids;
       this.idsAtMs = ctx.haNow();
     }
@@ -141,6 +150,12 @@ export class StatisticsFollower {
         done: (encoded) => (this.points += encoded.points),
       });
     }
+  }
+
+  /** The release answered no statistics command less than a day ago (each is an ERROR in its log). */
+  private knownMissing(): boolean {
+    const m = this.missing;
+    return m !== null && m.version === (this.ctx.connection.haVersion ?? 'unknown') && this.ctx.haNow() - m.atMs < MISSING_RETRY_MS;
   }
 
   /** The saved cursor; on the very first start, one that begins now. */

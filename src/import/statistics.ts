@@ -63,12 +63,21 @@ export class StatisticsSource {
     return this.prefix !== null;
   }
 
-  /** Every statistic id HA lists, sorted. */
-  async ids(): Promise<string[]> {
-    const list = (await this.send(
-      (p) => listStatisticIds(p),
-      (c) => this.ctx.connection.request(c),
-    )) as { statistic_id?: unknown }[] | null;
+  /**
+   * Every statistic id HA lists, sorted; null when HA knows neither name of the command (its
+   * recorder is not loaded): nothing more is to be asked of this HA.
+   */
+  async ids(): Promise<string[] | null> {
+    let list: { statistic_id?: unknown }[] | null;
+    try {
+      list = (await this.send(
+        (p) => listStatisticIds(p),
+        (c) => this.ctx.connection.request(c),
+      )) as { statistic_id?: unknown }[] | null;
+    } catch (err) {
+      if (err instanceof HaCommandError && err.haCode === 'unknown_command') return null;
+      throw err;
+    }
     const ids = (Array.isArray(list) ? list : []).map((m) => m?.statistic_id).filter((id): id is string => typeof id === 'string' && id !== '');
     return [...new Set(ids)].sort();
   }
@@ -214,6 +223,10 @@ export class StatisticsImport {
       return report(0);
     }
     const ids = await source.ids();
+    if (ids === null) {
+      ctx.log.warn({ haVersion: ctx.connection.haVersion }, 'Home Assistant answers no statistics command (is its recorder loaded?): no statistics to import');
+      return report(0);
+    }
     const ends = {
       hour: Math.min(window.toMs, compiledUntil(ctx.haNow(), 'hour', COMPILE_GRACE_MS)),
       '5minute': Math.min(window.toMs, compiledUntil(ctx.haNow(), '5minute', COMPILE_GRACE_MS)),

@@ -18,6 +18,8 @@ export class StatisticsHa {
   readonly points = new Map<string, { fields: string; writes: number }>();
   readonly commands: Command[] = [];
   haVersion = '2025.11.0';
+  /** An HA whose recorder is not loaded: every statistics command is unknown. */
+  noRecorder = false;
   /** The request with this number (1-based) loses the connection. */
   loseAt = 0;
   private nextId = 1;
@@ -55,6 +57,6 @@ export class StatisticsHa {
     if (this.commands.length === this.loseAt) throw new HaConnectionLostError(message.type, 'connection closed');
     // As the simulator: the ISO form plays a release with the history/ commands only.
     const prefix = this.sim.timeForm === 'iso' ? 'history/' : 'recorder/';
-    if (!message.type.startsWith(prefix)) throw new HaCommandError(message.type, 'unknown_command', 'Unknown command.');
+    if (this.noRecorder || !message.type.startsWith(prefix)) throw new HaCommandError(message.type, 'unknown_command', 'Unknown command.');
   }
 }

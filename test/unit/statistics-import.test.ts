@@ -271,6 +271,23 @@ describe('statistics follower (src/import/statistics-follower.ts)', () => {
     expect(pointsOf(ha, 'hour').size).toBe(8);
   });
 
+  it('an HA without its recorder: both names tried once, then nothing more asked of that release', async () => {
+    const ha = new StatisticsHa({ sensors: 1, counters: 1, days: 2 }, NOW);
+    ha.noRecorder = true;
+    const follower = new StatisticsFollower(context(ha, await dataDir()));
+    await follower.runOnce();
+    ha.nowMs += HOUR;
+    follower.connected();
+    await follower.runOnce();
+    expect(ha.commands.map((c) => c.type)).toEqual(['recorder/list_statistic_ids', 'history/list_statistic_ids']);
+    // A day later (its recorder may have been loaded since): asked again.
+    ha.nowMs += 24 * HOUR;
+    await follower.runOnce();
+    expect(ha.commands.length).toBe(4);
+    const final = await new StatisticsImport(context(ha, await dataDir())).run({ fromMs: null, toMs: NOW }, () => {});
+    expect(final).toMatchObject({ fraction: 1, points: 0 });
+  });
+
   it("waits for HA's clock before asking", async () => {
     const ha = new StatisticsHa({ sensors: 1, counters: 1, days: 2 }, NOW);
     const follower = new StatisticsFollower({ ...context(ha, await dataDir()), clockKnown: () => false });
