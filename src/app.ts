@@ -22,6 +22,7 @@ import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
+import type { ImporterContext } from './import/importer.js';
 import type { StatisticsContext } from './import/statistics.js';
 import { type FollowerOptions, StatisticsFollower } from './import/statistics-follower.js';
 import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
@@ -184,11 +185,13 @@ class App implements Ingestor {
     this.lifecycle.add('statistics follower', follower, (f) => f.stop());
   }
 
-  /** What an import or the statistics follower needs of the running parts. */
-  private importContext(p: Parts): StatisticsContext {
+  /** What an import (src/import/importer.ts) or the statistics follower needs of the running parts. */
+  private importContext(p: Parts): ImporterContext & StatisticsContext {
     const ROOM_POLL_MS = 50;
     return {
       connection: p.connection,
+      httpBase: haHttpBase(this.config.ha.url),
+      token: this.config.ha.token,
       // HA's clock: ours minus the offset measured from live events (ours until one arrived).
       haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
       clockKnown: () => p.clockOffset.offsetMs !== null,
