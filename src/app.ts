@@ -9,6 +9,7 @@
  * the watermark, close /health. Importing this module has no side effects.
  */
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -21,9 +22,11 @@ import { haHttpBase } from './ha/backfill.js';
 import { ClockOffset } from './ha/clock-offset.js';
 import { Resync } from './ha/resync.js';
 import { HaConnection } from './ha/connection.js';
+import type { StatisticsContext } from './import/statistics.js';
+import { type FollowerOptions, StatisticsFollower } from './import/statistics-follower.js';
 import { RejectedTokenFile, TokenGuard } from './ha/rejected-token.js';
 import { getConfig } from './ha/messages.js';
-import { ImportJob } from './import/job.js';
+import { ImportJob, type ImportJobOptions } from './import/job.js';
 import { ProgressReporter, type BarStream } from './import/progress.js';
 import { createStatesImporter, type StatesTuning } from './import/states.js';
 import { statisticsImporter } from './import/statistics.js';
@@ -73,6 +76,8 @@ export interface StartOptions {
   readonly progressBar?: BarStream | null;
   /** Request sizes of the states import (bench/import.ts); defaults from src/import/states.ts. */
   readonly importTuning?: StatesTuning;
+  /** The statistics follower's chunk size (bench/statistics-import.ts compares some). */
+  readonly statistics?: FollowerOptions;
 }
 
 export async function startIngestor(config: Config, { log, redact = (t) => t, ...imports }: StartOptions): Promise<Ingestor> {
@@ -104,7 +109,7 @@ class App implements Ingestor {
     private readonly config: Config,
     private readonly log: Logger,
     private readonly redact: Redact,
-    private readonly imports: Pick<StartOptions, 'importHistory' | 'progressBar' | 'importTuning'> = {},
+    private readonly imports: Pick<StartOptions, 'importHistory' | 'progressBar' | 'importTuning' | 'statistics'> = {},
   ) {
     this.lifecycle = new Lifecycle(log);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -174,10 +179,56 @@ class App implements Ingestor {
         c.stop();
         await connectionDone;
       });
+      if (this.config.statistics) this.startStatistics(p);
     }
     const { influx } = this.config;
     if (influx !== null) void checkDatabase(influx, this.config.schema.flavor).then((v) => (v.ok ? this.log.info(v.message) : this.log.error(v.message)));
     this.logStart(p);
+  }
+
+  /** STATISTICS: HA's long-term statistics kept up to date (src/import/statistics-follower.ts). */
+  private startStatistics(p: Parts): void {
+    const follower = new StatisticsFollower(this.followerContext(p), this.imports.statistics ?? {});
+    p.statistics = follower;
+    follower.start();
+    // Added after the connection, so stopped before it (and before the writer).
+    this.lifecycle.add('statistics follower', follower, (f) => f.stop());
+  }
+
+  /**
+   * What an import (src/import/importer.ts) and the statistics follower need of the running parts,
+   * apart from what the import job adds per run (room, log, metrics, dataDir).
+   */
+  private importParts(p: Parts): ImportJobOptions['context'] & Pick<StatisticsContext, 'clockKnown'> {
+    return {
+      connection: p.connection,
+      httpBase: p.resync.backfillOptions.httpBase,
+      token: this.config.ha.token,
+      // HA's clock: ours minus the offset measured from live events (ours until one arrived).
+      haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
+      clockKnown: () => p.clockOffset.offsetMs !== null,
+      feedFrame: (frame) => p.batcher.push(frame),
+      // An answer's lines are all in the writer when it resolves: sealed now, not a flush interval later.
+      durable: () => {
+        p.writer.flush();
+        return p.watermark.drained(p.watermark.mark());
+      },
+      entityIds: () => p.resync.entityIds,
+    };
+  }
+
+  /** The statistics follower's context: live traffic first, by the import's own marks. */
+  private followerContext(p: Parts): StatisticsContext {
+    const ROOM_POLL_MS = 50;
+    return {
+      ...this.importParts(p),
+      dataDir: this.config.dataDir,
+      log: this.log,
+      metrics: this.metrics,
+      room: async () => {
+        while (importBusy(p, this.config) !== null) await delay(ROOM_POLL_MS);
+      },
+    };
   }
 
   private async startHttp(): Promise<Server | null> {
@@ -351,6 +402,7 @@ class App implements Ingestor {
           // The gap is filled in HA's clock once its recorder has it (src/ha/resync.ts).
           void p.resync.subscribed(session, snapshot);
           p.importJob?.subscribed(session, snapshot);
+          p.statistics?.connected();
         },
         authenticated: () => void p.guard.accepted(),
         // Logged and recorded by the guard; the ingestor stays up, visibly unhealthy.
@@ -393,19 +445,7 @@ class App implements Ingestor {
     const job = new ImportJob({
       importers: [createStatesImporter(this.imports.importTuning), statisticsImporter],
       range,
-      context: {
-        connection: p.connection,
-        httpBase: backfill.httpBase,
-        token: config.ha.token,
-        haNow: () => Date.now() - (p.clockOffset.offsetMs ?? 0),
-        feedFrame: (frame) => p.batcher.push(frame),
-        // A window's lines are all in the writer when its answer resolves: sealed now, not a second later.
-        durable: () => {
-          p.writer.flush();
-          return p.watermark.drained(p.watermark.mark());
-        },
-        entityIds: () => p.resync.entityIds,
-      },
+      context: this.importParts(p),
       dataDir: config.dataDir,
       backfill,
       busy: () => importBusy(p, config),
@@ -503,6 +543,8 @@ interface Parts {
   resync: Resync;
   /** The history import, when one was asked for or is unfinished. */
   importJob?: ImportJob;
+  /** STATISTICS=true: the long-term statistics follower. */
+  statistics?: StatisticsFollower;
 }
 
 /** Why live traffic needs the queues now (the import waits), or null. Marks: a quarter of each bound. */

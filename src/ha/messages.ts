@@ -82,6 +82,30 @@ export function historyStatesAt(atMs: number, entityIds: readonly string[]): Com
   };
 }
 
+/** A statistics period this ingestor keeps (HA also has day, week and month: reductions of hour). */
+export type StatisticsPeriod = 'hour' | '5minute';
+
+/** recorder/list_statistic_ids (history/… before HA 2022.11): every statistic id and its metadata. */
+export const listStatisticIds = (prefix: 'recorder' | 'history'): Command => ({ type: `${prefix}/list_statistic_ids` });
+
+/**
+ * recorder/statistics_during_period (history/… before HA 2022.11) over [startMs, endMs): HA's
+ * recorder selects rows by their start, `start_ts >= start_time AND start_ts < end_time`
+ * (homeassistant/components/recorder/statistics.py, _generate_statistics_during_period_stmt, at
+ * home-assistant/core d3be3f4737f0942256ba688a145b67aa035de084), so consecutive windows meet.
+ * No `types`: releases before the key reject it (voluptuous: extra keys not allowed), and
+ * without it HA answers every type (websocket_api.py: `types = {"change", "last_reset", …}`).
+ */
+export function statisticsDuringPeriod(
+  prefix: 'recorder' | 'history',
+  startMs: number,
+  endMs: number,
+  statisticIds: readonly string[],
+  period: StatisticsPeriod | 'month',
+): Command {
+  return { type: `${prefix}/statistics_during_period`, start_time: iso(startMs), end_time: iso(endMs), statistic_ids: statisticIds, period };
+}
+
 export interface ResultMessage {
   id: number;
   type: 'result';

@@ -18,6 +18,16 @@
  *   (0.96), but only when the `config` integration is loaded (homeassistant/components/config/
  *   __init__.py sets them up in its async_setup): src/enrich/registries.ts asks get_config's
  *   `components` first, not the version.
+ * - Long-term statistics (src/import/statistics.ts): `recorder/list_statistic_ids` and
+ *   `recorder/statistics_during_period` are registered by homeassistant/components/recorder/
+ *   websocket_api.py (home-assistant/core dfbe53eb8ea80795f6b033a6d3c3054b7a496fde, async_setup).
+ *   Before, the same two commands lived in the history integration as `history/…` (the schema in
+ *   homeassistant/components/history/__init__.py: start_time, end_time, statistic_ids, period
+ *   5minute|hour|day|month). The release of the move is taken from HA's clients, not read in HA's
+ *   source: the frontend tries recorder/ then history/; third-party clients switch at 2022.10 or
+ *   2022.11, so recorder/ is sent from 2022.11 on and history/ from 2021.9 (the 5-minute period
+ *   and the `period` key) to 2022.10; an unknown_command on either is answered by trying the
+ *   other once.
  */
 
 export type HaVersion = readonly [major: number, minor: number];
@@ -32,7 +42,20 @@ export function parseHaVersion(announced: string): HaVersion | null {
 export const COMMAND_SINCE: Readonly<Record<string, HaVersion>> = {
   supported_features: [2022, 9],
   'history/history_during_period': [2022, 5],
+  'recorder/list_statistic_ids': [2022, 11],
+  'recorder/statistics_during_period': [2022, 11],
+  'history/list_statistic_ids': [2021, 9],
+  'history/statistics_during_period': [2021, 9],
 };
+
+/** The prefix of the statistics commands a release has: recorder/ or history/, or null (none). */
+export type StatisticsPrefix = 'recorder' | 'history';
+
+/** Which statistics commands to send first to a release announcing `announced` (unknown: recorder/). */
+export function statisticsPrefix(announced: string): StatisticsPrefix | null {
+  if (haHasCommand(announced, 'recorder/statistics_during_period')) return 'recorder';
+  return haHasCommand(announced, 'history/statistics_during_period') ? 'history' : null;
+}
 
 /** Whether a release announcing `announced` has `command`; true when either is unknown. */
 export function haHasCommand(announced: string, command: string): boolean {

@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createHome, createRng, registriesFor, type Attributes, type Rng, type SimEntity } from './home.js';
 import { SeededHistory } from './recorded.js';
+import { SimStatistics, type SimStatisticsOptions } from './statistics.js';
 
 export interface SimState {
   entity_id: string;
@@ -87,6 +88,11 @@ export interface SimulatorOptions {
   readonly historyDays?: number;
   /** One recorded change per entity every this many seconds in those days (default 300). */
   readonly historyIntervalS?: number;
+  /**
+   * Long-term statistics (src/sim/statistics.ts). Without: a recorder with none (the commands
+   * answer empty). timeForm "iso" plays a release before 2022.11: the history/ commands only.
+   */
+  readonly statistics?: SimStatisticsOptions;
 }
 
 export interface EmitOptions {
@@ -185,8 +191,13 @@ export class HaSimulator {
   /** Each entity's state when the simulator started (before any history row). */
   private readonly initial = new Map<string, SimState>();
 
+  /** The recorder's long-term statistics (empty without the `statistics` option). */
+  readonly statistics: SimStatistics;
   private readonly opts: Required<
-    Omit<SimulatorOptions, 'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'supervisor' | 'historyDays' | 'historyIntervalS'>
+    Omit<
+      SimulatorOptions,
+      'port' | 'host' | 'clockOffsetMs' | 'recorderLagMs' | 'authOkFirst' | 'supervisor' | 'historyDays' | 'historyIntervalS' | 'statistics'
+    >
   > & {
     port: number;
     host: string;
@@ -246,6 +257,7 @@ export class HaSimulator {
         this.history.set(st.entity_id, [{ s: st.state, a: st.attributes, us, lcUs: us, committedAt: 0 }]);
       }
     }
+    this.statistics = new SimStatistics(options.statistics ?? { sensors: 0, counters: 0 }, this.opts.seed, this.haNowMs());
   }
 
   /** Now on HA's clock, ms. */
@@ -798,8 +810,30 @@ export class HaSimulator {
         }
         break;
       default:
-        fail('unknown_command', 'Unknown command.');
+        if (!this.statisticsCommand(String(msg.type), msg, ok, fail)) fail('unknown_command', 'Unknown command.');
     }
+  }
+
+  /**
+   * recorder/list_statistic_ids and recorder/statistics_during_period (history/… when the
+   * statistics play a release before 2022.11; none in "old" mode). False: not such a command.
+   */
+  private statisticsCommand(type: string, msg: Record<string, unknown>, ok: (r: unknown) => void, fail: (code: string, message: string) => void): boolean {
+    const prefix = this.statistics.timeForm === 'iso' ? 'history/' : 'recorder/';
+    if (this.opts.mode === 'old' || !type.startsWith(prefix)) return false;
+    const command = type.slice(prefix.length);
+    if (command !== 'list_statistic_ids' && command !== 'statistics_during_period') return false;
+    const answer = command === 'list_statistic_ids' ? this.statistics.listIds() : this.statistics.during(msg, this.haNowMs());
+    if (!Array.isArray(answer) && typeof answer.error === 'string') {
+      fail(answer.error, 'Invalid request');
+      return true;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(answer));
+    this.statistics.requests++;
+    this.statistics.bytes += bytes;
+    this.statistics.largest = Math.max(this.statistics.largest, bytes);
+    ok(answer);
+    return true;
   }
 
   /**

@@ -190,7 +190,7 @@ export class Writer {
     this.batcher.push(lp, lines, hold);
   }
 
-  /** Seals the batch being filled now instead of at the flush interval (the history import's window end). */
+  /** Seals the batch being filled now instead of at the flush interval (an import's window end: it waits for its lines). */
   flush(): void {
     this.batcher.flush();
   }

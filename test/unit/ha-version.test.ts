@@ -1,6 +1,6 @@
 /** The announced ha_version decides which commands are sent (src/ha/version.ts). */
 import { describe, expect, it } from 'vitest';
-import { haHasCommand, parseHaVersion } from '../../src/ha/version.js';
+import { haHasCommand, parseHaVersion, statisticsPrefix } from '../../src/ha/version.js';
 
 describe('parseHaVersion', () => {
   it.each([
@@ -36,5 +36,19 @@ describe('haHasCommand', () => {
     ['0.96.5', 'get_states', true],
   ] as const)('%s has %s: %s', (announced, command, expected) => {
     expect(haHasCommand(announced, command)).toBe(expected);
+  });
+});
+
+describe('statistics commands by release (src/ha/version.ts statisticsPrefix)', () => {
+  it.each([
+    ['2025.11.0', 'recorder'],
+    ['2022.11.0', 'recorder'],
+    ['2022.10.5', 'history'],
+    ['2021.9.0', 'history'],
+    ['2021.8.8', null],
+    ['0.96.5', null],
+    ['unknown', 'recorder'],
+  ])('%s → %s', (version, prefix) => {
+    expect(statisticsPrefix(version)).toBe(prefix);
   });
 });

@@ -3,7 +3,7 @@
  * frames, and (with restart de-duplication) one record per state line. After auth the main thread
  * parses no frame at all: results and pongs travel in the same frames as events, so the worker
  * that parses the frame anyway hands them back in `control`. Each message goes to the module of
- * its kind: live-event, snapshot, ws-history, rest-history.
+ * its kind: live-event, snapshot, ws-history, rest-history, statistics.
  *
  * Decoding: UTF-8 text with any non-ASCII byte becomes a two-byte V8 string, which is slow to
  * build and to parse. Line protocol only needs the bytes back, so when a job has no `\u` escape
@@ -22,8 +22,9 @@ import { Batch, createThreadState } from './batch.js';
 import { encodeEvent, type HaEvent } from './live-event.js';
 import { RecordBuilder } from './records.js';
 import { encodeRestHistory } from './rest-history.js';
-import type { EncodeJob, EncodeResult, StatesSummary } from './result.js';
+import type { EncodeJob, EncodeResult, StateResultKind, StatesSummary } from './result.js';
 import { encodeSnapshot } from './snapshot.js';
+import { encodeStatistics } from './statistics.js';
 import { encodeWsHistory } from './ws-history.js';
 
 const BACKSLASH_U = Buffer.from('\\u');
@@ -162,8 +163,9 @@ function encodeReply(b: Batch, m: Message): void {
   }
 }
 
-function encodeStates(b: Batch, id: number, kind: 'snapshot' | 'history' | 'rest', result: object): StatesSummary {
+function encodeStates(b: Batch, id: number, kind: StateResultKind, result: object): StatesSummary {
   if (kind === 'history') return encodeWsHistory(b, id, result as Record<string, unknown>);
+  if (kind === 'statistics-hour' || kind === 'statistics-5minute') return encodeStatistics(b, id, kind, result as Record<string, unknown>);
   const list = Array.isArray(result) ? (result as unknown[]) : [];
   return kind === 'rest' ? encodeRestHistory(b, id, list) : encodeSnapshot(b, id, list);
 }

@@ -28,8 +28,12 @@ export interface EncodeJob {
 /**
  * snapshot: get_states, a list of states. history: history/history_during_period's compressed
  * `{"<entity_id>":[{"s","a","lu","lc"}]}`. rest: /api/history/period's list of lists of states.
+ * statistics-hour / statistics-5minute: recorder/statistics_during_period's
+ * `{"<statistic_id>":[{"start","end","mean",…}]}` for that period (the answer does not say it),
+ * written as ha_statistics points (workers/encode/statistics.ts).
  */
-export type StateResultKind = 'snapshot' | 'history' | 'rest';
+export type StateResultKind = 'snapshot' | 'history' | 'rest' | StatisticsResultKind;
+export type StatisticsResultKind = 'statistics-hour' | 'statistics-5minute';
 
 /**
  * A person, device tracker or weather state seen in the batch, for the main thread's context;
@@ -61,7 +65,10 @@ export interface StatesSummary {
     deferred: number;
     /** The snapshot shows that HA has started since our last points (main thread). */
     haRestarted: boolean;
-    /** A snapshot's newest state (last_updated in HA ms): the resync's anchor (src/ha/resync.ts). */
+    /**
+     * A snapshot's newest state (last_updated in HA ms): the resync's anchor (src/ha/resync.ts).
+     * A statistics answer: its newest row (the row's start).
+     */
     readonly newest: { readonly entityId: string; readonly haMs: number } | null;
   };
 }
