@@ -188,7 +188,10 @@ class App implements Ingestor {
 
   /** STATISTICS: HA's long-term statistics kept up to date (src/import/statistics-follower.ts). */
   private startStatistics(p: Parts): void {
-    const follower = new StatisticsFollower(this.followerContext(p), this.imports.statistics ?? {});
+    const follower = new StatisticsFollower(this.followerContext(p), {
+      ...this.imports.statistics,
+      importing: () => p.importJob?.importing ?? false,
+    });
     p.statistics = follower;
     follower.start();
     // Added after the connection, so stopped before it (and before the writer).
@@ -451,6 +454,8 @@ class App implements Ingestor {
       busy: () => importBusy(p, config),
       ready: () => p.resync.idle(),
       progress: new ProgressReporter(log, metrics, this.imports.progressBar ?? null),
+      // The follower waited for the import: it begins now, where the statistics import ended.
+      finished: () => void p.statistics?.runOnce(),
       log,
       metrics,
     });

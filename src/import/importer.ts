@@ -55,4 +55,6 @@ export interface Importer {
    * HaConnectionLostError when the connection closes: the caller runs it again on the next one.
    */
   run(ctx: ImporterContext, window: ImportWindow, progress: (p: ImportProgress) => void): Promise<ImportProgress>;
+  /** Whether an import of this kind was begun and not completed (its cursor in DATA_DIR says so): any start finishes it. */
+  unfinished(dataDir: string): Promise<boolean>;
 }

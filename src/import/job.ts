@@ -32,7 +32,6 @@ import { HaConnectionLostError } from '../errors.js';
 import { probeRecorder, restOnly, type BackfillOptions } from '../ha/backfill.js';
 import type { StatesEncoded } from '../ha/connection.js';
 import type { LiveFirst } from '../ha/resync.js';
-import { CursorFile } from './cursor.js';
 import type { Importer, ImporterContext, ImportWindow } from './importer.js';
 import type { ImportStatus, ProgressReporter } from './progress.js';
 
@@ -61,6 +60,8 @@ export interface ImportJobOptions {
   readonly progress: ProgressReporter;
   readonly log: Logger;
   readonly metrics: ImporterContext['metrics'];
+  /** Called once every importer is done (the statistics follower begins where the import ended). */
+  readonly finished?: () => void;
   readonly recorderWaitMs?: number;
   readonly probeIntervalMs?: number;
   readonly retryMs?: number;
@@ -93,20 +94,26 @@ export class ImportJob {
 
   constructor(private readonly opts: ImportJobOptions) {}
 
-  /** Whether the job has anything to do (rule 1); reads the states cursor when nothing was asked for. */
+  /** Whether the job has anything to do (rule 1); reads the importers' cursors when nothing was asked for. */
   async prepare(): Promise<boolean> {
     if (this.opts.range !== null) return true;
-    const file = new CursorFile(this.opts.dataDir);
-    const cursor = await file.load().catch((err: Error) => {
-      this.opts.log.error({ err, file: file.path }, `the import cursor cannot be read: ${err.message}`);
-      return null;
-    });
-    if (cursor === null || cursor.complete) {
-      this.phase = 'idle';
-      return false;
+    for (const importer of this.opts.importers) {
+      const unfinished = await importer.unfinished(this.opts.dataDir).catch((err: Error) => {
+        this.opts.log.error({ err, importer: importer.name }, `the ${importer.name} import's cursor cannot be read: ${err.message}`);
+        return false;
+      });
+      if (unfinished) {
+        this.opts.log.info({ importer: importer.name }, 'an import begun earlier is not complete: it goes on');
+        return true;
+      }
     }
-    this.opts.log.info({ from: iso(cursor.doneUntilMs), to: iso(cursor.toMs) }, 'an import begun earlier is not complete: it goes on');
-    return true;
+    this.phase = 'idle';
+    return false;
+  }
+
+  /** Whether an import is asked for or under way and not done yet. */
+  get importing(): boolean {
+    return this.phase === 'pending' || this.phase === 'running';
   }
 
   /** Shown on /health: null when no import was asked for. */
@@ -170,6 +177,7 @@ export class ImportJob {
       }
       this.phase = 'done';
       progress.finish('done');
+      this.opts.finished?.();
     } catch (err) {
       if (err instanceof HaConnectionLostError || run.closed) {
         this.phase = this.stopped ? 'running' : 'pending';

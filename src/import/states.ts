@@ -55,6 +55,11 @@ export class StatesImporter implements Importer {
 
   constructor(private readonly tuning: StatesTuning = {}) {}
 
+  async unfinished(dataDir: string): Promise<boolean> {
+    const cursor = await new CursorFile(dataDir).load();
+    return cursor !== null && !cursor.complete;
+  }
+
   async run(ctx: ImporterContext, window: ImportWindow, progress: (p: ImportProgress) => void): Promise<ImportProgress> {
     const file = new CursorFile(ctx.dataDir);
     const tally: Tally = { points: 0, requests: 0, bytes: 0 };

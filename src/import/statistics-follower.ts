@@ -31,6 +31,11 @@ const MISSING_RETRY_MS = 86_400_000;
 export interface FollowerOptions {
   readonly limits?: PlanLimits;
   readonly graceMs?: number;
+  /**
+   * Whether a history import runs in this process: a follower that has not begun yet waits for it
+   * and then begins where the import's statistics ended, so that no period falls between the two.
+   */
+  readonly importing?: () => boolean;
 }
 
 /** ms from `haNowMs` to the next tick (every FOLLOW_INTERVAL_MS, TICK_OFFSET_MS past), in HA's clock. */
@@ -113,6 +118,7 @@ export class StatisticsFollower {
     if (ctx.clockKnown?.() === false) return;
     const grace = this.options.graceMs ?? COMPILE_GRACE_MS;
     const cursor = await this.loadCursor(grace);
+    if (cursor === null) return;
     const source = new StatisticsSource(ctx);
     if (!source.available || this.stopped || this.knownMissing()) return;
     try {
@@ -158,15 +164,30 @@ export class StatisticsFollower {
     return m !== null && m.version === (this.ctx.connection.haVersion ?? 'unknown') && this.ctx.haNow() - m.atMs < MISSING_RETRY_MS;
   }
 
-  /** The saved cursor; on the very first start, one that begins now. */
-  private async loadCursor(grace: number): Promise<StatisticsCursor> {
+  /**
+   * The saved cursor; on the very first start, one that begins where a completed import of the
+   * statistics ended, or else now. Null while an import runs and nothing is saved yet.
+   */
+  private async loadCursor(grace: number): Promise<StatisticsCursor | null> {
     if (this.cursor !== null) return this.cursor;
-    const cursor = (await this.file.load()) ?? emptyCursor();
+    const saved = await this.file.load();
+    if (saved === null && this.options.importing?.() === true) return null;
+    const cursor = saved ?? emptyCursor();
     if (cursor.sinceMs === null) {
       const now = this.ctx.haNow();
-      cursor.sinceMs = { hour: compiledUntil(now, 'hour', grace), '5minute': compiledUntil(now, '5minute', grace) };
+      const imported = await new StatisticsCursorFile(this.ctx.dataDir, 'statistics-import.json').load();
+      const since = (period: 'hour' | '5minute'): number => {
+        const ends = imported?.complete === true ? [...imported.periods[period].values()] : [];
+        return ends.length > 0 ? Math.min(...ends) : compiledUntil(now, period, grace);
+      };
+      cursor.sinceMs = { hour: since('hour'), '5minute': since('5minute') };
       await this.file.save(cursor);
-      this.ctx.log.info({ since: new Date(cursor.sinceMs.hour).toISOString() }, 'statistics follower: first start, keeping statistics from now on');
+      this.ctx.log.info(
+        { since: new Date(cursor.sinceMs.hour).toISOString() },
+        imported?.complete === true
+          ? 'statistics follower: first start, going on where the import ended'
+          : 'statistics follower: first start, keeping statistics from now on',
+      );
     }
     this.cursor = cursor;
     return cursor;

@@ -209,7 +209,6 @@ export class StatisticsImport {
     const ctx = this.ctx;
     const file = new StatisticsCursorFile(ctx.dataDir, 'statistics-import.json');
     const saved = await file.load();
-    const cursor = saved !== null && saved.fromMs === window.fromMs ? saved : emptyCursor(window.fromMs);
     const source = new StatisticsSource(ctx);
     const tally = new StatisticsTally();
     const report = (items: number): ImportProgress => ({
@@ -220,6 +219,13 @@ export class StatisticsImport {
       requests: source.requests,
       bytes: source.bytes,
     });
+    if (saved?.complete === true) {
+      ctx.log.info({ file: file.path }, `statistics import already complete: nothing to do (delete ${file.path} to import again)`);
+      return report(0);
+    }
+    // One begun earlier goes on in its own window, whatever this run asked for.
+    const cursor = saved ?? emptyCursor(window.fromMs);
+    if (saved !== null) ctx.log.info('statistics import resumed where it stopped');
     if (!source.available) {
       ctx.log.info({ haVersion: ctx.connection.haVersion }, 'this Home Assistant has no long-term statistics to import');
       return report(0);
@@ -233,7 +239,7 @@ export class StatisticsImport {
       hour: Math.min(window.toMs, compiledUntil(ctx.haNow(), 'hour', COMPILE_GRACE_MS)),
       '5minute': Math.min(window.toMs, compiledUntil(ctx.haNow(), '5minute', COMPILE_GRACE_MS)),
     };
-    await this.placeNewIds(source, cursor, ids, window.fromMs, ends);
+    await this.placeNewIds(source, cursor, ids, cursor.fromMs, ends);
     await file.save(cursor);
     for (const period of PERIODS) tally.plan(cursor.periods[period], ends[period], period);
     for (const period of PERIODS) {
@@ -246,6 +252,8 @@ export class StatisticsImport {
         },
       });
     }
+    cursor.complete = true;
+    await file.save(cursor);
     const final = report(ids.length);
     ctx.log.info({ ids: ids.length, points: final.points, requests: final.requests, bytes: final.bytes }, 'long-term statistics imported');
     return final;
@@ -277,4 +285,8 @@ export class StatisticsImport {
 export const statisticsImporter: Importer = {
   name: 'statistics',
   run: (ctx, window, progress) => new StatisticsImport(ctx).run(window, progress),
+  unfinished: async (dataDir) => {
+    const saved = await new StatisticsCursorFile(dataDir, 'statistics-import.json').load();
+    return saved !== null && !saved.complete;
+  },
 };

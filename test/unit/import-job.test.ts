@@ -3,7 +3,7 @@
  * (the boundary with the live stream), that it waits for the recorder and for room, that a closed
  * connection resumes on the next one, and when it runs at all.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,6 +17,9 @@ import { CursorFile } from '../../src/import/cursor.js';
 import type { Importer, ImporterContext, ImportProgress, ImportWindow } from '../../src/import/importer.js';
 import { ImportJob } from '../../src/import/job.js';
 import { ProgressReporter } from '../../src/import/progress.js';
+import { createStatesImporter } from '../../src/import/states.js';
+import { statisticsImporter } from '../../src/import/statistics.js';
+import { emptyCursor, StatisticsCursorFile } from '../../src/import/statistics-cursor.js';
 import { createMetrics } from '../../src/metrics.js';
 
 const log = pino({ level: 'silent' });
@@ -46,7 +49,7 @@ function fakeRecorder(newestMs: number | null) {
 
 const done = (importer: ImportProgress['importer']): ImportProgress => ({ importer, fraction: 1, items: 0, points: 0, requests: 0, bytes: 0 });
 
-/** An importer that records its calls and does what `behave` says on each. */
+/** An importer that records its calls and does what `behave` says on each; unfinished while `<name>-unfinished` exists in DATA_DIR. */
 function fakeImporter(name: ImportProgress['importer'], behave: (ctx: ImporterContext, call: number) => Promise<void> = async () => {}) {
   const windows: ImportWindow[] = [];
   const importer: Importer = {
@@ -56,6 +59,7 @@ function fakeImporter(name: ImportProgress['importer'], behave: (ctx: ImporterCo
       await behave(ctx, windows.length);
       return done(name);
     },
+    unfinished: async (dataDir) => existsSync(join(dataDir, `${name}-unfinished`)),
   };
   return { importer, windows };
 }
@@ -234,11 +238,38 @@ describe('import job', () => {
 
     const states = fakeImporter('states');
     const unfinished = job({ importers: [states.importer], range: null });
-    await new CursorFile(unfinished.dataDir).save({ fromMs: T0 - H, toMs: T0, doneUntilMs: T0 - H / 2, complete: false, points: 10 });
+    writeFileSync(join(unfinished.dataDir, 'states-unfinished'), '');
     expect(await unfinished.job.prepare()).toBe(true);
     unfinished.job.subscribed(1, snapshot('sensor.a', T0));
     await unfinished.job.idle();
     expect(states.windows.length).toBe(1);
+  });
+
+  it('without a flag, the states done and the statistics killed in the middle: the statistics are finished too', async () => {
+    const states = fakeImporter('states');
+    const statistics = fakeImporter('statistics');
+    const j = job({ importers: [states.importer, statistics.importer], range: null });
+    writeFileSync(join(j.dataDir, 'statistics-unfinished'), '');
+    expect(await j.job.prepare()).toBe(true);
+    j.job.subscribed(1, snapshot('sensor.a', T0));
+    await j.job.idle();
+    expect(statistics.windows.length).toBe(1);
+  });
+
+  it('the real importers say unfinished from their own cursors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'import-job-'));
+    dirs.push(dir);
+    expect(await createStatesImporter().unfinished(dir)).toBe(false);
+    expect(await statisticsImporter.unfinished(dir)).toBe(false);
+    await new CursorFile(dir).save({ fromMs: T0 - H, toMs: T0, doneUntilMs: T0 - H / 2, complete: false, points: 10 });
+    const stats = new StatisticsCursorFile(dir, 'statistics-import.json');
+    await stats.save({ ...emptyCursor(null), complete: false });
+    expect(await createStatesImporter().unfinished(dir)).toBe(true);
+    expect(await statisticsImporter.unfinished(dir)).toBe(true);
+    await new CursorFile(dir).save({ fromMs: T0 - H, toMs: T0, doneUntilMs: T0, complete: true, points: 10 });
+    await stats.save({ ...emptyCursor(null), complete: true });
+    expect(await createStatesImporter().unfinished(dir)).toBe(false);
+    expect(await statisticsImporter.unfinished(dir)).toBe(false);
   });
 
   it('stop() ends a run waiting for room', async () => {

@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -152,8 +153,8 @@ describe('statistics import (src/import/statistics.ts) against the simulated rec
     expect(checks).toBeGreaterThan(5);
     const before = ha.commands.length;
     const rerun = await new StatisticsImport(context(ha, dir), limits).run({ fromMs: null, toMs: NOW }, () => {});
-    // Only list_statistic_ids: every cursor is at the end already.
-    expect(ha.commands.slice(before).map((c) => c.type)).toEqual(['recorder/list_statistic_ids']);
+    // Nothing at all: the import is complete (what HA compiles later is the follower's).
+    expect(ha.commands.slice(before)).toEqual([]);
     expect(rerun.points).toBe(0);
   });
 
@@ -245,6 +246,27 @@ describe('statistics follower (src/import/statistics-follower.ts)', () => {
     await again.runOnce();
     expect(pointsOf(ha, 'hour').size).toBe(8);
     expect([...ha.points.values()].every((p) => p.writes === 1)).toBe(true);
+  });
+
+  it('a first start during an import waits for it, then begins where it ended: no hour between the two', async () => {
+    const ha = new StatisticsHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    const dir = await dataDir();
+    let importing = true;
+    const follower = new StatisticsFollower(context(ha, dir), { importing: () => importing });
+    // The import runs (and its end is fixed) at NOW; the follower, ticking meanwhile, waits for it.
+    await follower.runOnce();
+    expect(ha.commands).toEqual([]);
+    expect(existsSync(join(dir, 'statistics-follow.json'))).toBe(false);
+    await new StatisticsImport(context(ha, dir), { rowsPerRequest: 500, maxIds: 4 }).run({ fromMs: null, toMs: NOW }, () => {});
+    const importedHours = pointsOf(ha, 'hour').size;
+    // Its first run comes an hour later: it begins where the import ended, not at that hour.
+    ha.nowMs = NOW + HOUR;
+    importing = false;
+    await follower.runOnce();
+    // Every hour HA compiled up to the follower's tick, each once: the hour after the import's end too.
+    const end = compiledUntil(ha.nowMs, 'hour', 5 * 60_000);
+    expect(pointsOf(ha, 'hour')).toEqual(expectedPoints(ha, 'hour', 0, end));
+    expect(pointsOf(ha, 'hour').size).toBeGreaterThan(importedHours);
   });
 
   it("back after 30 days: the hourly backlog in full, 5-minute rows only from HA's purge horizon on (no empty windows walked)", async () => {
