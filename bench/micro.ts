@@ -13,6 +13,7 @@ import type { Hold } from '../src/pipeline/watermark.js';
 import { HaSimulator } from '../src/sim/server.js';
 import { pino } from 'pino';
 import type { EncodeJob, EncodeResult } from '../workers/encode-batch.js';
+import { mayHoldFloatSpelling, parseKeepingFloats } from '../workers/float-spelling.js';
 import { createSchemaBatchEncoder } from '../workers/schema.js';
 import { escapeKey, escapeStringValue } from '../workers/line-protocol.js';
 import { isoToNs } from '../workers/timestamp.js';
@@ -105,6 +106,12 @@ export async function runMicro(timeMs = 400): Promise<MicroResult[]> {
     for (const t of stamps) n += Date.parse(t);
     return n;
   });
+  // SCHEMA=ha keeps HA's float spelling (workers/float-spelling.ts): every frame pays the scan; a
+  // frame with `5.0` inside brackets (here: every integer spelled as a float) the slower parse.
+  const floatText = frameText.replace(/([:[,])(-?\d+)(?=[,\]}])/g, '$1$2.0');
+  add('worker', 'SCHEMA=ha: float-spelling scan of a frame (every frame)', FRAME_EVENTS, () => mayHoldFloatSpelling(frameText));
+  add('worker', 'SCHEMA=ha: float-keeping parse (a frame with 5.0 in brackets)', FRAME_EVENTS, () => parseKeepingFloats(floatText));
+  add('worker', 'baseline: JSON.parse of that frame', FRAME_EVENTS, () => JSON.parse(floatText));
   add('worker', 'escapeKey, nothing to escape (per call)', 1, () => escapeKey('friendly_name'));
   add('worker', 'escapeKey, special characters (per call)', 1, () => escapeKey('key with space, comma = equals'));
   add('worker', 'escapeStringValue, quotes (per call)', 1, () => escapeStringValue('Bob\'s "Office" lamp'));

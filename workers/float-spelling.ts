@@ -21,31 +21,47 @@ export function spelledAsFloat(container: object, member: number | string): bool
 }
 
 /**
- * Cheap tests on a frame's text for an integral number spelled with a fraction or an exponent
- * (`5.0`, `1e3`). Over-matching only costs the slower parse; under-matching is what the unit
- * tests guard.
- *
- * NESTED finds one inside a list or a dict that is itself a value, not a member of a state's
- * attributes (`"attributes":{`, history's `"s":…,"a":{`), whose numbers Python's float() reads the
- * same either way. Every such number is one of: an array element (after `[` or a comma: object
- * members start with a quote); a member whose nearest bracket before it is a `{` other than the
- * attributes' own; or one whose nearest bracket before it is `[`, `]` or `}` (a member after a
- * nested value). A bracket inside a string only makes a match more likely.
+ * Whether a frame's text holds an integral number spelled with a fraction or an exponent (`5.0`,
+ * `1e3`) where the spelling matters: as an array element, or as a member of a dict that is itself
+ * a value — not a member of a state's attributes (`"attributes":{`, history's `{"s":…,"a":{`),
+ * whose numbers Python's float() reads the same either way (`everywhere`: those count too, for
+ * tags_attributes). One regular-expression pass finds the candidates (rare in most frames); each
+ * is placed by the nearest bracket before it. Over-matching (a bracket inside a string) only costs
+ * the slower parse; under-matching is what the unit tests guard.
  */
-const INTEGRAL_FLOAT = '-?\\d+(?:\\.0+(?:[eE][+-]?\\d+)?|[eE][+-]?\\d+)';
-const NESTED = new RegExp(
-  [
-    `[[,]\\s*${INTEGRAL_FLOAT}\\s*[,\\]}]`,
-    `(?<!"attributes":|"s":"(?:[^"\\\\]|\\\\.)*","a":)\\{[^{}[\\]]*":\\s*${INTEGRAL_FLOAT}\\s*[,}]`,
-    `[[\\]}][^{}[\\]]*":\\s*${INTEGRAL_FLOAT}\\s*[,}]`,
-  ].join('|'),
-);
-/** Any such number: the attributes' own too (SCHEMA=ha with tags_attributes prints them as tags). */
-const ANYWHERE = new RegExp(`[:,[]\\s*${INTEGRAL_FLOAT}\\s*[,\\]}]`);
+/** The end of an integral number spelled as a float (`…5.0`, `…1e3`) and the delimiter after it. */
+const CANDIDATE = /\d(?:\.0+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)\s*[,\]}]/g;
+const HISTORY_ROW_ATTRIBUTES = /\{"s":"(?:[^"\\]|\\.)*","a":$/;
 
-/** `everywhere`: the attributes' own numbers count too. */
 export function mayHoldFloatSpelling(text: string, everywhere = false): boolean {
-  return (everywhere ? ANYWHERE : NESTED).test(text);
+  CANDIDATE.lastIndex = 0;
+  for (let m = CANDIDATE.exec(text); m !== null; m = CANDIDATE.exec(text)) {
+    const before = charBeforeNumber(text, m.index);
+    // After `[` or a comma: an array element (object members start with a quote).
+    if (before === 0x5b || before === 0x2c) return true;
+    if (before === 0x3a && (everywhere || !inAttributes(text, m.index))) return true;
+  }
+  return false;
+}
+
+/** The character before the number whose digit is at `at` (spaces skipped), or -1. */
+function charBeforeNumber(text: string, at: number): number {
+  let i = at;
+  while (i > 0 && text.charCodeAt(i - 1) >= 0x30 && text.charCodeAt(i - 1) <= 0x39) i--;
+  if (text.charCodeAt(i - 1) === 0x2d) i--;
+  while (i > 0 && /\s/.test(text.charAt(i - 1))) i--;
+  return i > 0 ? text.charCodeAt(i - 1) : -1;
+}
+
+/** Whether the member whose `:` is at `colon` belongs directly to a state's attributes. */
+function inAttributes(text: string, colon: number): boolean {
+  let i = colon - 1;
+  for (; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d) break;
+  }
+  if (i < 0 || text.charCodeAt(i) !== 0x7b) return false;
+  return text.endsWith('"attributes":', i) || HISTORY_ROW_ATTRIBUTES.test(text.slice(Math.max(0, i - 1024), i));
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;

@@ -58,6 +58,10 @@ describe('mayHoldFloatSpelling: which frames take the slower parse', () => {
     ['{"attributes":{"d":{"ids":[1,2],"x":"a","level":5.0}}}', true],
     ['{"attributes":{"o":{"a":{"x":1},"b":5.0}}}', true],
     ['{"attributes":{"o":{"name":"a}b","level":5.0}}}', true],
+    ['{"attributes":{"l":[ -1.0 ]}}', true],
+    ['{"attributes":{"t": 21.0,"n":"version 1.0, beta"}}', false],
+    ['{"attributes":{"t":2e3}}', false],
+    ['{"attributes":{"l":[1,2e3]}}', true],
     ['{"state":"21.0","attributes":{"s":"a"}}', false],
   ])('%s → %s', (text, expected) => {
     expect(mayHoldFloatSpelling(text)).toBe(expected);
