@@ -183,7 +183,9 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const tags: Record<string, string> = { domain, entity_id: s.entity_id.slice(dot + 1) };
     for (const [rawKey, value] of Object.entries(attributes)) {
       if (tagAttributes.has(rawKey)) {
-        tags[rawKey] = pyStr(value, attributeName(s.entity_id, rawKey));
+        // Both of HA's clients drop a None tag (influxdb-python line_protocol.py _escape_tag →
+        // '' then `value != ''`; influxdb-client write/point.py _append_tags `is None`).
+        if (value !== null) tags[rawKey] = pyStr(value, attributeName(s.entity_id, rawKey));
         continue;
       }
       if (
