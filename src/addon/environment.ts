@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { VARIABLES } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { jsonSyntaxPlace } from '../json-syntax.js';
 import { inOptionWords, optionsToVariables } from './options.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -26,8 +27,8 @@ async function readOptions(file: string): Promise<{ data: unknown } | { problem:
   }
   try {
     return { data: JSON.parse(text) };
-  } catch (err) {
-    return { problem: `not valid JSON (${(err as Error).message})` };
+  } catch {
+    return { problem: `not valid JSON (${jsonSyntaxPlace(text)})` };
   }
 }
 

@@ -8,6 +8,7 @@
  * secrets.yaml (or null when there is none) by the caller, who reads it.
  */
 import { parseDocument, type ScalarTag } from 'yaml';
+import { jsonSyntaxPlace } from '../json-syntax.js';
 
 /** `!secret name` in the file, until resolved. */
 export class SecretRef {
@@ -31,8 +32,8 @@ export function parseText(text: string, fileName: string): { data: unknown } | {
   if (fileName.endsWith('.json')) {
     try {
       return { data: JSON.parse(text) };
-    } catch (err) {
-      return { problem: `cannot be read as JSON: ${(err as Error).message.split('\n')[0]}` };
+    } catch {
+      return { problem: `cannot be read as JSON (${jsonSyntaxPlace(text)})` };
     }
   }
   const doc = parseDocument(text, { customTags: TAGS });

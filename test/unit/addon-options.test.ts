@@ -174,6 +174,10 @@ describe('an add-on (SUPERVISOR_TOKEN set)', () => {
     expect(problems[1]).toBe('LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"');
   });
 
+  it('a file that is not JSON: the place, never the text (V8 quotes it, with the password in it)', async () => {
+    expect(await problemsOf('{"influx_password": hunter2secret}')).toEqual(['options.json: not valid JSON (line 1, column 21)']);
+  });
+
   it('never shows a secret option in a message', async () => {
     const problems = await problemsOf({ influx_url: 'http://influx:8086', influx_api: 'v1', influx_database: 'ha', influx_password: 'hunter22' });
     expect(problems).toEqual(['options.json: influx_username, influx_password: set both or neither']);

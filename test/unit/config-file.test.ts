@@ -240,6 +240,12 @@ describe('every problem at once', () => {
     expect(problems).toEqual(keys.map((k) => `CONFIG_FILE /ha/influx.yaml: (top level): unknown key "${k}"`));
   });
 
+  it('a .json file that is not JSON: the place, never the text (V8 quotes it, with the password in it)', async () => {
+    expect(await problemsOf('{"influxdb": {"password": hunter2secret}}', files({}), '/ha/influx.json')).toEqual([
+      'CONFIG_FILE /ha/influx.json: cannot be read as JSON (line 1, column 27)',
+    ]);
+  });
+
   it('a host written as a URL or with a port is refused with what to write instead', async () => {
     const expected = 'expected a host name or address without scheme, port or path (ssl: true gives https, port: and path: the rest)';
     expect(await problemsOf('host: http://db.local\n')).toEqual([`CONFIG_FILE /ha/influx.yaml: host: ${expected}, got "http://db.local"`]);
