@@ -33,7 +33,7 @@ export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
     config = loadConfig({ ...file.variables, ...Object.fromEntries(fromEnv) }, sources);
   } catch (err) {
     // A !secret used where its value is shown (a host in a URL) is not shown either.
-    const redact = createRedactor(file.secrets);
+    const redact = createRedactor(file.hiddenInMessages);
     throw err instanceof ConfigError ? new ConfigError(err.problems.map(redact)) : err;
   }
   return {

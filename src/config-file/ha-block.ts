@@ -57,7 +57,8 @@ const SCHEMA_KEYS = ['precision', 'measurement_attr', 'default_measurement', 'ov
 const UNUSED_KEYS = ['max_retries', 'retry_count'];
 const FILTER_KEYS = ['include', 'exclude', 'ignore_attributes', 'component_config', 'component_config_domain', 'component_config_glob'];
 const KNOWN_KEYS = [...CONNECTION_KEYS, ...SCHEMA_KEYS, ...UNUSED_KEYS, ...FILTER_KEYS];
-const SECRET_KEYS = new Set(['password', 'token']);
+/** The keys whose values are secret wherever they show up (and never shown in a message). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'token']);
 
 /** HA's defaults (const.py, and influxdb-python's InfluxDBClient for v1). */
 export const HA_DEFAULTS = {

@@ -195,12 +195,18 @@ describe('!secret', () => {
     expect(problems).toEqual(['CONFIG_FILE /ha/influx.yaml: port: expected a port number from 1 to 65535, got a value that is not shown (a secret)']);
   });
 
-  it('the redactor knows every value taken from secrets.yaml', async () => {
-    writeFileSync(join(dir, 'secrets.yaml'), 'influx_user: "user-from-secrets"\ninflux_pw: "pw-from-secrets"\n');
-    writeFileSync(join(dir, 'secret-user.yaml'), 'influxdb:\n  host: 127.0.0.1\n  username: !secret influx_user\n  password: !secret influx_pw\n');
+  it('the redactor knows a password taken from secrets.yaml; a user name, port or ssl from there is no secret (review 12, item 9)', async () => {
+    writeFileSync(join(dir, 'secrets.yaml'), 'influx_user: "user-from-secrets"\ninflux_pw: "pw-from-secrets"\nport: 8086\nssl: true\n');
+    writeFileSync(
+      join(dir, 'secret-user.yaml'),
+      'influxdb:\n  host: 127.0.0.1\n  port: !secret port\n  ssl: !secret ssl\n  username: !secret influx_user\n  password: !secret influx_pw\n',
+    );
     const config = await configFrom({ HA_URL: 'http://ha:8123', HA_TOKEN: 'tok-ha', CONFIG_FILE: join(dir, 'secret-user.yaml') });
     const redact = redactorFor(config);
-    expect(redact('user-from-secrets and pw-from-secrets')).toBe('[redacted] and [redacted]');
+    expect(redact('user-from-secrets and pw-from-secrets')).toBe('user-from-secrets and [redacted]');
+    const health = JSON.stringify({ status: 'ok', ha: { connected: true }, written: 18086, url: 'https://127.0.0.1:8086' });
+    expect(redact(health)).toBe(health);
+    expect(redact('ha_ingestor_events_total 180860\n')).toBe('ha_ingestor_events_total 180860\n');
   });
 });
 
