@@ -4,7 +4,8 @@
  * run), validated in one place (loadConfig). Precedence and the filter merge are stated in the
  * README (CONFIG_FILE).
  */
-import { type Config, loadConfig } from './config.js';
+import type { FileConfig } from './config-file/index.js';
+import { type Config, loadConfig, type VariableName } from './config.js';
 import { ConfigError } from './errors.js';
 import { createRedactor } from './redact.js';
 
@@ -36,12 +37,37 @@ export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
     const redact = createRedactor(file.hiddenInMessages);
     throw err instanceof ConfigError ? new ConfigError(err.problems.map(redact)) : err;
   }
+  const overridden = overriddenKeys(file, Object.fromEntries(fromEnv), `CONFIG_FILE ${path}: `);
   return {
     ...config,
     schema: { ...config.schema, filters: mergeFilters(config.schema.filters ?? {}, file.filters) },
     notices: file.notices,
+    ...(overridden.length === 0 ? {} : { warnings: [overriddenWarning(path, overridden)] }),
     fileSecrets: file.secrets,
   };
+}
+
+/**
+ * The file's keys a variable of the environment replaced with another value (a compose file's
+ * INFLUX_URL and INFLUX_API=v2 over a pasted v1 block), by their place in the file. HA's defaults
+ * the file did not spell out are not the file's keys, except api_version: another API leaves the
+ * block's database and credentials (or token, organization, bucket) unused, and they are listed.
+ */
+function overriddenKeys(file: FileConfig, env: Record<string, string | undefined>, prefix: string): string[] {
+  const label = (name: string): string => (file.sources[name as VariableName] ?? '').replace(prefix, '');
+  const differs = (name: string): boolean => env[name] !== undefined && env[name] !== file.variables[name as VariableName];
+  const given = Object.keys(file.variables).filter((name) => name === 'INFLUX_API' || !file.defaulted.includes(name as VariableName));
+  const out = given.filter(differs).map((name) => `${label(name)} (${name})`);
+  if (!differs('INFLUX_API')) return out;
+  const unused = API_KEYS[file.variables.INFLUX_API === 'v2' ? 'v2' : 'v1'].filter((name) => name in file.variables && env[name] === undefined);
+  return [...out, ...unused.map((name) => `${label(name)} (${name}, not used with INFLUX_API=${env.INFLUX_API})`)];
+}
+
+/** The variables of the file that only one API uses. */
+const API_KEYS = { v1: ['INFLUX_DB', 'INFLUX_USERNAME', 'INFLUX_PASSWORD'], v2: ['INFLUX_TOKEN', 'INFLUX_ORG', 'INFLUX_BUCKET'] } as const;
+
+function overriddenWarning(path: string, keys: readonly string[]): string {
+  return `CONFIG_FILE ${path}: not used, set to another value by the environment (or an add-on option), which wins over the file: ${keys.join('; ')}`;
 }
 
 /** With a file that cannot be used, the environment's own wrong values are still worth listing. */

@@ -545,6 +545,8 @@ export interface Config {
   readonly statistics: boolean;
   /** Said once at start-up (info): CONFIG_FILE keys accepted without effect here. */
   readonly notices?: readonly string[];
+  /** Said once at start-up (warn): CONFIG_FILE keys the environment overrode. */
+  readonly warnings?: readonly string[];
   /** Values CONFIG_FILE took from secrets.yaml: redacted like the tokens. */
   readonly fileSecrets?: readonly string[];
 }

@@ -115,9 +115,18 @@ describe("HA's influxdb: block → variables", () => {
     expect(c.variables).toEqual({});
   });
 
-  it("measurement keys alone make it HA's block (SCHEMA=ha) without connection defaults", async () => {
+  it("measurement keys alone (no influxdb: line) make it HA's block (SCHEMA=ha) without connection defaults", async () => {
     expect((await configFromText('default_measurement: state\n', 'f.yaml')).variables).toEqual({ INFLUX_DEFAULT_MEASUREMENT: 'state', SCHEMA: 'ha' });
-    expect((await configFromText('influxdb:\n  include:\n    domains: sensor\n', 'f.yaml')).variables).toEqual({ SCHEMA: 'ha' });
+  });
+
+  it.each([
+    ['filters only', 'influxdb:\n  include:\n    domains: sensor\n'],
+    ['tags only', 'influxdb:\n  tags:\n    source: hass\n'],
+    ['empty', 'influxdb:\n'],
+  ])("under influxdb: with no connection key (%s): HA's v1 defaults, as HA writes to localhost:8086/home_assistant (review 12, item 3)", async (_name, text) => {
+    const c = await configFromText(text, 'f.yaml');
+    expect(c.variables).toMatchObject({ INFLUX_API: 'v1', INFLUX_URL: 'http://localhost:8086', INFLUX_DB: 'home_assistant', SCHEMA: 'ha' });
+    expect([...c.defaulted].sort()).toEqual(['INFLUX_API', 'INFLUX_DB', 'INFLUX_URL']);
   });
 
   it('other top-level keys beside influxdb: belong to other integrations and are left alone, as in HA', async () => {
@@ -308,6 +317,27 @@ describe('environment over the file', () => {
     expect(c.influx).toMatchObject({ api: 'v1', url: 'http://other:9999', db: 'hass' });
     expect(c.schema.schema).toBe('typed');
     expect(c.schema.filters?.include?.domains).toEqual(['light', 'sensor']);
+  });
+
+  it('one warning names each key of the file the environment overrode with another value (review 12, item 2)', async () => {
+    const file = write('pasted-v1.yaml', 'influxdb:\n  host: db.local\n  database: hass\n  username: u\n  password: p4ssw0rd\n');
+    // A compose file's v2 variables over a pasted v1 block: every connection key of the file is dropped.
+    const env = { ...HA, CONFIG_FILE: file, INFLUX_URL: 'http://influxdb:8086', INFLUX_API: 'v2', INFLUX_TOKEN: 't0ken', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b' };
+    const c = await configFrom({ ...env, INFLUX_USERNAME: 'u' });
+    expect(c.influx).toMatchObject({ api: 'v2', url: 'http://influxdb:8086' });
+    expect(c.warnings).toEqual([
+      `CONFIG_FILE ${file}: not used, set to another value by the environment (or an add-on option), which wins over the file: ` +
+        'influxdb.api_version (INFLUX_API); influxdb.host, port, ssl, path (INFLUX_URL); influxdb.database (INFLUX_DB, not used with INFLUX_API=v2); ' +
+        'influxdb.password (INFLUX_PASSWORD, not used with INFLUX_API=v2)',
+    ]);
+    // The same value, or HA's default the file did not spell out, is not worth a word.
+    const same = await configFrom({
+      ...HA,
+      CONFIG_FILE: write('same.yaml', 'influxdb:\n  host: db.local\n'),
+      INFLUX_URL: 'http://db.local:8086',
+      INFLUX_DB: 'x',
+    });
+    expect(same.warnings).toBeUndefined();
   });
 
   it('a value from the file that the variable refuses is named by its place in the file', async () => {
