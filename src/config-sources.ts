@@ -9,14 +9,17 @@ import { type Config, loadConfig, type VariableName } from './config.js';
 import { ConfigError } from './errors.js';
 import { createRedactor } from './redact.js';
 
+/** Defaults beneath the environment and the file, given what those set (the add-on's database). */
+export type Beneath = (variables: Readonly<Record<string, string | undefined>>) => Record<string, string>;
+
 /**
  * The configuration: the environment, over CONFIG_FILE's values when it is set (variable by
  * variable: a variable set and not empty in the environment wins), the file's filter lists added
  * to the environment's. Problems of both are listed together.
  */
-export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
+export async function configFrom(env: NodeJS.ProcessEnv, beneath: Beneath = () => ({})): Promise<Config> {
   const path = env.CONFIG_FILE;
-  if (path === undefined || path === '') return loadConfig(env);
+  if (path === undefined || path === '') return loadConfig({ ...beneath(env), ...env });
   // Imported here: the YAML parser serves this one read and would stay in memory for the whole run.
   const { mergeFilters, readConfigFile } = await import('./config-file/index.js');
   let file: Awaited<ReturnType<typeof readConfigFile>>;
@@ -31,7 +34,8 @@ export async function configFrom(env: NodeJS.ProcessEnv): Promise<Config> {
   const sources = Object.fromEntries(Object.entries(file.sources).filter(([name]) => !setInEnv.has(name)));
   let config: Config;
   try {
-    config = loadConfig({ ...file.variables, ...Object.fromEntries(fromEnv) }, sources);
+    const variables = { ...file.variables, ...Object.fromEntries(fromEnv) };
+    config = loadConfig({ ...beneath(variables), ...variables }, sources);
   } catch (err) {
     // A !secret used where its value is shown (a host in a URL) is not shown either.
     const redact = createRedactor(file.hiddenInMessages);

@@ -1,11 +1,13 @@
 /** The add-on's configuration: options.json → variables, the Supervisor's defaults, one message for every problem. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { withAddonOptions } from '../../src/addon/environment.js';
 import { inOptionWords, OPTIONS, optionsToVariables } from '../../src/addon/options.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { configFrom } from '../../src/config-sources.js';
 import { ConfigError } from '../../src/errors.js';
 import { haHttpBase } from '../../src/ha/backfill.js';
 import { redactorFor } from '../../src/redact.js';
@@ -193,5 +195,48 @@ describe('an add-on (SUPERVISOR_TOKEN set)', () => {
       'options.json: influx_username, influx_password: set both or neither',
     ]);
     expect(bad.join('\n')).not.toContain('hunter22');
+  });
+});
+
+describe("config_file: HA's influxdb: block in the add-on (review 12, item 1)", () => {
+  /** options.json as the Supervisor writes it: every option with a default in addon/config.yaml, and `extra`. */
+  const saved = (extra: Record<string, unknown>): Record<string, unknown> => {
+    const manifest = parseYaml(readFileSync(new URL('../../addon/config.yaml', import.meta.url), 'utf8')) as { options: Record<string, unknown> };
+    return { ...manifest.options, ...extra };
+  };
+  const block = (text: string): string => {
+    const file = join(dir, `block-${files++}.yaml`);
+    writeFileSync(file, text);
+    return file;
+  };
+  const withFile = (options: Record<string, unknown>): Promise<Config> =>
+    withAddonOptions({ SUPERVISOR_TOKEN: TOKEN, ADDON_OPTIONS_FILE: optionsFile(options) }, configFrom);
+
+  it("the pasted block's connection, database, schema and precision win over the options left unset", async () => {
+    const file = block('influxdb:\n  host: 192.168.1.20\n  username: homeassistant\n  password: hunter22\n  precision: s\n');
+    const c = await withFile(saved({ config_file: file }));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://192.168.1.20:8086', db: 'home_assistant', username: 'homeassistant' });
+    expect(c.schema).toMatchObject({ schema: 'ha', ha: { precision: { unit: 's' } } });
+    expect(c.warnings).toBeUndefined();
+  });
+
+  it('without config_file or a database option: the InfluxDB add-on, database homeassistant, the typed schema', async () => {
+    const c = await withFile(saved({}));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://a0d7b954-influxdb:8086', db: 'homeassistant' });
+    expect(c.schema.schema).toBe('typed');
+    const v2 = await withFile(saved({ influx_url: 'http://influx:8086', influx_api: 'v2', influx_token: 't0ken', influx_org: 'o', influx_bucket: 'b' }));
+    expect(v2.influx).toMatchObject({ api: 'v2', url: 'http://influx:8086', bucket: 'b' });
+  });
+
+  it('a filter-only config_file keeps the InfluxDB add-on as the database', async () => {
+    const c = await withFile(saved({ config_file: block('include:\n  domains: [sensor]\n') }));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://a0d7b954-influxdb:8086', db: 'homeassistant' });
+  });
+
+  it('an option the user set wins over the block, and the start-up warning says which key it replaced', async () => {
+    const file = block('influxdb:\n  host: 192.168.1.20\n');
+    const c = await withFile(saved({ config_file: file, influx_url: 'http://other:8086' }));
+    expect(c.influx).toMatchObject({ url: 'http://other:8086', db: 'home_assistant' });
+    expect(c.warnings?.[0]).toContain('influxdb.host, port, ssl, path (INFLUX_URL)');
   });
 });
