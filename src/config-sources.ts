@@ -39,7 +39,8 @@ export async function configFrom(env: NodeJS.ProcessEnv, beneath: Beneath = () =
   } catch (err) {
     // A !secret used where its value is shown (a host in a URL) is not shown either.
     const redact = createRedactor(file.hiddenInMessages);
-    throw err instanceof ConfigError ? new ConfigError(err.problems.map(redact)) : err;
+    const inFileWords = fileWords(file, setInEnv);
+    throw err instanceof ConfigError ? new ConfigError(err.problems.map((p) => redact(inFileWords(p)))) : err;
   }
   const overridden = overriddenKeys(file, Object.fromEntries(fromEnv), `CONFIG_FILE ${path}: `);
   return {
@@ -65,6 +66,37 @@ function overriddenKeys(file: FileConfig, env: Record<string, string | undefined
   if (!differs('INFLUX_API')) return out;
   const unused = API_KEYS[file.variables.INFLUX_API === 'v2' ? 'v2' : 'v1'].filter((name) => name in file.variables && env[name] === undefined);
   return [...out, ...unused.map((name) => `${label(name)} (${name}, not used with INFLUX_API=${env.INFLUX_API})`)];
+}
+
+/** The block's keys for the variables a combination check names. */
+const FILE_KEYS: Readonly<Record<string, string>> = {
+  INFLUX_TOKEN: 'token',
+  INFLUX_ORG: 'organization',
+  INFLUX_BUCKET: 'bucket',
+  INFLUX_DB: 'database',
+  INFLUX_USERNAME: 'username',
+  INFLUX_PASSWORD: 'password',
+};
+
+/**
+ * A combination problem (src/config.ts names variables) in the words of the file, when the file's
+ * api_version made the rule and the environment set none of the names: `INFLUX_TOKEN: required
+ * when INFLUX_API=v2, not set` → `CONFIG_FILE x.yaml: influxdb.token: required with api_version:
+ * 2 (INFLUX_TOKEN), not set`.
+ */
+function fileWords(file: FileConfig, setInEnv: ReadonlySet<string>): (problem: string) => string {
+  if (file.variables.INFLUX_API === undefined || setInEnv.has('INFLUX_API')) return (p) => p;
+  const version = file.variables.INFLUX_API === 'v2' ? '2' : '1';
+  return (problem) => {
+    const m = /^((?:INFLUX_[A-Z]+)(?:, INFLUX_[A-Z]+)*): (required when INFLUX_API=v[12], not set|set both or neither)$/.exec(problem);
+    const names = m?.[1]?.split(', ') ?? [];
+    if (m === undefined || m === null || names.some((n) => FILE_KEYS[n] === undefined || setInEnv.has(n))) return problem;
+    const keys = file.place(names.map((n) => FILE_KEYS[n]).join(', '));
+    const rule = m[2]?.startsWith('required')
+      ? `required with api_version: ${version} (${names.join(', ')}), not set`
+      : `set both or neither (${names.join(', ')})`;
+    return `${keys}: ${rule}`;
+  };
 }
 
 /** The variables of the file that only one API uses. */

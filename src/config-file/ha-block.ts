@@ -39,6 +39,8 @@ export interface FileSettings {
   readonly notices: readonly string[];
   /** Variables set from HA's defaults alone, no key of theirs in the file. */
   readonly defaulted: readonly VariableName[];
+  /** A key's place in the file, for messages: `CONFIG_FILE x.yaml: influxdb.token`. */
+  readonly place: (key: string) => string;
 }
 
 const CONNECTION_KEYS = [
@@ -136,7 +138,8 @@ export function pickBlock(data: unknown): { block: unknown; path: string[]; wrap
 export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Problems): FileSettings {
   for (const key of picked.outside) problems.add([key], 'belongs under influxdb: (indent it), or it is not applied');
   const block = problems.take(picked.path, picked.block, mapping);
-  if (block === undefined) return { variables: {}, sources: {}, filters: {}, notices: [], defaulted: [] };
+  const place = (key: string) => problems.source(picked.path, key);
+  if (block === undefined) return { variables: {}, sources: {}, filters: {}, notices: [], defaulted: [], place };
   const at = (key: string) => [...picked.path, key];
   problems.unknownKeys(picked.path, block, KNOWN_KEYS);
   const out = new Settings((keys) => problems.source(picked.path, keys));
@@ -154,7 +157,7 @@ export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Proble
     );
   }
   const filters = filterSettings(block, at, problems);
-  return { variables: out.variables, sources: out.sources, filters, notices: out.notices, defaulted: out.defaulted };
+  return { variables: out.variables, sources: out.sources, filters, notices: out.notices, defaulted: out.defaulted, place };
 }
 
 class Settings {

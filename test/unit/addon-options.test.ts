@@ -240,3 +240,38 @@ describe("config_file: HA's influxdb: block in the add-on (review 12, item 1)", 
     expect(c.warnings?.[0]).toContain('influxdb.host, port, ssl, path (INFLUX_URL)');
   });
 });
+
+describe("messages name the file's keys where the file gave the value (review 12, item 13)", () => {
+  const block = (text: string): string => {
+    const file = join(dir, `msg-${files++}.yaml`);
+    writeFileSync(file, text);
+    return file;
+  };
+  const problemsWith = async (options: Record<string, unknown>): Promise<readonly string[]> => {
+    const err = await withAddonOptions({ SUPERVISOR_TOKEN: TOKEN, ADDON_OPTIONS_FILE: optionsFile(options) }, configFrom).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  };
+
+  it('a URL built from the block is not called an option', async () => {
+    const file = block('influxdb:\n  host: "bad_host^x"\n');
+    expect(await problemsWith({ config_file: file })).toEqual([
+      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://bad_host^x:8086" (not a valid URL: check the host name and that the port is 1 to 65535)`,
+    ]);
+  });
+
+  it("what api_version: 2 requires and the block lacks is named by the block's key", async () => {
+    const file = block('influxdb:\n  api_version: 2\n  host: h\n  token: abcdefgh\n  organization: o\n');
+    expect(await problemsWith({ config_file: file })).toEqual([`CONFIG_FILE ${file}: influxdb.bucket: required with api_version: 2 (INFLUX_BUCKET), not set`]);
+  });
+
+  it('a user name without its password, in the block', async () => {
+    const file = block('influxdb:\n  host: h\n  username: u\n');
+    expect(await problemsWith({ config_file: file })).toEqual([
+      `CONFIG_FILE ${file}: influxdb.username, password: set both or neither (INFLUX_USERNAME, INFLUX_PASSWORD)`,
+    ]);
+  });
+});
