@@ -26,6 +26,7 @@
  */
 import type { EntitySettings, FilterConfig } from '../../workers/filters.js';
 import type { VariableName } from '../config.js';
+import { PyFloat } from './pyyaml-scalars.js';
 import { UnsupportedTag } from './yaml.js';
 import { bool, type Checked, didYouMean, ensureList, ensureListCsv, entityId, hostName, mapping, oneOf, port, positiveInt, str } from './values.js';
 
@@ -118,8 +119,8 @@ export class Problems {
     if (value === null || value === undefined) return 'nothing';
     if (Array.isArray(value)) return 'a list';
     if (value instanceof UnsupportedTag) return `${value.tag} (it works only inside Home Assistant: paste the value itself)`;
-    if (typeof value === 'object') return 'a mapping';
-    const text = JSON.stringify(value);
+    if (typeof value === 'object' && !(value instanceof PyFloat)) return 'a mapping';
+    const text = typeof value === 'string' || typeof value === 'boolean' ? JSON.stringify(value) : String(value);
     return text.length > 60 ? `${text.slice(0, 57)}…` : text;
   }
 }

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { FilterConfig } from '../../workers/filters.js';
 import { ConfigError } from '../errors.js';
 import { type FileSettings, pickBlock, Problems, readBlock, SECRET_KEYS } from './ha-block.js';
+import { str } from './values.js';
 import { parseText, replaceSecrets, secretRefs } from './yaml.js';
 
 export interface FileConfig extends FileSettings {
@@ -54,8 +55,7 @@ export async function configFromText(text: string, path: string, read: ReadText 
   // Only a password or token is secret wherever it shows up; `!secret` elsewhere (a port, ssl,
   // a user name) is a place in secrets.yaml, not a secret: replaced everywhere, 8086 would turn
   // /health's numbers into 1[redacted]0. The start-up messages still hide every `!secret` value.
-  const valuesOf = (list: typeof refs): string[] =>
-    list.map((r) => secrets[r.ref.name]).flatMap((v) => (v === undefined || v === null || typeof v === 'object' ? [] : [String(v)]));
+  const valuesOf = (list: typeof refs): string[] => list.map((r) => str(secrets[r.ref.name])).flatMap((v) => ('ok' in v ? [v.ok] : []));
   const secretOnes = refs.filter((r) => SECRET_KEYS.has(r.path[r.path.length - 1] ?? ''));
   return { ...settings, variables, secrets: valuesOf(secretOnes), hiddenInMessages: valuesOf(refs) };
 }

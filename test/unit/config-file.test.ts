@@ -365,3 +365,38 @@ describe('environment over the file', () => {
     );
   });
 });
+
+describe("YAML as HA's PyYAML reads it: YAML 1.1, its resolvers (review 12, item 11)", () => {
+  const tagsOf = async (text: string) => JSON.parse((await configFromText(`influxdb:\n  host: h\n  tags:\n${text}`, 'f.yaml')).variables.INFLUX_TAGS ?? '{}');
+
+  it.each([
+    ['yes', 'True'],
+    ['off', 'False'],
+    ['y', 'y'],
+    ['n', 'n'],
+    ['1.0', '1.0'],
+    ['1.50', '1.5'],
+    ['1e3', '1e3'],
+    ['6.0e+2', '600.0'],
+    ['0123', '83'],
+    ['0x1F', '31'],
+    ['1_000', '1000'],
+    ['1:30', '90'],
+    ['12345678901234567890', '12345678901234567890'],
+    ['.inf', 'inf'],
+    ['2024-01-01', '2024-01-01'],
+  ])('a tag value %s is str() of what PyYAML makes of it: %s', async (text, want) => {
+    const tags = await tagsOf(`    v: ${text}\n`);
+    expect(tags.v).toBe(want);
+  });
+
+  it('a duplicate key: the last one, as HA (a warning there); << merge keys are merged', async () => {
+    const c = await configFromText('influxdb:\n  host: a\n  host: b\n  tags:\n    <<: {room: hall}\n    floor: 1\n', 'f.yaml');
+    expect(c.variables).toMatchObject({ INFLUX_URL: 'http://b:8086', INFLUX_TAGS: '{"room":"hall","floor":"1"}' });
+  });
+
+  it('a port written as a float is int() of it; api_version 2.0 is "2.0", which HA refuses', async () => {
+    expect((await configFromText('influxdb:\n  host: h\n  port: 8087.0\n', 'f.yaml')).variables.INFLUX_URL).toBe('http://h:8087');
+    expect(await problemsOf('api_version: 2.0\n')).toEqual(['CONFIG_FILE /ha/influx.yaml: api_version: expected one of 1, 2, got 2.0']);
+  });
+});
