@@ -227,7 +227,7 @@ export const VARIABLES = {
   INFLUX_TLS_CA_FILE: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a path to a PEM file',
-    doc: "https: CA certificate(s) the database's certificate is verified against (HA's ssl_ca_cert), besides the usual ones",
+    doc: "https: CA certificate(s) the database's certificate is verified against, instead of Node's list (HA's ssl_ca_cert)",
     optional: true,
   },
   INFLUX_PRECISION: {
