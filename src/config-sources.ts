@@ -1,8 +1,10 @@
 /**
  * The configuration from its two sources: the environment, over CONFIG_FILE's values when it is
  * set (src/config-file/, imported only then: its YAML parser would stay in memory for the whole
- * run), validated in one place (loadConfig). Precedence and the filter merge are stated in the
- * README (CONFIG_FILE).
+ * run), validated in one place (loadConfig), over defaults a caller may put beneath both (the
+ * add-on's database). Precedence and the filter merge are stated in the README (CONFIG_FILE); the
+ * file's keys the environment replaced are named in one start-up warning (Config.warnings), and
+ * a problem the file's api_version caused is named by the file's keys.
  */
 import type { FileConfig } from './config-file/index.js';
 import { type Config, loadConfig, type VariableName } from './config.js';

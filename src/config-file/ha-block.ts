@@ -149,7 +149,7 @@ export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Proble
   // filters only writes to localhost:8086/home_assistant); a bare file of filters is ours.
   if (picked.wrapped || has(CONNECTION_KEYS)) connectionSettings(block, at, problems, out);
   schemaSettings(block, at, problems, out);
-  if (picked.wrapped || has(CONNECTION_KEYS) || has(SCHEMA_KEYS) || has(UNUSED_KEYS)) out.set('SCHEMA', 'ha', "HA's influxdb: block");
+  if (picked.wrapped || has(CONNECTION_KEYS) || has(SCHEMA_KEYS) || has(UNUSED_KEYS)) out.set('SCHEMA', 'ha', "HA's influxdb: block", false);
   const unused = UNUSED_KEYS.filter((k) => k in block && problems.take(at(k), block[k], positiveInt) !== undefined);
   if (unused.length > 0) {
     out.notices.push(

@@ -126,7 +126,7 @@ describe("HA's influxdb: block → variables", () => {
   ])("under influxdb: with no connection key (%s): HA's v1 defaults, as HA writes to localhost:8086/home_assistant (review 12, item 3)", async (_name, text) => {
     const c = await configFromText(text, 'f.yaml');
     expect(c.variables).toMatchObject({ INFLUX_API: 'v1', INFLUX_URL: 'http://localhost:8086', INFLUX_DB: 'home_assistant', SCHEMA: 'ha' });
-    expect([...c.defaulted].sort()).toEqual(['INFLUX_API', 'INFLUX_DB', 'INFLUX_URL']);
+    expect([...c.defaulted].sort()).toEqual(['INFLUX_API', 'INFLUX_DB', 'INFLUX_URL', 'SCHEMA']);
   });
 
   it('other top-level keys beside influxdb: belong to other integrations and are left alone, as in HA', async () => {
@@ -338,6 +338,9 @@ describe('environment over the file', () => {
       INFLUX_DB: 'x',
     });
     expect(same.warnings).toBeUndefined();
+    // SCHEMA=typed over a block is a choice the README offers, not a key of the file.
+    const typed = await configFrom({ ...HA, CONFIG_FILE: write('typed.yaml', 'influxdb:\n  host: db.local\n'), SCHEMA: 'typed' });
+    expect(typed.warnings).toBeUndefined();
   });
 
   it('a value from the file that the variable refuses is named by its place in the file', async () => {
