@@ -23,6 +23,20 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** The built ingestor as the add-on, with `options` in options.json in `dir`, the simulator as the Supervisor. */
+async function startAddon(sim: HaSimulator, dir: string, options: Record<string, unknown>): Promise<IngestorProcess> {
+  const optionsFile = join(dir, 'options.json');
+  writeFileSync(optionsFile, JSON.stringify(options));
+  const ingestor = await IngestorProcess.start({
+    SUPERVISOR_TOKEN: TOKEN,
+    SUPERVISOR_HOST: `127.0.0.1:${sim.port}`,
+    ADDON_OPTIONS_FILE: optionsFile,
+    DATA_DIR: join(dir, 'data'),
+  });
+  cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+  return ingestor;
+}
+
 describe('as a Home Assistant add-on', () => {
   it("captures and writes events through the Supervisor's proxy paths, its REST history included, with only SUPERVISOR_TOKEN and options.json", async () => {
     const influxUrl = inject('influxV1Url');
@@ -34,16 +48,7 @@ describe('as a Home Assistant add-on', () => {
     cleanups.push(() => sim.stop());
     const dir = mkdtempSync(join(tmpdir(), 'ha-ingestor-addon-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const optionsFile = join(dir, 'options.json');
-    writeFileSync(optionsFile, JSON.stringify({ influx_url: influxUrl, influx_api: 'v1', influx_database: db, pool_size: 1, statistics: false }));
-
-    const ingestor = await IngestorProcess.start({
-      SUPERVISOR_TOKEN: TOKEN,
-      SUPERVISOR_HOST: `127.0.0.1:${sim.port}`,
-      ADDON_OPTIONS_FILE: optionsFile,
-      DATA_DIR: join(dir, 'data'),
-    });
-    cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+    const ingestor = await startAddon(sim, dir, { influx_url: influxUrl, influx_api: 'v1', influx_database: db, pool_size: 1, statistics: false });
     await ingestor.healthy(30_000);
 
     const emitting = sim.emit({ count: 3_000, rate: 1_000 });
@@ -87,16 +92,7 @@ describe('as a Home Assistant add-on', () => {
     writeFileSync(join(dir, 'influxdb.yaml'), `influxdb:\n  host: ${influxUrl.hostname}\n  port: ${influxUrl.port}\n  database: ${db}\n  precision: s\n`);
     // The Supervisor writes every option that has a default in the manifest, touched or not.
     const manifest = parseYaml(readFileSync(new URL('../../addon/config.yaml', import.meta.url), 'utf8')) as { options: Record<string, unknown> };
-    const optionsFile = join(dir, 'options.json');
-    writeFileSync(optionsFile, JSON.stringify({ ...manifest.options, statistics: false, config_file: join(dir, 'influxdb.yaml') }));
-
-    const ingestor = await IngestorProcess.start({
-      SUPERVISOR_TOKEN: TOKEN,
-      SUPERVISOR_HOST: `127.0.0.1:${sim.port}`,
-      ADDON_OPTIONS_FILE: optionsFile,
-      DATA_DIR: join(dir, 'data'),
-    });
-    cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+    const ingestor = await startAddon(sim, dir, { ...manifest.options, statistics: false, config_file: join(dir, 'influxdb.yaml') });
     const rows = await until(
       "the snapshot's points in the block's database",
       async () => {
