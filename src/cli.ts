@@ -117,6 +117,7 @@ async function serve(config: Config, redact: Redact, importHistory: ImportRange 
   // Every log line passes the redaction on its way out, whatever wrote it.
   const log: Logger = pino({ level: config.logLevel, base: undefined, hooks: { streamWrite: redact } });
   for (const notice of config.notices ?? []) log.info(notice);
+  for (const warning of config.warnings ?? []) log.warn(warning);
   let ingestor: Ingestor;
   try {
     ingestor = await startIngestor(config, {

@@ -227,7 +227,7 @@ export const VARIABLES = {
   INFLUX_TLS_CA_FILE: {
     schema: Type.String({ minLength: 1 }),
     expected: 'a path to a PEM file',
-    doc: "https: CA certificate(s) the database's certificate is verified against (HA's ssl_ca_cert), besides the usual ones",
+    doc: "https: CA certificate(s) the database's certificate is verified against, instead of Node's list (HA's ssl_ca_cert)",
     optional: true,
   },
   INFLUX_PRECISION: {
@@ -545,6 +545,8 @@ export interface Config {
   readonly statistics: boolean;
   /** Said once at start-up (info): CONFIG_FILE keys accepted without effect here. */
   readonly notices?: readonly string[];
+  /** Said once at start-up (warn): CONFIG_FILE keys the environment overrode. */
+  readonly warnings?: readonly string[];
   /** Values CONFIG_FILE took from secrets.yaml: redacted like the tokens. */
   readonly fileSecrets?: readonly string[];
 }

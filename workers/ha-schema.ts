@@ -183,7 +183,11 @@ export function createHaEncoder(options: HaSchemaOptions = DEFAULT_HA_SCHEMA, fi
     const tags: Record<string, string> = { domain, entity_id: s.entity_id.slice(dot + 1) };
     for (const [rawKey, value] of Object.entries(attributes)) {
       if (tagAttributes.has(rawKey)) {
-        tags[rawKey] = pyStrMember(attributes, rawKey, attributeName(s.entity_id, rawKey));
+        // Both of HA's clients drop a None tag: influxdb-python influxdb/line_protocol.py
+        // (e8b7c4e79be294f8e3bf719af196a1d422d75370) `_escape_tag` makes None '' and `make_lines`
+        // keeps `value != ''` only; influxdb-client-python influxdb_client/client/write/point.py
+        // (03f5bd7b4c728dae3e0d2da42da53728b9e9e8d4) `_append_tags` skips `tag_value is None`.
+        if (value !== null) tags[rawKey] = pyStrMember(attributes, rawKey, attributeName(s.entity_id, rawKey));
         continue;
       }
       if (

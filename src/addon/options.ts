@@ -107,6 +107,8 @@ const VARIABLE_TO_OPTION = new Map<string, OptionName>(Object.entries(OPTIONS).m
  * `options.json: influx_url: expected …`.
  */
 export function inOptionWords(problem: string, source: string, shown: (variable: string) => boolean): string {
+  // A place in CONFIG_FILE names the file's keys already: not an option's problem.
+  if (problem.startsWith('CONFIG_FILE ')) return problem;
   const option = (name: string): string | undefined => (shown(name) ? VARIABLE_TO_OPTION.get(name) : undefined);
   const lead = /^[A-Z][A-Z0-9_]*/.exec(problem)?.[0];
   const worded = problem.replace(/\b[A-Z][A-Z0-9_]{2,}\b/g, (name) => option(name) ?? name);

@@ -18,13 +18,15 @@
  *   include, exclude, ignore_attributes, component_config(_domain, _glob) → the filters
  *   max_retries (and retry_count)      → accepted, one notice: nothing is dropped here
  *
- * HA's connection defaults apply when the block has a connection key; a block with connection or
- * measurement keys (or under `influxdb:`) is HA's, so SCHEMA defaults to ha. The environment
+ * HA's connection defaults apply when the block is under `influxdb:` or has a connection key; a
+ * block with connection or measurement keys (or under `influxdb:`) is HA's, so SCHEMA defaults to
+ * ha. `defaulted` names the variables set from HA's defaults alone (no key of theirs in the file). The environment
  * overrides all of it, variable by variable (the caller merges). Pure: every problem is
  * collected with its place in the file and what was expected; a secret's value is never shown.
  */
 import type { EntitySettings, FilterConfig } from '../../workers/filters.js';
 import type { VariableName } from '../config.js';
+import { PyFloat } from './pyyaml-scalars.js';
 import { UnsupportedTag } from './yaml.js';
 import { bool, type Checked, didYouMean, ensureList, ensureListCsv, entityId, hostName, mapping, oneOf, port, positiveInt, str } from './values.js';
 
@@ -36,6 +38,10 @@ export interface FileSettings {
   readonly filters: FilterConfig;
   /** Said once at start-up (info). */
   readonly notices: readonly string[];
+  /** Variables set from HA's defaults alone, no key of theirs in the file. */
+  readonly defaulted: readonly VariableName[];
+  /** A key's place in the file, for messages: `CONFIG_FILE x.yaml: influxdb.token`. */
+  readonly place: (key: string) => string;
 }
 
 const CONNECTION_KEYS = [
@@ -57,7 +63,8 @@ const SCHEMA_KEYS = ['precision', 'measurement_attr', 'default_measurement', 'ov
 const UNUSED_KEYS = ['max_retries', 'retry_count'];
 const FILTER_KEYS = ['include', 'exclude', 'ignore_attributes', 'component_config', 'component_config_domain', 'component_config_glob'];
 const KNOWN_KEYS = [...CONNECTION_KEYS, ...SCHEMA_KEYS, ...UNUSED_KEYS, ...FILTER_KEYS];
-const SECRET_KEYS = new Set(['password', 'token']);
+/** The keys whose values are secret wherever they show up (and never shown in a message). */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'token']);
 
 /** HA's defaults (const.py, and influxdb-python's InfluxDBClient for v1). */
 export const HA_DEFAULTS = {
@@ -112,8 +119,8 @@ export class Problems {
     if (value === null || value === undefined) return 'nothing';
     if (Array.isArray(value)) return 'a list';
     if (value instanceof UnsupportedTag) return `${value.tag} (it works only inside Home Assistant: paste the value itself)`;
-    if (typeof value === 'object') return 'a mapping';
-    const text = JSON.stringify(value);
+    if (typeof value === 'object' && !(value instanceof PyFloat)) return 'a mapping';
+    const text = typeof value === 'string' || typeof value === 'boolean' ? JSON.stringify(value) : String(value);
     return text.length > 60 ? `${text.slice(0, 57)}…` : text;
   }
 }
@@ -132,14 +139,17 @@ export function pickBlock(data: unknown): { block: unknown; path: string[]; wrap
 export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Problems): FileSettings {
   for (const key of picked.outside) problems.add([key], 'belongs under influxdb: (indent it), or it is not applied');
   const block = problems.take(picked.path, picked.block, mapping);
-  if (block === undefined) return { variables: {}, sources: {}, filters: {}, notices: [] };
+  const place = (key: string) => problems.source(picked.path, key);
+  if (block === undefined) return { variables: {}, sources: {}, filters: {}, notices: [], defaulted: [], place };
   const at = (key: string) => [...picked.path, key];
   problems.unknownKeys(picked.path, block, KNOWN_KEYS);
   const out = new Settings((keys) => problems.source(picked.path, keys));
   const has = (keys: readonly string[]) => keys.some((k) => k in block);
-  if (has(CONNECTION_KEYS)) connectionSettings(block, at, problems, out);
+  // Under `influxdb:`, HA connects with its defaults even without a connection key (a block of
+  // filters only writes to localhost:8086/home_assistant); a bare file of filters is ours.
+  if (picked.wrapped || has(CONNECTION_KEYS)) connectionSettings(block, at, problems, out);
   schemaSettings(block, at, problems, out);
-  if (picked.wrapped || has(CONNECTION_KEYS) || has(SCHEMA_KEYS) || has(UNUSED_KEYS)) out.set('SCHEMA', 'ha', "HA's influxdb: block");
+  if (picked.wrapped || has(CONNECTION_KEYS) || has(SCHEMA_KEYS) || has(UNUSED_KEYS)) out.set('SCHEMA', 'ha', "HA's influxdb: block", false);
   const unused = UNUSED_KEYS.filter((k) => k in block && problems.take(at(k), block[k], positiveInt) !== undefined);
   if (unused.length > 0) {
     out.notices.push(
@@ -147,20 +157,24 @@ export function readBlock(picked: ReturnType<typeof pickBlock>, problems: Proble
         'now waits in the spool and is retried until it is taken (docs/reliability.md)',
     );
   }
-  return { variables: out.variables, sources: out.sources, filters: filterSettings(block, at, problems), notices: out.notices };
+  const filters = filterSettings(block, at, problems);
+  return { variables: out.variables, sources: out.sources, filters, notices: out.notices, defaulted: out.defaulted, place };
 }
 
 class Settings {
   readonly variables: Partial<Record<VariableName, string>> = {};
   readonly sources: Partial<Record<VariableName, string>> = {};
   readonly notices: string[] = [];
+  readonly defaulted: VariableName[] = [];
 
   constructor(private readonly sourceOf: (keys: string) => string) {}
 
-  set(name: VariableName, value: string | undefined, keys: string): void {
+  /** `given`: a key of `keys` is in the file (else the value is HA's default). */
+  set(name: VariableName, value: string | undefined, keys: string, given = true): void {
     if (value === undefined || value === '') return;
     this.variables[name] = value;
     this.sources[name] = this.sourceOf(keys);
+    if (!given) this.defaulted.push(name);
   }
 }
 
@@ -169,7 +183,8 @@ type At = (key: string) => string[];
 function connectionSettings(block: Record<string, unknown>, at: At, problems: Problems, out: Settings): void {
   const get = <T>(key: string, check: (v: unknown) => Checked<T>): T | undefined => (key in block ? problems.take(at(key), block[key], check) : undefined);
   const api = get('api_version', oneOf(['1', '2'], true)) ?? '1';
-  out.set('INFLUX_API', api === '2' ? 'v2' : 'v1', 'api_version');
+  const given = (...keys: string[]) => keys.some((k) => k in block);
+  out.set('INFLUX_API', api === '2' ? 'v2' : 'v1', 'api_version', given('api_version'));
   const ssl = get('ssl', bool) ?? (api === '2' ? HA_DEFAULTS.sslV2 : false);
   const host = get('host', hostName) ?? (api === '2' ? HA_DEFAULTS.hostV2 : HA_DEFAULTS.hostV1);
   const p = get('port', port) ?? (api === '2' ? undefined : HA_DEFAULTS.portV1);
@@ -177,13 +192,13 @@ function connectionSettings(block: Record<string, unknown>, at: At, problems: Pr
   // influxdb-python puts a missing leading `/` on the path; an IPv6 address needs its brackets.
   const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const url = `${ssl ? 'https' : 'http'}://${hostPart}${p === undefined ? '' : `:${p}`}${path === '' || path.startsWith('/') ? path : `/${path}`}`;
-  out.set('INFLUX_URL', url, 'host, port, ssl, path');
+  out.set('INFLUX_URL', url, 'host, port, ssl, path', given('host', 'port', 'ssl', 'path'));
   const verify = get('verify_ssl', bool);
   out.set('INFLUX_TLS_VERIFY', verify === undefined ? undefined : String(verify), 'verify_ssl');
   out.set('INFLUX_TLS_CA_FILE', get('ssl_ca_cert', str), 'ssl_ca_cert');
   const [username, password, token] = [get('username', str), get('password', str), get('token', str)];
   if (api === '1') {
-    out.set('INFLUX_DB', get('database', str) ?? HA_DEFAULTS.database, 'database');
+    out.set('INFLUX_DB', get('database', str) ?? HA_DEFAULTS.database, 'database', given('database'));
     out.set('INFLUX_USERNAME', username, 'username');
     out.set('INFLUX_PASSWORD', password, 'password');
     if ('token' in block) problems.add(at('token'), 'only with api_version: 2 (HA refuses it with api_version 1)');

@@ -12,12 +12,15 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { FilterConfig } from '../../workers/filters.js';
 import { ConfigError } from '../errors.js';
-import { type FileSettings, pickBlock, Problems, readBlock } from './ha-block.js';
+import { type FileSettings, pickBlock, Problems, readBlock, SECRET_KEYS } from './ha-block.js';
+import { str } from './values.js';
 import { parseText, replaceSecrets, secretRefs } from './yaml.js';
 
 export interface FileConfig extends FileSettings {
-  /** The values taken from secrets.yaml, for the redactor. */
+  /** The passwords and tokens taken from secrets.yaml, for the redactor. */
   readonly secrets: readonly string[];
+  /** Every value taken from secrets.yaml, hidden in the start-up messages about the file. */
+  readonly hiddenInMessages: readonly string[];
 }
 
 export type ReadText = (path: string) => Promise<string>;
@@ -49,8 +52,12 @@ export async function configFromText(text: string, path: string, read: ReadText 
   const caFile = settings.variables.INFLUX_TLS_CA_FILE;
   // A relative ssl_ca_cert is taken from the file's folder (HA's configuration folder).
   const variables = caFile === undefined ? settings.variables : { ...settings.variables, INFLUX_TLS_CA_FILE: resolve(dirname(path), caFile) };
-  const values = refs.map((r) => secrets[r.ref.name]).filter((v) => v !== undefined && v !== null && typeof v !== 'object');
-  return { ...settings, variables, secrets: values.map(String) };
+  // Only a password or token is secret wherever it shows up; `!secret` elsewhere (a port, ssl,
+  // a user name) is a place in secrets.yaml, not a secret: replaced everywhere, 8086 would turn
+  // /health's numbers into 1[redacted]0. The start-up messages still hide every `!secret` value.
+  const valuesOf = (list: typeof refs): string[] => list.map((r) => str(secrets[r.ref.name])).flatMap((v) => ('ok' in v ? [v.ok] : []));
+  const secretOnes = refs.filter((r) => SECRET_KEYS.has(r.path[r.path.length - 1] ?? ''));
+  return { ...settings, variables, secrets: valuesOf(secretOnes), hiddenInMessages: valuesOf(refs) };
 }
 
 /** secrets.yaml beside the file, as a mapping; a missing file or name is a problem naming both (never a value). */

@@ -8,6 +8,8 @@
  * Each check returns the value read, or what was expected (said in the problem).
  */
 
+import { PyFloat } from './pyyaml-scalars.js';
+
 export type Checked<T> = { readonly ok: T } | { readonly expected: string };
 
 export const ok = <T>(value: T): Checked<T> => ({ ok: value });
@@ -17,10 +19,11 @@ const expected = (text: string): Checked<never> => ({ expected: text });
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
-/** cv.string: a string, or a number or boolean as its text; not a list, a mapping or nothing. */
+/** cv.string: a string, or a number or boolean as Python's str() of it; not a list, a mapping or nothing. */
 export function str(v: unknown): Checked<string> {
   if (typeof v === 'string') return ok(v);
   if (typeof v === 'number' && Number.isFinite(v)) return ok(String(v));
+  if (typeof v === 'bigint' || v instanceof PyFloat) return ok(v.toString());
   // Python's str(True) is "True".
   if (typeof v === 'boolean') return ok(v ? 'True' : 'False');
   return expected('a text');
@@ -33,6 +36,8 @@ const FALSE = new Set(['0', 'false', 'no', 'off', 'disable']);
 export function bool(v: unknown): Checked<boolean> {
   if (typeof v === 'boolean') return ok(v);
   if (typeof v === 'number') return ok(v !== 0);
+  if (typeof v === 'bigint') return ok(v !== 0n);
+  if (v instanceof PyFloat) return ok(v.value !== 0);
   if (typeof v === 'string') {
     const t = v.toLowerCase().trim();
     if (TRUE.has(t)) return ok(true);
@@ -55,7 +60,15 @@ export function hostName(v: unknown): Checked<string> {
 
 /** vol.Coerce(int) for whole numbers, then a range. */
 function integer(v: unknown, min: number, max: number, what: string): Checked<number> {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number(v) : Number.NaN;
+  // int() of a float truncates it (8086.0 is 8086).
+  const n =
+    typeof v === 'number' || typeof v === 'bigint'
+      ? Number(v)
+      : v instanceof PyFloat
+        ? Math.trunc(v.value)
+        : typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v)
+          ? Number(v)
+          : Number.NaN;
   return Number.isInteger(n) && n >= min && n <= max ? ok(n) : expected(what);
 }
 
@@ -68,7 +81,7 @@ export const positiveInt = (v: unknown): Checked<number> => integer(v, 0, Number
 /** vol.In over texts (after vol.Coerce(str) where HA coerces). */
 export function oneOf<T extends string>(choices: readonly T[], coerce = false): (v: unknown) => Checked<T> {
   return (v) => {
-    const text = coerce && typeof v === 'number' ? String(v) : v;
+    const text = coerce && (typeof v === 'number' || typeof v === 'bigint' || v instanceof PyFloat) ? v.toString() : v;
     return typeof text === 'string' && (choices as readonly string[]).includes(text) ? ok(text as T) : expected(`one of ${choices.join(', ')}`);
   };
 }

@@ -6,12 +6,14 @@
  * those: ADDON_OPTIONS_FILE and DATA_DIR in a temporary folder (/data is not ours), a free
  * HTTP_PORT, LOG_LEVEL (IngestorProcess's).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { HaSimulator } from '../../src/sim/server.js';
 import { createInfluxV1Database, type ExpectedPoint, expectedPoints, expectSamePoints, readInfluxV1 } from '../helpers/expected.js';
+import { influxQuery, rowsOf } from '../helpers/influxql.js';
 import { IngestorProcess } from '../helpers/ingestor.js';
 import { until } from '../helpers/ports.js';
 
@@ -20,6 +22,20 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** The built ingestor as the add-on, with `options` in options.json in `dir`, the simulator as the Supervisor. */
+async function startAddon(sim: HaSimulator, dir: string, options: Record<string, unknown>): Promise<IngestorProcess> {
+  const optionsFile = join(dir, 'options.json');
+  writeFileSync(optionsFile, JSON.stringify(options));
+  const ingestor = await IngestorProcess.start({
+    SUPERVISOR_TOKEN: TOKEN,
+    SUPERVISOR_HOST: `127.0.0.1:${sim.port}`,
+    ADDON_OPTIONS_FILE: optionsFile,
+    DATA_DIR: join(dir, 'data'),
+  });
+  cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+  return ingestor;
+}
 
 describe('as a Home Assistant add-on', () => {
   it("captures and writes events through the Supervisor's proxy paths, its REST history included, with only SUPERVISOR_TOKEN and options.json", async () => {
@@ -32,16 +48,7 @@ describe('as a Home Assistant add-on', () => {
     cleanups.push(() => sim.stop());
     const dir = mkdtempSync(join(tmpdir(), 'ha-ingestor-addon-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const optionsFile = join(dir, 'options.json');
-    writeFileSync(optionsFile, JSON.stringify({ influx_url: influxUrl, influx_api: 'v1', influx_database: db, pool_size: 1, statistics: false }));
-
-    const ingestor = await IngestorProcess.start({
-      SUPERVISOR_TOKEN: TOKEN,
-      SUPERVISOR_HOST: `127.0.0.1:${sim.port}`,
-      ADDON_OPTIONS_FILE: optionsFile,
-      DATA_DIR: join(dir, 'data'),
-    });
-    cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+    const ingestor = await startAddon(sim, dir, { influx_url: influxUrl, influx_api: 'v1', influx_database: db, pool_size: 1, statistics: false });
     await ingestor.healthy(30_000);
 
     const emitting = sim.emit({ count: 3_000, rate: 1_000 });
@@ -71,5 +78,36 @@ describe('as a Home Assistant add-on', () => {
     const logs = ingestor.logs.map((l) => String(l.msg));
     expect(logs.some((m) => m.includes('using /api/history/period'))).toBe(true);
     expect(await ingestor.metric('ha_ingestor_backfill_points_total')).toBeGreaterThan(0);
+  });
+
+  it("config_file with HA's influxdb: block, the other options as the Supervisor saves them: the block's database, schema and precision are used (review 12, item 1)", async () => {
+    const influxUrl = new URL(inject('influxV1Url'));
+    const db = 'addon_block';
+    await createInfluxV1Database(influxUrl.origin, db);
+    const sim = new HaSimulator({ token: TOKEN, entities: 60, seed: 17, supervisor: true });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    const dir = mkdtempSync(join(tmpdir(), 'ha-ingestor-addon-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'influxdb.yaml'), `influxdb:\n  host: ${influxUrl.hostname}\n  port: ${influxUrl.port}\n  database: ${db}\n  precision: s\n`);
+    // The Supervisor writes every option that has a default in the manifest, touched or not.
+    const manifest = parseYaml(readFileSync(new URL('../../addon/config.yaml', import.meta.url), 'utf8')) as { options: Record<string, unknown> };
+    const ingestor = await startAddon(sim, dir, { ...manifest.options, statistics: false, config_file: join(dir, 'influxdb.yaml') });
+    const rows = await until(
+      "the snapshot's points in the block's database",
+      async () => {
+        const series = (await influxQuery(influxUrl.origin, db, 'SELECT * FROM /.*/', { epoch: 'ns' })).filter((x) => x.name !== 'ha_ingestor');
+        return series.length === 0 ? undefined : rowsOf(series);
+      },
+      30_000,
+      250,
+    );
+    // SCHEMA=ha (HA's tags domain and entity_id, not the typed schema's), every time cut to the second.
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(typeof row.domain).toBe('string');
+      expect(BigInt(String(row.time)) % 1_000_000_000n).toBe(0n);
+    }
+    expect(ingestor.logs.some((l) => l.level === 40 && String(l.msg).startsWith('CONFIG_FILE'))).toBe(false);
   });
 });

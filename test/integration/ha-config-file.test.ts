@@ -191,6 +191,30 @@ describe("CONFIG_FILE = HA's influxdb: block", () => {
     await until('a write without verification', () => received.find((r) => r.startsWith('POST /write?db=db')), 20_000);
   });
 
+  it("the environment over a pasted block: one warning in the log names each of the file's keys it replaced, no secret (review 12, item 2)", async () => {
+    const dir = configFolder('influxdb:\n  host: 192.168.1.20\n  username: u\n  password: !secret influxdb_password\n', `influxdb_password: ${PASSWORD}\n`);
+    const ingestor = await IngestorProcess.start({
+      HA_URL: 'http://127.0.0.1:1',
+      HA_TOKEN: 't',
+      CONFIG_FILE: join(dir, 'influxdb.yaml'),
+      DATA_DIR: join(dir, 'data'),
+      // docker-compose.yml's InfluxDB 2 variables.
+      INFLUX_URL: 'http://127.0.0.1:1',
+      INFLUX_API: 'v2',
+      INFLUX_TOKEN: 'write-only-token',
+      INFLUX_ORG: 'home',
+      INFLUX_BUCKET: 'ha',
+    });
+    cleanups.push(async () => void (await ingestor.stop('SIGKILL')));
+    const warning = await until('the warning', () => ingestor.logs.find((l) => l.level === 40 && String(l.msg).startsWith('CONFIG_FILE')), 15_000);
+    expect(warning.msg).toBe(
+      `CONFIG_FILE ${join(dir, 'influxdb.yaml')}: not used, set to another value by the environment (or an add-on option), which wins over the file: ` +
+        'influxdb.api_version (INFLUX_API); influxdb.host, port, ssl, path (INFLUX_URL); influxdb.database (INFLUX_DB, not used with INFLUX_API=v2); ' +
+        'influxdb.username (INFLUX_USERNAME, not used with INFLUX_API=v2); influxdb.password (INFLUX_PASSWORD, not used with INFLUX_API=v2)',
+    );
+    expect(JSON.stringify(ingestor.logs)).not.toContain(PASSWORD);
+  });
+
   it('a block with mistakes stops the start (exit 2) listing every problem, however many, and no secret', async () => {
     const dir = configFolder(
       `influxdb:\n  hostname: db\n  port: 70000\n  password: !secret influxdb_pasword\n${['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8'].map((k) => `  ${k}: 1\n`).join('')}`,

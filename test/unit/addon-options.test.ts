@@ -1,11 +1,13 @@
 /** The add-on's configuration: options.json → variables, the Supervisor's defaults, one message for every problem. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { withAddonOptions } from '../../src/addon/environment.js';
 import { inOptionWords, OPTIONS, optionsToVariables } from '../../src/addon/options.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { configFrom } from '../../src/config-sources.js';
 import { ConfigError } from '../../src/errors.js';
 import { haHttpBase } from '../../src/ha/backfill.js';
 import { redactorFor } from '../../src/redact.js';
@@ -174,6 +176,10 @@ describe('an add-on (SUPERVISOR_TOKEN set)', () => {
     expect(problems[1]).toBe('LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"');
   });
 
+  it('a file that is not JSON: the place, never the text (V8 quotes it, with the password in it)', async () => {
+    expect(await problemsOf('{"influx_password": hunter2secret}')).toEqual(['options.json: not valid JSON (line 1, column 21)']);
+  });
+
   it('never shows a secret option in a message', async () => {
     const problems = await problemsOf({ influx_url: 'http://influx:8086', influx_api: 'v1', influx_database: 'ha', influx_password: 'hunter22' });
     expect(problems).toEqual(['options.json: influx_username, influx_password: set both or neither']);
@@ -189,5 +195,83 @@ describe('an add-on (SUPERVISOR_TOKEN set)', () => {
       'options.json: influx_username, influx_password: set both or neither',
     ]);
     expect(bad.join('\n')).not.toContain('hunter22');
+  });
+});
+
+describe("config_file: HA's influxdb: block in the add-on (review 12, item 1)", () => {
+  /** options.json as the Supervisor writes it: every option with a default in addon/config.yaml, and `extra`. */
+  const saved = (extra: Record<string, unknown>): Record<string, unknown> => {
+    const manifest = parseYaml(readFileSync(new URL('../../addon/config.yaml', import.meta.url), 'utf8')) as { options: Record<string, unknown> };
+    return { ...manifest.options, ...extra };
+  };
+  const block = (text: string): string => {
+    const file = join(dir, `block-${files++}.yaml`);
+    writeFileSync(file, text);
+    return file;
+  };
+  const withFile = (options: Record<string, unknown>): Promise<Config> =>
+    withAddonOptions({ SUPERVISOR_TOKEN: TOKEN, ADDON_OPTIONS_FILE: optionsFile(options) }, configFrom);
+
+  it("the pasted block's connection, database, schema and precision win over the options left unset", async () => {
+    const file = block('influxdb:\n  host: 192.168.1.20\n  username: homeassistant\n  password: hunter22\n  precision: s\n');
+    const c = await withFile(saved({ config_file: file }));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://192.168.1.20:8086', db: 'home_assistant', username: 'homeassistant' });
+    expect(c.schema).toMatchObject({ schema: 'ha', ha: { precision: { unit: 's' } } });
+    expect(c.warnings).toBeUndefined();
+  });
+
+  it('without config_file or a database option: the InfluxDB add-on, database homeassistant, the typed schema', async () => {
+    const c = await withFile(saved({}));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://a0d7b954-influxdb:8086', db: 'homeassistant' });
+    expect(c.schema.schema).toBe('typed');
+    const v2 = await withFile(saved({ influx_url: 'http://influx:8086', influx_api: 'v2', influx_token: 't0ken', influx_org: 'o', influx_bucket: 'b' }));
+    expect(v2.influx).toMatchObject({ api: 'v2', url: 'http://influx:8086', bucket: 'b' });
+  });
+
+  it('a filter-only config_file keeps the InfluxDB add-on as the database', async () => {
+    const c = await withFile(saved({ config_file: block('include:\n  domains: [sensor]\n') }));
+    expect(c.influx).toMatchObject({ api: 'v1', url: 'http://a0d7b954-influxdb:8086', db: 'homeassistant' });
+  });
+
+  it('an option the user set wins over the block, and the start-up warning says which key it replaced', async () => {
+    const file = block('influxdb:\n  host: 192.168.1.20\n');
+    const c = await withFile(saved({ config_file: file, influx_url: 'http://other:8086' }));
+    expect(c.influx).toMatchObject({ url: 'http://other:8086', db: 'home_assistant' });
+    expect(c.warnings?.[0]).toContain('influxdb.host, port, ssl, path (INFLUX_URL)');
+  });
+});
+
+describe("messages name the file's keys where the file gave the value (review 12, item 13)", () => {
+  const block = (text: string): string => {
+    const file = join(dir, `msg-${files++}.yaml`);
+    writeFileSync(file, text);
+    return file;
+  };
+  const problemsWith = async (options: Record<string, unknown>): Promise<readonly string[]> => {
+    const err = await withAddonOptions({ SUPERVISOR_TOKEN: TOKEN, ADDON_OPTIONS_FILE: optionsFile(options) }, configFrom).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  };
+
+  it('a URL built from the block is not called an option', async () => {
+    const file = block('influxdb:\n  host: "bad_host^x"\n');
+    expect(await problemsWith({ config_file: file })).toEqual([
+      `CONFIG_FILE ${file}: influxdb.host, port, ssl, path (INFLUX_URL): expected an http(s):// URL such as http://localhost:8086, got "http://bad_host^x:8086" (not a valid URL: check the host name and that the port is 1 to 65535)`,
+    ]);
+  });
+
+  it("what api_version: 2 requires and the block lacks is named by the block's key", async () => {
+    const file = block('influxdb:\n  api_version: 2\n  host: h\n  token: abcdefgh\n  organization: o\n');
+    expect(await problemsWith({ config_file: file })).toEqual([`CONFIG_FILE ${file}: influxdb.bucket: required with api_version: 2 (INFLUX_BUCKET), not set`]);
+  });
+
+  it('a user name without its password, in the block', async () => {
+    const file = block('influxdb:\n  host: h\n  username: u\n');
+    expect(await problemsWith({ config_file: file })).toEqual([
+      `CONFIG_FILE ${file}: influxdb.username, password: set both or neither (INFLUX_USERNAME, INFLUX_PASSWORD)`,
+    ]);
   });
 });

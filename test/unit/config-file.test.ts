@@ -115,9 +115,18 @@ describe("HA's influxdb: block → variables", () => {
     expect(c.variables).toEqual({});
   });
 
-  it("measurement keys alone make it HA's block (SCHEMA=ha) without connection defaults", async () => {
+  it("measurement keys alone (no influxdb: line) make it HA's block (SCHEMA=ha) without connection defaults", async () => {
     expect((await configFromText('default_measurement: state\n', 'f.yaml')).variables).toEqual({ INFLUX_DEFAULT_MEASUREMENT: 'state', SCHEMA: 'ha' });
-    expect((await configFromText('influxdb:\n  include:\n    domains: sensor\n', 'f.yaml')).variables).toEqual({ SCHEMA: 'ha' });
+  });
+
+  it.each([
+    ['filters only', 'influxdb:\n  include:\n    domains: sensor\n'],
+    ['tags only', 'influxdb:\n  tags:\n    source: hass\n'],
+    ['empty', 'influxdb:\n'],
+  ])("under influxdb: with no connection key (%s): HA's v1 defaults, as HA writes to localhost:8086/home_assistant (review 12, item 3)", async (_name, text) => {
+    const c = await configFromText(text, 'f.yaml');
+    expect(c.variables).toMatchObject({ INFLUX_API: 'v1', INFLUX_URL: 'http://localhost:8086', INFLUX_DB: 'home_assistant', SCHEMA: 'ha' });
+    expect([...c.defaulted].sort()).toEqual(['INFLUX_API', 'INFLUX_DB', 'INFLUX_URL', 'SCHEMA']);
   });
 
   it('other top-level keys beside influxdb: belong to other integrations and are left alone, as in HA', async () => {
@@ -195,12 +204,18 @@ describe('!secret', () => {
     expect(problems).toEqual(['CONFIG_FILE /ha/influx.yaml: port: expected a port number from 1 to 65535, got a value that is not shown (a secret)']);
   });
 
-  it('the redactor knows every value taken from secrets.yaml', async () => {
-    writeFileSync(join(dir, 'secrets.yaml'), 'influx_user: "user-from-secrets"\ninflux_pw: "pw-from-secrets"\n');
-    writeFileSync(join(dir, 'secret-user.yaml'), 'influxdb:\n  host: 127.0.0.1\n  username: !secret influx_user\n  password: !secret influx_pw\n');
+  it('the redactor knows a password taken from secrets.yaml; a user name, port or ssl from there is no secret (review 12, item 9)', async () => {
+    writeFileSync(join(dir, 'secrets.yaml'), 'influx_user: "user-from-secrets"\ninflux_pw: "pw-from-secrets"\nport: 8086\nssl: true\n');
+    writeFileSync(
+      join(dir, 'secret-user.yaml'),
+      'influxdb:\n  host: 127.0.0.1\n  port: !secret port\n  ssl: !secret ssl\n  username: !secret influx_user\n  password: !secret influx_pw\n',
+    );
     const config = await configFrom({ HA_URL: 'http://ha:8123', HA_TOKEN: 'tok-ha', CONFIG_FILE: join(dir, 'secret-user.yaml') });
     const redact = redactorFor(config);
-    expect(redact('user-from-secrets and pw-from-secrets')).toBe('[redacted] and [redacted]');
+    expect(redact('user-from-secrets and pw-from-secrets')).toBe('user-from-secrets and [redacted]');
+    const health = JSON.stringify({ status: 'ok', ha: { connected: true }, written: 18086, url: 'https://127.0.0.1:8086' });
+    expect(redact(health)).toBe(health);
+    expect(redact('ha_ingestor_events_total 180860\n')).toBe('ha_ingestor_events_total 180860\n');
   });
 });
 
@@ -238,6 +253,12 @@ describe('every problem at once', () => {
     const keys = ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8', 'i9'];
     const problems = await problemsOf(keys.map((k) => `${k}: 1`).join('\n'));
     expect(problems).toEqual(keys.map((k) => `CONFIG_FILE /ha/influx.yaml: (top level): unknown key "${k}"`));
+  });
+
+  it('a .json file that is not JSON: the place, never the text (V8 quotes it, with the password in it)', async () => {
+    expect(await problemsOf('{"influxdb": {"password": hunter2secret}}', files({}), '/ha/influx.json')).toEqual([
+      'CONFIG_FILE /ha/influx.json: cannot be read as JSON (line 1, column 27)',
+    ]);
   });
 
   it('a host written as a URL or with a port is refused with what to write instead', async () => {
@@ -298,6 +319,30 @@ describe('environment over the file', () => {
     expect(c.schema.filters?.include?.domains).toEqual(['light', 'sensor']);
   });
 
+  it('one warning names each key of the file the environment overrode with another value (review 12, item 2)', async () => {
+    const file = write('pasted-v1.yaml', 'influxdb:\n  host: db.local\n  database: hass\n  username: u\n  password: p4ssw0rd\n');
+    // A compose file's v2 variables over a pasted v1 block: every connection key of the file is dropped.
+    const env = { ...HA, CONFIG_FILE: file, INFLUX_URL: 'http://influxdb:8086', INFLUX_API: 'v2', INFLUX_TOKEN: 't0ken', INFLUX_ORG: 'o', INFLUX_BUCKET: 'b' };
+    const c = await configFrom({ ...env, INFLUX_USERNAME: 'u' });
+    expect(c.influx).toMatchObject({ api: 'v2', url: 'http://influxdb:8086' });
+    expect(c.warnings).toEqual([
+      `CONFIG_FILE ${file}: not used, set to another value by the environment (or an add-on option), which wins over the file: ` +
+        'influxdb.api_version (INFLUX_API); influxdb.host, port, ssl, path (INFLUX_URL); influxdb.database (INFLUX_DB, not used with INFLUX_API=v2); ' +
+        'influxdb.password (INFLUX_PASSWORD, not used with INFLUX_API=v2)',
+    ]);
+    // The same value, or HA's default the file did not spell out, is not worth a word.
+    const same = await configFrom({
+      ...HA,
+      CONFIG_FILE: write('same.yaml', 'influxdb:\n  host: db.local\n'),
+      INFLUX_URL: 'http://db.local:8086',
+      INFLUX_DB: 'x',
+    });
+    expect(same.warnings).toBeUndefined();
+    // SCHEMA=typed over a block is a choice the README offers, not a key of the file.
+    const typed = await configFrom({ ...HA, CONFIG_FILE: write('typed.yaml', 'influxdb:\n  host: db.local\n'), SCHEMA: 'typed' });
+    expect(typed.warnings).toBeUndefined();
+  });
+
   it('a value from the file that the variable refuses is named by its place in the file', async () => {
     const file = write('bad-host.yaml', 'influxdb:\n  host: "bad^host"\n');
     await expect(configFrom({ ...HA, CONFIG_FILE: file })).rejects.toThrow(
@@ -321,5 +366,40 @@ describe('environment over the file', () => {
         'GZIP_LEVEL: expected an integer from 0 (no gzip) to 9, got "12"',
       ]),
     );
+  });
+});
+
+describe("YAML as HA's PyYAML reads it: YAML 1.1, its resolvers (review 12, item 11)", () => {
+  const tagsOf = async (text: string) => JSON.parse((await configFromText(`influxdb:\n  host: h\n  tags:\n${text}`, 'f.yaml')).variables.INFLUX_TAGS ?? '{}');
+
+  it.each([
+    ['yes', 'True'],
+    ['off', 'False'],
+    ['y', 'y'],
+    ['n', 'n'],
+    ['1.0', '1.0'],
+    ['1.50', '1.5'],
+    ['1e3', '1e3'],
+    ['6.0e+2', '600.0'],
+    ['0123', '83'],
+    ['0x1F', '31'],
+    ['1_000', '1000'],
+    ['1:30', '90'],
+    ['12345678901234567890', '12345678901234567890'],
+    ['.inf', 'inf'],
+    ['2024-01-01', '2024-01-01'],
+  ])('a tag value %s is str() of what PyYAML makes of it: %s', async (text, want) => {
+    const tags = await tagsOf(`    v: ${text}\n`);
+    expect(tags.v).toBe(want);
+  });
+
+  it('a duplicate key: the last one, as HA (a warning there); << merge keys are merged', async () => {
+    const c = await configFromText('influxdb:\n  host: a\n  host: b\n  tags:\n    <<: {room: hall}\n    floor: 1\n', 'f.yaml');
+    expect(c.variables).toMatchObject({ INFLUX_URL: 'http://b:8086', INFLUX_TAGS: '{"room":"hall","floor":"1"}' });
+  });
+
+  it('a port written as a float is int() of it; api_version 2.0 is "2.0", which HA refuses', async () => {
+    expect((await configFromText('influxdb:\n  host: h\n  port: 8087.0\n', 'f.yaml')).variables.INFLUX_URL).toBe('http://h:8087');
+    expect(await problemsOf('api_version: 2.0\n')).toEqual(['CONFIG_FILE /ha/influx.yaml: api_version: expected one of 1, 2, got 2.0']);
   });
 });

@@ -204,6 +204,15 @@ describe('SCHEMA=ha: one state change → the line HA would write', () => {
       `sensor.temp,domain=sensor,entity_id=temp,floor=2,on=True value=21.4 ${NS}\n`,
     ],
     [
+      // influxdb-python's _escape_tag makes None '' and make_line drops it; influxdb-client's _append_tags skips None.
+      'tags_attributes: an attribute that is None is no tag',
+      'sensor.temp',
+      '21.4',
+      { room: null, floor: 2 },
+      { tagsAttributes: ['room', 'floor'] },
+      `sensor.temp,domain=sensor,entity_id=temp,floor=2 value=21.4 ${NS}\n`,
+    ],
+    [
       'static tags',
       'sensor.temp',
       '5',
