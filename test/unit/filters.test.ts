@@ -130,7 +130,9 @@ describe('CONFIG_FILE', () => {
   });
 
   it('says when the file is not YAML or JSON', async () => {
-    await expect(configFromText('{not json', 'f.json')).rejects.toThrow(/^invalid configuration:\n {2}- CONFIG_FILE f\.json: cannot be read as JSON: /);
+    await expect(configFromText('{not json', 'f.json')).rejects.toThrow(
+      /^invalid configuration:\n {2}- CONFIG_FILE f\.json: cannot be read as JSON \(line 1, column 2\)$/,
+    );
     await expect(configFromText('a: [1, 2', 'f.yaml')).rejects.toThrow(/CONFIG_FILE f\.yaml: cannot be read as YAML: /);
   });
 
