@@ -164,6 +164,22 @@ export class StatisticsTally {
  * Every chunk of `period` before `toMs`, in order: request, wait until its points are settled,
  * move the cursors, save them. Rejects as the connection does (HaConnectionLostError).
  */
+/** A period HA has not compiled this long after it ended never will be: cursors pass it. */
+export const SETTLED_AFTER_MS = 24 * 3_600_000;
+
+/**
+ * Where a chunk's ids stand once its answer is written. HA compiles a period for every statistic
+ * at once, so the newest row in the answer shows how far it had got; the periods after it may
+ * still come (HA compiling late after a restart, or while its recorder is busy) and are asked
+ * again next time, unless they ended SETTLED_AFTER_MS ago.
+ */
+export function settledUntil(chunk: StatisticsChunk, newestStartMs: number | null, period: StatisticsPeriod, haNowMs: number): number {
+  const p = PERIOD_MS[period];
+  const old = Math.min(chunk.endMs, Math.floor((haNowMs - SETTLED_AFTER_MS) / p) * p);
+  const compiled = newestStartMs === null ? chunk.startMs : Math.min(chunk.endMs, newestStartMs + p);
+  return Math.max(old, compiled);
+}
+
 export async function syncPeriod(
   ctx: StatisticsContext,
   source: StatisticsSource,
@@ -172,11 +188,18 @@ export async function syncPeriod(
   toMs: number,
   step: { readonly limits: PlanLimits; save(): Promise<void>; done(encoded: StatesEncoded, chunk: StatisticsChunk, before: readonly number[]): void },
 ): Promise<void> {
-  for (let chunk = nextChunk(cursors, toMs, period, step.limits); chunk !== null; chunk = nextChunk(cursors, toMs, period, step.limits)) {
+  // Ids whose chunk ended short of what HA has compiled are done for this run (asked again next time).
+  const planning = new Map(cursors);
+  for (let chunk = nextChunk(planning, toMs, period, step.limits); chunk !== null; chunk = nextChunk(planning, toMs, period, step.limits)) {
     const encoded = await source.rows(chunk, period);
     await ctx.durable();
     const before = chunk.ids.map((id) => cursors.get(id) as number);
-    for (const id of chunk.ids) cursors.set(id, chunk.endMs);
+    const settled = settledUntil(chunk, encoded.newest?.haMs ?? null, period, ctx.haNow());
+    for (const id of chunk.ids) {
+      const next = Math.max(cursors.get(id) as number, settled);
+      cursors.set(id, next);
+      planning.set(id, settled < chunk.endMs ? toMs : next);
+    }
     await step.save();
     step.done(encoded, chunk, before);
   }

@@ -12,6 +12,9 @@ import { compiledUntil, nextChunk, type PlanLimits } from '../../src/import/stat
 import { type StatisticsContext, StatisticsImport } from '../../src/import/statistics.js';
 import type { ImportProgress } from '../../src/import/importer.js';
 import { StatisticsHa } from '../helpers/statistics-ha.js';
+import type { StatesEncoded } from '../../src/ha/connection.js';
+import type { Command } from '../../src/ha/messages.js';
+import type { StateResultKind } from '../../workers/encode-batch.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -323,5 +326,74 @@ describe('statistics follower (src/import/statistics-follower.ts)', () => {
     const follower = new StatisticsFollower({ ...context(ha, await dataDir()), clockKnown: () => false });
     await follower.runOnce();
     expect(ha.commands).toEqual([]);
+  });
+});
+
+/** HA whose recorder compiles `lagMs` late (busy after a restart, a purge, a migration): it answers as of that much earlier. */
+class LateHa extends StatisticsHa {
+  lagMs = 0;
+  override async requestStates(m: Command, kind: StateResultKind): Promise<StatesEncoded> {
+    const now = this.nowMs;
+    this.nowMs = now - this.lagMs;
+    try {
+      return await super.requestStates(m, kind);
+    } finally {
+      this.nowMs = now;
+    }
+  }
+}
+
+const hourKeys = (ha: StatisticsHa) => new Set([...ha.points.keys()].filter((k) => k.includes('period=hour,')));
+const wantHours = (ha: StatisticsHa, fromMs: number, toMs: number) =>
+  ha.sim.expected('hour', fromMs, toMs, ha.nowMs).map(({ id, startMs }) => `ha_statistics,period=hour,statistic_id=${id} ${startMs}000000`);
+
+describe('a recorder compiling late (review of issue 13)', () => {
+  it('the follower asks again for an hour HA had not compiled yet, instead of passing it', async () => {
+    const ha = new LateHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    const follower = new StatisticsFollower(context(ha, await dataDir()));
+    await follower.runOnce();
+    const start = compiledUntil(NOW, 'hour', 5 * 60_000);
+    // HA restarted at 10:58; at 11:06 its recorder is still compiling what it missed, 10 minutes behind.
+    ha.nowMs = Date.UTC(2026, 10, 30, 11, 6, 0);
+    ha.lagMs = 10 * 60_000;
+    follower.connected();
+    await follower.runOnce();
+    ha.lagMs = 0;
+    for (let i = 1; i <= 24; i++) {
+      ha.nowMs += 5 * 60_000;
+      await follower.runOnce();
+    }
+    const end = compiledUntil(ha.nowMs, 'hour', 5 * 60_000);
+    expect([...hourKeys(ha)].sort()).toEqual(wantHours(ha, start, end).sort());
+  });
+
+  it("the import's last hour, not compiled when asked, is the follower's to fetch", async () => {
+    const at = Date.UTC(2026, 10, 30, 11, 6, 0);
+    const ha = new LateHa({ sensors: 2, counters: 2, days: 3, shortTermDays: 2 }, at);
+    const dir = await dataDir();
+    ha.lagMs = 10 * 60_000;
+    await new StatisticsImport(context(ha, dir)).run({ fromMs: null, toMs: at }, () => {});
+    ha.lagMs = 0;
+    const follower = new StatisticsFollower(context(ha, dir));
+    for (let i = 1; i <= 24; i++) {
+      ha.nowMs += 5 * 60_000;
+      await follower.runOnce();
+    }
+    const got = hourKeys(ha);
+    expect(wantHours(ha, 0, compiledUntil(ha.nowMs, 'hour', 5 * 60_000)).filter((k) => !got.has(k))).toEqual([]);
+  });
+
+  it('periods with no row a day after they ended are passed, not asked for on every run', async () => {
+    const dir = await dataDir();
+    const c = emptyCursor();
+    c.sinceMs = { hour: NOW - 3 * DAY, '5minute': NOW - HOUR };
+    await new StatisticsCursorFile(dir, 'statistics-follow.json').save(c);
+    // HA's recorder has compiled nothing for 30 hours (its statistics stopped).
+    const ha = new LateHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    ha.lagMs = 30 * HOUR;
+    await new StatisticsFollower(context(ha, dir)).runOnce();
+    const saved = await new StatisticsCursorFile(dir, 'statistics-follow.json').load();
+    // Every hourly cursor stands a day back: what HA has not compiled by then is given up.
+    expect(new Set(saved?.periods.hour.values())).toEqual(new Set([Math.floor((NOW - DAY) / HOUR) * HOUR]));
   });
 });
