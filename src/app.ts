@@ -446,7 +446,8 @@ class App implements Ingestor {
     const range = this.imports.importHistory ?? (firstStart ? config.importOnFirstStart : null);
     const backfill = p.resync.backfillOptions;
     const job = new ImportJob({
-      importers: [createStatesImporter(this.imports.importTuning), statisticsImporter],
+      // STATISTICS=false: no long-term statistics at all, imported or kept.
+      importers: [createStatesImporter(this.imports.importTuning), ...(config.statistics ? [statisticsImporter] : [])],
       range,
       context: this.importParts(p),
       dataDir: config.dataDir,

@@ -57,7 +57,8 @@ Usage: ha-influx-ingestor [--import-history [DURATION|all]] [--check | --replay-
              while running live, also import the states HA's recorder already holds (and its
              long-term statistics): from that far back (10d, 36h, …) or everything (all, the
              default). Resumes after a restart; a finished import is not done again (delete
-             DATA_DIR/import-states.json to force it)
+             import-request.json, import-states.json and statistics-import.json in DATA_DIR
+             to force it)
   --check    validate the configuration, try Home Assistant's token and the database's
              write permission, print a verdict, exit 0 when everything is ready (3 when HA
              rejects the token; the token is tried even if an earlier rejection was recorded)

@@ -68,3 +68,39 @@ export function advance(c: ImportCursor, untilMs: number, points: number): Impor
   const doneUntilMs = Math.min(c.toMs, Math.max(c.doneUntilMs, untilMs));
   return { ...c, doneUntilMs, complete: doneUntilMs >= c.toMs, points: c.points + points };
 }
+
+export const REQUEST_FILE = 'import-request.json';
+
+/**
+ * What was asked for (DATA_DIR/import-request.json), saved before anything else of the import
+ * runs, and which importers have finished it. A kill before an importer saved its own cursor
+ * (the gap backfill, the recorder wait and the oldest-record search come first) leaves the
+ * request: the next start, with or without the flag, carries it out.
+ *   {"version":1,"range":"all"|<ms>,"done":["states",…]}
+ */
+export interface ImportRequest {
+  readonly range: 'all' | number;
+  readonly done: readonly string[];
+}
+
+export function parseRequest(text: string, path: string): ImportRequest {
+  let v: { version?: unknown; range?: unknown; done?: unknown };
+  try {
+    v = JSON.parse(text) as typeof v;
+  } catch {
+    throw new CursorError(`${path} is not JSON: delete it (and run with --import-history again if the import is not done)`);
+  }
+  const range = v?.range;
+  if (v?.version !== 1 || !(range === 'all' || isTime(range)) || !Array.isArray(v.done)) {
+    throw new CursorError(
+      `${path} is not an import request this version understands: delete it (and run with --import-history again if the import is not done)`,
+    );
+  }
+  return { range, done: v.done.filter((d): d is string => typeof d === 'string') };
+}
+
+export class RequestFile extends RecordFile<ImportRequest> {
+  constructor(dataDir: string) {
+    super(dataDir, REQUEST_FILE, parseRequest, (r) => `${JSON.stringify({ version: 1, range: r.range, done: r.done })}\n`);
+  }
+}

@@ -32,6 +32,7 @@ import { HaConnectionLostError } from '../errors.js';
 import { probeRecorder, restOnly, type BackfillOptions } from '../ha/backfill.js';
 import type { StatesEncoded } from '../ha/connection.js';
 import type { LiveFirst } from '../ha/resync.js';
+import { type ImportRequest, RequestFile } from './cursor.js';
 import type { Importer, ImporterContext, ImportWindow } from './importer.js';
 import type { ImportStatus, ProgressReporter } from './progress.js';
 
@@ -85,6 +86,8 @@ export class ImportJob {
   private run: Run | null = null;
   private boundaryMs: number | null = null;
   private readonly done = new Set<string>();
+  /** What was asked for and which importers finished it (import-request.json), or null. */
+  private request: ImportRequest | null = null;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
   /** The newest subscribed connection: a run that ends after it subscribed resumes on it. */
@@ -94,9 +97,28 @@ export class ImportJob {
 
   constructor(private readonly opts: ImportJobOptions) {}
 
-  /** Whether the job has anything to do (rule 1); reads the importers' cursors when nothing was asked for. */
+  /**
+   * Whether the job has anything to do (rule 1). What is asked for is recorded first
+   * (import-request.json); without a flag, a request not done yet, or an importer's own cursor
+   * left unfinished, is carried out.
+   */
   async prepare(): Promise<boolean> {
-    if (this.opts.range !== null) return true;
+    const file = new RequestFile(this.opts.dataDir);
+    const saved = await file.load().catch((err: Error) => {
+      this.opts.log.error({ err, file: file.path }, `the import request cannot be read: ${err.message}`);
+      return null;
+    });
+    if (this.opts.range !== null) {
+      this.request = { range: this.opts.range, done: saved?.range === this.opts.range ? saved.done : [] };
+      await file.save(this.request);
+      return true;
+    }
+    if (saved !== null && this.opts.importers.some((i) => !saved.done.includes(i.name))) {
+      this.request = saved;
+      for (const name of saved.done) this.done.add(name);
+      this.opts.log.info({ range: saved.range, done: saved.done }, 'an import asked for earlier is not done: it goes on');
+      return true;
+    }
     for (const importer of this.opts.importers) {
       const unfinished = await importer.unfinished(this.opts.dataDir).catch((err: Error) => {
         this.opts.log.error({ err, importer: importer.name }, `the ${importer.name} import's cursor cannot be read: ${err.message}`);
@@ -109,6 +131,13 @@ export class ImportJob {
     }
     this.phase = 'idle';
     return false;
+  }
+
+  /** The request file says `name` is done (kept as it was when there is none). */
+  private async recordDone(name: string): Promise<void> {
+    if (this.request === null) return;
+    this.request = { range: this.request.range, done: [...new Set([...this.request.done, name])] };
+    await new RequestFile(this.opts.dataDir).save(this.request);
   }
 
   /** Whether an import is asked for or under way and not done yet. */
@@ -167,13 +196,15 @@ export class ImportJob {
     try {
       await this.opts.ready?.();
       this.boundaryMs ??= await this.boundary(run, snapshot);
-      const window: ImportWindow = { fromMs: typeof this.opts.range === 'number' ? this.boundaryMs - this.opts.range : null, toMs: this.boundaryMs };
+      const range = this.request?.range ?? this.opts.range;
+      const window: ImportWindow = { fromMs: typeof range === 'number' ? this.boundaryMs - range : null, toMs: this.boundaryMs };
       for (const importer of this.opts.importers) {
         if (this.done.has(importer.name)) continue;
         progress.begin(importer.name);
         const final = await this.withRetries(run, () => importer.run(this.context(run), window, (p) => progress.update(p)));
         progress.update(final, true);
         this.done.add(importer.name);
+        await this.recordDone(importer.name);
       }
       this.phase = 'done';
       progress.finish('done');

@@ -15,7 +15,7 @@ import type { StatesEncoded } from '../../src/ha/connection.js';
 import type { Command } from '../../src/ha/messages.js';
 import { CursorFile } from '../../src/import/cursor.js';
 import type { Importer, ImporterContext, ImportProgress, ImportWindow } from '../../src/import/importer.js';
-import { ImportJob } from '../../src/import/job.js';
+import { ImportJob, type ImportJobOptions } from '../../src/import/job.js';
 import { ProgressReporter } from '../../src/import/progress.js';
 import { createStatesImporter } from '../../src/import/states.js';
 import { statisticsImporter } from '../../src/import/statistics.js';
@@ -83,7 +83,7 @@ function job(opts: { importers: Importer[]; range: ImportRange | null; newestMs?
     metrics,
   };
   const progress = new ProgressReporter(log, metrics, null);
-  const j = new ImportJob({
+  const options: ImportJobOptions = {
     importers: opts.importers,
     range: opts.range,
     context: { ...backfill, haNow: () => T0, durable: async () => {}, entityIds: () => ['sensor.a'] },
@@ -96,8 +96,8 @@ function job(opts: { importers: Importer[]; range: ImportRange | null; newestMs?
     recorderWaitMs: 5_000,
     probeIntervalMs: 5,
     retryMs: 5,
-  });
-  return { job: j, recorder, dataDir, progress };
+  };
+  return { job: new ImportJob(options), recorder, dataDir, progress, options };
 }
 
 describe('import job', () => {
@@ -254,6 +254,23 @@ describe('import job', () => {
     j.job.subscribed(1, snapshot('sensor.a', T0));
     await j.job.idle();
     expect(statistics.windows.length).toBe(1);
+  });
+
+  it('killed before any importer saved a cursor: the next start, without the flag, carries out what was asked', async () => {
+    const first = job({ importers: [fakeImporter('states').importer, fakeImporter('statistics').importer], range: 7 * 86_400_000 });
+    expect(await first.job.prepare()).toBe(true);
+    // Killed here: before the connection, the gap backfill, the recorder wait, any cursor.
+    const states = fakeImporter('states');
+    const statistics = fakeImporter('statistics');
+    const next = new ImportJob({ ...first.options, importers: [states.importer, statistics.importer], range: null });
+    expect(await next.prepare()).toBe(true);
+    next.subscribed(1, snapshot('sensor.a', T0));
+    await next.idle();
+    expect(states.windows).toEqual([{ fromMs: T0 + 1 - 7 * 86_400_000, toMs: T0 + 1 }]);
+    expect(statistics.windows.length).toBe(1);
+    // Done: a later start has nothing to do.
+    const after = new ImportJob({ ...first.options, importers: [states.importer, statistics.importer], range: null });
+    expect(await after.prepare()).toBe(false);
   });
 
   it('the real importers say unfinished from their own cursors', async () => {
