@@ -222,7 +222,8 @@ class App implements Ingestor {
 
   /** The statistics follower's context: live traffic first, by the import's own marks. */
   private followerContext(p: Parts): StatisticsContext {
-    const ROOM_POLL_MS = 50;
+    // Statistics are not urgent: while the database is behind, one look a second is enough.
+    const ROOM_POLL_MS = 1_000;
     return {
       ...this.importParts(p),
       dataDir: this.config.dataDir,

@@ -32,6 +32,8 @@ import type { Importer, ImporterContext, ImportProgress, ImportWindow } from './
 export const COMPILE_GRACE_MS = 5 * 60_000;
 /** How far back 5-minute statistics are imported: HA's default purge_keep_days. */
 export const SHORT_TERM_KEEP_MS = 10 * 86_400_000;
+/** HA's long-term statistics began with release 2021.8 (August 2021). */
+export const STATISTICS_BEGAN_MS = Date.UTC(2021, 6, 1);
 /** Statistic ids per "month" probe: ids × months stays small (50 × 10 years = 6,000 rows). */
 const PROBE_IDS = 50;
 
@@ -95,10 +97,18 @@ export class StatisticsSource {
 
   /** Per id, the start of its first month in [startMs, endMs) (HA's reduction of the hourly rows). */
   async firstMonths(ids: readonly string[], startMs: number, endMs: number): Promise<Map<string, number>> {
-    const answer = (await this.send(
-      (p) => statisticsDuringPeriod(p, startMs, endMs, ids, 'month'),
-      (c) => this.ctx.connection.request(c),
-    )) as Record<string, { start?: unknown }[]> | null;
+    let answer: Record<string, { start?: unknown }[]> | null;
+    try {
+      answer = (await this.send(
+        (p) => statisticsDuringPeriod(p, startMs, endMs, ids, 'month'),
+        (c) => this.ctx.connection.request(c),
+      )) as Record<string, { start?: unknown }[]> | null;
+    } catch (err) {
+      // Releases before 2022.2 or so know only hour and 5minute: every id then begins at the start.
+      if (!(err instanceof HaCommandError) || err.haCode === 'unknown_command') throw err;
+      this.ctx.log.info({ haCode: err.haCode }, 'Home Assistant cannot reduce statistics to months: each id is asked for from the start');
+      return new Map(ids.map((id) => [id, startMs]));
+    }
     const first = new Map<string, number>();
     for (const [id, rows] of Object.entries(answer ?? {})) {
       const ms = Array.isArray(rows) && rows.length > 0 ? monthStartMs(rows[0]?.start) : null;
@@ -290,7 +300,8 @@ export class StatisticsImport {
     fromMs: number | null,
     ends: Record<StatisticsPeriod, number>,
   ): Promise<void> {
-    const from = fromMs ?? 0;
+    // HA has kept long-term statistics since 2021.8: nothing is asked for before.
+    const from = Math.max(fromMs ?? 0, STATISTICS_BEGAN_MS);
     const hourly = cursor.periods.hour;
     const fresh = ids.filter((id) => !hourly.has(id));
     const first = new Map<string, number>();

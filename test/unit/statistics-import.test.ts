@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HaConnectionLostError } from '../../src/errors.js';
+import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { emptyCursor, StatisticsCursorFile } from '../../src/import/statistics-cursor.js';
 import { msUntilTick, StatisticsFollower } from '../../src/import/statistics-follower.js';
@@ -395,5 +395,22 @@ describe('a recorder compiling late (review of issue 13)', () => {
     const saved = await new StatisticsCursorFile(dir, 'statistics-follow.json').load();
     // Every hourly cursor stands a day back: what HA has not compiled by then is given up.
     expect(new Set(saved?.periods.hour.values())).toEqual(new Set([Math.floor((NOW - DAY) / HOUR) * HOUR]));
+  });
+});
+
+describe('a release that cannot reduce statistics to months (2021.9 to about 2022.2)', () => {
+  it('asks every id from the start instead, and imports every hourly row', async () => {
+    class NoMonthHa extends StatisticsHa {
+      override async request(m: Command): Promise<unknown> {
+        if (m.period === 'month') throw new HaCommandError(String(m.type), 'invalid_format', 'value must be one of 5minute, hour');
+        return super.request(m);
+      }
+    }
+    const ha = new NoMonthHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    await new StatisticsImport(context(ha, await dataDir())).run({ fromMs: null, toMs: NOW }, () => {});
+    const end = compiledUntil(NOW, 'hour', 5 * 60_000);
+    expect(pointsOf(ha, 'hour')).toEqual(expectedPoints(ha, 'hour', 0, end));
+    // From August 2021 (HA's first statistics), not from 1970: a few requests, not thousands.
+    expect(ha.commands.filter((c) => c.period === 'hour').length).toBeLessThan(20);
   });
 });
