@@ -64,6 +64,15 @@ function fakeImporter(name: ImportProgress['importer'], behave: (ctx: ImporterCo
   return { importer, windows };
 }
 
+/** A start without the flag, `unfinished`'s cursor left incomplete: it runs to the end. */
+async function runUnfinished(importers: Importer[], unfinished: ImportProgress['importer']): Promise<void> {
+  const j = job({ importers, range: null });
+  writeFileSync(join(j.dataDir, `${unfinished}-unfinished`), '');
+  expect(await j.job.prepare()).toBe(true);
+  j.job.subscribed(1, snapshot('sensor.a', T0));
+  await j.job.idle();
+}
+
 function snapshot(entityId: string, haMs: number): StatesEncoded {
   return { kind: 'snapshot', states: 1, points: 1, entityIds: [entityId], reannounced: 0, deferred: 0, haRestarted: false, newest: { entityId, haMs } };
 }
@@ -237,22 +246,13 @@ describe('import job', () => {
     await none.job.idle();
 
     const states = fakeImporter('states');
-    const unfinished = job({ importers: [states.importer], range: null });
-    writeFileSync(join(unfinished.dataDir, 'states-unfinished'), '');
-    expect(await unfinished.job.prepare()).toBe(true);
-    unfinished.job.subscribed(1, snapshot('sensor.a', T0));
-    await unfinished.job.idle();
+    await runUnfinished([states.importer], 'states');
     expect(states.windows.length).toBe(1);
   });
 
   it('without a flag, the states done and the statistics killed in the middle: the statistics are finished too', async () => {
-    const states = fakeImporter('states');
     const statistics = fakeImporter('statistics');
-    const j = job({ importers: [states.importer, statistics.importer], range: null });
-    writeFileSync(join(j.dataDir, 'statistics-unfinished'), '');
-    expect(await j.job.prepare()).toBe(true);
-    j.job.subscribed(1, snapshot('sensor.a', T0));
-    await j.job.idle();
+    await runUnfinished([fakeImporter('states').importer, statistics.importer], 'statistics');
     expect(statistics.windows.length).toBe(1);
   });
 
