@@ -31,7 +31,9 @@ export function spelledAsFloat(container: object, member: number | string): bool
  */
 /** The end of an integral number spelled as a float (`…5.0`, `…1e3`) and the delimiter after it. */
 const CANDIDATE = /\d(?:\.0+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)\s*[,\]}]/g;
-const HISTORY_ROW_ATTRIBUTES = /\{"s":"(?:[^"\\]|\\.)*","a":$/;
+/** What comes before a state's own attributes: `"state":"…",` (HA's key order), or a history row's `"s"`. */
+const STATE_ATTRIBUTES = /"state":"(?:[^"\\]|\\.)*","attributes":$/;
+const HISTORY_ROW_ATTRIBUTES = /(?:\[|\},)\{"s":"(?:[^"\\]|\\.)*","a":$/;
 
 export function mayHoldFloatSpelling(text: string, everywhere = false): boolean {
   CANDIDATE.lastIndex = 0;
@@ -61,7 +63,9 @@ function inAttributes(text: string, colon: number): boolean {
     if (c === 0x7b || c === 0x7d || c === 0x5b || c === 0x5d) break;
   }
   if (i < 0 || text.charCodeAt(i) !== 0x7b) return false;
-  return text.endsWith('"attributes":', i) || HISTORY_ROW_ATTRIBUTES.test(text.slice(Math.max(0, i - 1024), i));
+  // A state string is at most 255 characters in HA.
+  const before = text.slice(Math.max(0, i - 1024), i);
+  return STATE_ATTRIBUTES.test(before) || HISTORY_ROW_ATTRIBUTES.test(before);
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;

@@ -119,18 +119,22 @@ export class ImportJob {
       this.opts.log.info({ range: saved.range, done: saved.done }, 'an import asked for earlier is not done: it goes on');
       return true;
     }
+    // Without a request file (one from an earlier version, or deleted): only the importers whose own
+    // cursor says unfinished run, each in its own range. One whose cursor cannot be read runs too,
+    // and fails visibly (/health import.state: failed) rather than the import being dropped.
+    let any = false;
     for (const importer of this.opts.importers) {
       const unfinished = await importer.unfinished(this.opts.dataDir).catch((err: Error) => {
         this.opts.log.error({ err, importer: importer.name }, `the ${importer.name} import's cursor cannot be read: ${err.message}`);
-        return false;
+        return true;
       });
       if (unfinished) {
         this.opts.log.info({ importer: importer.name }, 'an import begun earlier is not complete: it goes on');
-        return true;
-      }
+        any = true;
+      } else this.done.add(importer.name);
     }
-    this.phase = 'idle';
-    return false;
+    if (!any) this.phase = 'idle';
+    return any;
   }
 
   /** The request file says `name` is done (kept as it was when there is none). */

@@ -44,6 +44,21 @@ export function msUntilTick(haNowMs: number): number {
   return next - haNowMs;
 }
 
+/** How far back external statistics are asked again, once an hour. */
+export const EXTERNAL_LOOKBACK_MS = 7 * 86_400_000;
+
+/**
+ * External statistics (`domain:name`: a utility's or an energy provider's, imported by their
+ * integration) are written into HA hours or days after their period, so no cursor can pass them
+ * for good: once an hour their hourly cursors move back to EXTERNAL_LOOKBACK_MS before the end
+ * (never before the follower's start), and what came since is fetched (the rest rewritten, the
+ * same points). Recorder statistics (`sensor.x`) are compiled on time and keep their cursors.
+ */
+export function lookBackExternal(cursors: Map<string, number>, toMs: number, sinceMs: number): void {
+  const back = Math.max(sinceMs, toMs - EXTERNAL_LOOKBACK_MS);
+  for (const [id, c] of cursors) if (id.includes(':') && c > back) cursors.set(id, back);
+}
+
 export class StatisticsFollower {
   private readonly file: StatisticsCursorFile;
   private cursor: StatisticsCursor | null = null;
@@ -54,6 +69,8 @@ export class StatisticsFollower {
   private stopped = false;
   /** The release that answered neither name of the statistics commands, and when (asked again a day later). */
   private missing: { readonly version: string; readonly atMs: number } | null = null;
+  /** The hourly end up to which external statistics were last asked again (lookBackExternal). */
+  private lookedBackAt = 0;
   /** A connection came while a run was in progress: run once more after it. */
   private again = false;
   /** Points written and requests sent since start (for tests and the log). */
@@ -150,6 +167,10 @@ export class StatisticsFollower {
       alignCursors(cursors, ids, () => since[period]);
       const toMs = compiledUntil(ctx.haNow(), period, grace);
       if (period === '5minute') skipPurged(cursors, toMs);
+      else if (toMs > this.lookedBackAt) {
+        lookBackExternal(cursors, toMs, since.hour);
+        this.lookedBackAt = toMs;
+      }
       await syncPeriod(ctx, source, period, cursors, toMs, {
         limits: this.options.limits ?? DEFAULT_PLAN_LIMITS,
         save: () => this.file.save(cursor),
@@ -175,7 +196,11 @@ export class StatisticsFollower {
     const cursor = saved ?? emptyCursor();
     if (cursor.sinceMs === null) {
       const now = this.ctx.haNow();
-      const imported = await new StatisticsCursorFile(this.ctx.dataDir, 'statistics-import.json').load();
+      const importFile = new StatisticsCursorFile(this.ctx.dataDir, 'statistics-import.json');
+      const imported = await importFile.load().catch((err: Error) => {
+        this.ctx.log.error({ err, file: importFile.path }, `the statistics import's cursor cannot be read: the follower begins now (${err.message})`);
+        return null;
+      });
       const since = (period: 'hour' | '5minute'): number => {
         const ends = imported?.complete === true ? [...imported.periods[period].values()] : [];
         return ends.length > 0 ? Math.min(...ends) : compiledUntil(now, period, grace);

@@ -32,7 +32,7 @@ import type { Importer, ImporterContext, ImportProgress, ImportWindow } from './
 export const COMPILE_GRACE_MS = 5 * 60_000;
 /** How far back 5-minute statistics are imported: HA's default purge_keep_days. */
 export const SHORT_TERM_KEEP_MS = 10 * 86_400_000;
-/** HA's long-term statistics began with release 2021.8 (August 2021). */
+/** HA's long-term statistics began with release 2021.8 (August 2021): releases of that era hold nothing older. */
 export const STATISTICS_BEGAN_MS = Date.UTC(2021, 6, 1);
 /** Statistic ids per "month" probe: ids × months stays small (50 × 10 years = 6,000 rows). */
 const PROBE_IDS = 50;
@@ -106,8 +106,9 @@ export class StatisticsSource {
     } catch (err) {
       // Releases before 2022.2 or so know only hour and 5minute: every id then begins at the start.
       if (!(err instanceof HaCommandError) || err.haCode === 'unknown_command') throw err;
-      this.ctx.log.info({ haCode: err.haCode }, 'Home Assistant cannot reduce statistics to months: each id is asked for from the start');
-      return new Map(ids.map((id) => [id, startMs]));
+      // Those releases came after HA's first statistics (2021.8): nothing older is asked for.
+      this.ctx.log.info({ haCode: err.haCode }, 'Home Assistant cannot reduce statistics to months: each id is asked for from its first possible hour');
+      return new Map(ids.map((id) => [id, Math.max(startMs, STATISTICS_BEGAN_MS)]));
     }
     const first = new Map<string, number>();
     for (const [id, rows] of Object.entries(answer ?? {})) {
@@ -300,8 +301,7 @@ export class StatisticsImport {
     fromMs: number | null,
     ends: Record<StatisticsPeriod, number>,
   ): Promise<void> {
-    // HA has kept long-term statistics since 2021.8: nothing is asked for before.
-    const from = Math.max(fromMs ?? 0, STATISTICS_BEGAN_MS);
+    const from = fromMs ?? 0;
     const hourly = cursor.periods.hour;
     const fresh = ids.filter((id) => !hourly.has(id));
     const first = new Map<string, number>();

@@ -273,6 +273,16 @@ describe('import job', () => {
     expect(await after.prepare()).toBe(false);
   });
 
+  it('without a request file: only the importers whose own cursor is unfinished run, and a damaged cursor runs to fail visibly', async () => {
+    const states = fakeImporter('states');
+    await runUnfinished([states.importer, fakeImporter('statistics').importer], 'statistics');
+    expect(states.windows).toEqual([]);
+
+    const damaged = job({ importers: [createStatesImporter(), statisticsImporter], range: null });
+    writeFileSync(join(damaged.dataDir, 'statistics-import.json'), '{"version":9}');
+    expect(await damaged.job.prepare()).toBe(true);
+  });
+
   it('the real importers say unfinished from their own cursors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'import-job-'));
     dirs.push(dir);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HaCommandError, HaConnectionLostError } from '../../src/errors.js';
 import { createMetrics } from '../../src/metrics.js';
 import { emptyCursor, StatisticsCursorFile } from '../../src/import/statistics-cursor.js';
-import { msUntilTick, StatisticsFollower } from '../../src/import/statistics-follower.js';
+import { lookBackExternal, msUntilTick, StatisticsFollower } from '../../src/import/statistics-follower.js';
 import { compiledUntil, nextChunk, type PlanLimits } from '../../src/import/statistics-plan.js';
 import { type StatisticsContext, StatisticsImport } from '../../src/import/statistics.js';
 import type { ImportProgress } from '../../src/import/importer.js';
@@ -412,5 +412,39 @@ describe('a release that cannot reduce statistics to months (2021.9 to about 202
     expect(pointsOf(ha, 'hour')).toEqual(expectedPoints(ha, 'hour', 0, end));
     // From August 2021 (HA's first statistics), not from 1970: a few requests, not thousands.
     expect(ha.commands.filter((c) => c.period === 'hour').length).toBeLessThan(20);
+  });
+});
+
+describe('review of the late fixes (issue 13)', () => {
+  it("imports hourly rows older than HA's own statistics (July 2021): imported and external statistics have them", async () => {
+    const ha = new StatisticsHa({ sensors: 0, counters: 1, days: 2375, shortTermDays: 1 }, NOW);
+    await new StatisticsImport(context(ha, await dataDir())).run({ fromMs: null, toMs: NOW }, () => {});
+    const end = compiledUntil(NOW, 'hour', 5 * 60_000);
+    const want = expectedPoints(ha, 'hour', 0, end);
+    expect(Math.min(...ha.sim.expected('hour', 0, end, NOW).map((r) => r.startMs))).toBeLessThan(Date.UTC(2021, 6, 1));
+    expect(pointsOf(ha, 'hour').size).toBe(want.size);
+  }, 60_000);
+
+  it('external statistics (domain:name) are asked again for the last week once an hour; recorder ones keep their cursors', () => {
+    const cursors = new Map([
+      ['tibber:energy', NOW],
+      ['sensor.grid', NOW],
+      ['opower:gas', NOW - 30 * DAY],
+    ]);
+    lookBackExternal(cursors, NOW, NOW - 3 * DAY);
+    expect(Object.fromEntries(cursors)).toEqual({ 'tibber:energy': NOW - 3 * DAY, 'sensor.grid': NOW, 'opower:gas': NOW - 30 * DAY });
+    // With a follower older than a week: a week back, and never forward.
+    cursors.set('tibber:energy', NOW);
+    lookBackExternal(cursors, NOW, NOW - 30 * DAY);
+    expect(cursors.get('tibber:energy')).toBe(NOW - 7 * DAY);
+    expect(cursors.get('opower:gas')).toBe(NOW - 30 * DAY);
+  });
+
+  it('a damaged import cursor does not stop the follower: it begins now, and says why', async () => {
+    const ha = new StatisticsHa({ sensors: 2, counters: 2, days: 5, shortTermDays: 2 }, NOW);
+    const dir = await dataDir();
+    await writeFile(join(dir, 'statistics-import.json'), '{"version":9}');
+    await new StatisticsFollower(context(ha, dir)).runOnce();
+    expect(existsSync(join(dir, 'statistics-follow.json'))).toBe(true);
   });
 });
