@@ -29,32 +29,8 @@ describe('backfill', () => {
     const from = sim.haNowMs();
     await sim.emit({ count: 200 });
     const ids = sim.entityIds.filter((id) => !id.includes(','));
-    let waiting: ((e: StatesEncoded) => void) | null = null;
-    const frames: string[] = [];
-    const connection = {
-      request: () => Promise.reject(new Error('not used')),
-      requestStates: () => Promise.reject(new HaCommandError('history/history_during_period', 'unknown_command', 'Unknown command.')),
-      expectStates: () => ({ id: -1, reply: new Promise<StatesEncoded>((resolve) => (waiting = resolve)) }),
-    };
-    const { log } = capturingLogger();
-    const report = backfill(
-      {
-        connection,
-        httpBase: `http://127.0.0.1:${sim.port}`,
-        token: 't',
-        feedFrame: (frame) => {
-          frames.push(frame.toString());
-          waiting?.({ kind: 'rest', states: 0, points: 0, entityIds: [], reannounced: 0, deferred: 0, haRestarted: false, newest: null });
-        },
-        maxWindowMs: 3_600_000,
-        log,
-        metrics: createMetrics(),
-      },
-      from - 60_000,
-      sim.haNowMs() + 1,
-      ids,
-    );
-    expect((await report).via).toBe('rest');
+    const { report, frames } = await restBackfill(sim, from - 60_000, sim.haNowMs() + 1, ids);
+    expect(report.via).toBe('rest');
     const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
     const recorded = new Set(sim.emitted.map((e) => `${e.entityId} ${e.lastUpdated}`));
     expect(states.length).toBe(sim.emitted.filter((e) => !e.entityId.includes(',')).length);
@@ -172,7 +148,7 @@ describe('backfill', () => {
     const from = sim.haNowMs();
     await sim.emit({ count: 200 });
     const ids = sim.entityIds.filter((id) => !id.includes(','));
-    const { report, frames } = await restBackfillCapped(sim, from - 60_000, sim.haNowMs() + 1, ids, false);
+    const { report, frames } = await restBackfill(sim, from - 60_000, sim.haNowMs() + 1, ids, { restMaxBytes: REST_MAX_BYTES });
     expect(report.unfilled).toEqual([]);
     expect(report.via).toBe('rest');
     expect(frames.length).toBeGreaterThan(2);
@@ -194,7 +170,7 @@ describe('backfill', () => {
     await sim.recorderCaughtUp();
     const ids = ['sensor.big', ...sim.entityIds.filter((id) => !id.includes(',') && id !== 'sensor.big')];
     const toMs = sim.haNowMs() + 1;
-    const { report, frames } = await restBackfillCapped(sim, from - 60_000, toMs, ids, true);
+    const { report, frames } = await restBackfill(sim, from - 60_000, toMs, ids, { openEnd: true, restMaxBytes: REST_MAX_BYTES });
     for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThan(REST_MAX_BYTES + 100);
     const states = frames.flatMap((f) => (JSON.parse(f) as { result: { entity_id: string; last_updated: string }[][] }).result.flat());
     const got = new Set(states.map((s) => `${s.entity_id} ${s.last_updated}`));
@@ -219,8 +195,8 @@ describe('backfill', () => {
 
 const REST_MAX_BYTES = 30_000;
 
-/** A backfill against an HA without the history command (REST only), its answers bounded to REST_MAX_BYTES: the report and every answer fed in. */
-async function restBackfillCapped(sim: HaSimulator, fromMs: number, toMs: number, ids: string[], openEnd: boolean) {
+/** A backfill against an HA without the history command (REST only), its answers bounded to `restMaxBytes` when given: the report and every answer fed in. */
+async function restBackfill(sim: HaSimulator, fromMs: number, toMs: number, ids: string[], o: { openEnd?: boolean; restMaxBytes?: number } = {}) {
   let waiting: ((e: StatesEncoded) => void) | null = null;
   const frames: string[] = [];
   const connection = {
@@ -241,8 +217,8 @@ async function restBackfillCapped(sim: HaSimulator, fromMs: number, toMs: number
     maxWindowMs: 3_600_000,
     log,
     metrics: createMetrics(),
-    restMaxBytes: REST_MAX_BYTES,
+    ...(o.restMaxBytes === undefined ? {} : { restMaxBytes: o.restMaxBytes }),
   };
-  const report = await backfill(opts, fromMs, toMs, ids, openEnd);
+  const report = await backfill(opts, fromMs, toMs, ids, o.openEnd === true);
   return { report, frames };
 }
