@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeSection } from './benchmarks-doc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,13 +159,6 @@ const resultsDir = process.env.BENCH_RESULTS_DIR ?? `${root}bench/results`;
 mkdirSync(resultsDir, { recursive: true });
 writeFileSync(join(resultsDir, 'import.json'), `${JSON.stringify({ machine: machine(), results }, null, 2)}\n`);
 if (!quick && !args.has('--no-docs')) {
-  const path = `${root}docs/benchmarks.md`;
-  const doc = readFileSync(path, 'utf8');
-  const start = '<!-- import:start -->';
-  const end = '<!-- import:end -->';
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i === -1 || j === -1) throw new Error(`docs/benchmarks.md lacks the ${start} … ${end} markers`);
-  writeFileSync(path, `${doc.slice(0, i + start.length)}\n${table(results)}\n${doc.slice(j)}`);
+  writeSection(`${root}docs/benchmarks.md`, 'import', table(results));
 }
 process.exit(0);

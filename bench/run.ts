@@ -19,6 +19,7 @@ import { type FullSpeedPeak, footprintChart, footprintMarkdown, runFootprint } f
 import { bulkLoad, run, type RunResult, type RunSpec } from './e2e/harness.js';
 import { barChart } from './e2e/svg.js';
 import { machine } from './machine.js';
+import { replaceSection } from './benchmarks-doc.js';
 import { runMicro, type MicroResult } from './micro.js';
 import { measureWireBytes, wireBytesMarkdown } from './wire-bytes.js';
 
@@ -37,15 +38,6 @@ function microTable(results: MicroResult[]): string {
     (r) => `| ${r.group} | ${r.name} | ${r.nsPerEvent < 10 ? r.nsPerEvent.toFixed(2) : Math.round(r.nsPerEvent).toLocaleString('en-US')} |`,
   );
   return ['| where | step | ns per event |', '|---|---|---:|', ...rows].join('\n');
-}
-
-function replaceSection(doc: string, name: string, body: string): string {
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i === -1 || j === -1) throw new Error(`docs/benchmarks.md lacks the ${start} … ${end} markers`);
-  return `${doc.slice(0, i + start.length)}\n${body}\n${doc.slice(j)}`;
 }
 
 function e2eSpecs(): RunSpec[] {

@@ -15,6 +15,7 @@
  * simulator's JSON included. Results: bench/results/statistics.json and docs/benchmarks.md.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeSection } from './benchmarks-doc.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,13 +158,5 @@ const table = markdown(rows, sink);
 console.log(table);
 if (!quick) {
   writeFileSync(`${root}bench/results/statistics.json`, `${JSON.stringify({ machine: machine(), sink, rows }, null, 2)}\n`);
-  if (!args.has('--no-docs')) {
-    const path = `${root}docs/benchmarks.md`;
-    const doc = readFileSync(path, 'utf8');
-    const start = '<!-- statistics:start -->';
-    const end = '<!-- statistics:end -->';
-    const i = doc.indexOf(start);
-    const j = doc.indexOf(end);
-    if (i !== -1 && j > i) writeFileSync(path, `${doc.slice(0, i + start.length)}\n${table}\n${doc.slice(j)}`);
-  }
+  if (!args.has('--no-docs')) writeSection(`${root}docs/benchmarks.md`, 'statistics', table);
 }
